@@ -1,0 +1,53 @@
+# One place for the kit's tasks. `make demo` and `make test` work on a fresh Debian machine
+# that has python3 (3.11+) and make; everything else is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: install browser demo test lint typecheck pytest bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium drives the browser tests and prints the PDF reports.
+browser:
+	@if [ -x /usr/bin/chromium ] && command -v pdftoppm >/dev/null; then \
+		echo "chromium and poppler-utils already installed"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver poppler-utils fonts-dejavu-core; \
+	fi
+
+demo: install browser
+	$(BIN)/omni-research report --root data_test
+
+lint: install
+	$(BIN)/ruff check omni_research tests benchmarks
+	$(BIN)/ruff format --check omni_research tests benchmarks
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install browser
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_validation.py
+	$(BIN)/python benchmarks/bench_indicators.py
+	$(BIN)/python benchmarks/bench_bars.py
+	$(BIN)/python benchmarks/bench_backtest.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
