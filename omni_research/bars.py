@@ -1,0 +1,571 @@
+"""Bars: resample OHLCV, build bars from trades, align timeframes without look-ahead.
+
+Every function takes a DataFrame or a LazyFrame holding any number of symbols and
+returns the same kind. Bars are labelled by their open time in UTC. Within each symbol,
+rows are taken in input order (first/last trade or bar), so input must be sorted by time
+within each symbol, as the catalog's scans are.
+
+Examples
+--------
+>>> import polars as pl
+>>> from omni_research.bars import resample_ohlcv
+>>> from omni_research.testing import make_ohlcv
+>>> hourly = resample_ohlcv(make_ohlcv(n=180), timeframe="1h")
+>>> hourly.select("timestamp", "open", "close", "is_partial").height
+3
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+import polars as pl
+
+from omni_research._typing import FrameT
+from omni_research.exceptions import ConfigurationError, DataFormatError
+
+__all__ = [
+    "BarFill",
+    "align_timeframes",
+    "dollar_bars",
+    "resample_ohlcv",
+    "tick_bars",
+    "time_bars",
+    "timeframe_duration_us",
+    "volume_bars",
+]
+
+BarFill: TypeAlias = Literal["none", "forward"]
+"""What resampling does with an interval that holds no source bar."""
+
+_UNIT_US = {"m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
+_OHLCV_OUT = (
+    "timestamp",
+    "symbol",
+    "timeframe",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "turnover",
+    "trade_count",
+)
+
+
+def timeframe_duration_us(timeframe: str) -> int:
+    """Length of a bar timeframe (``"1m"``, ``"15m"``, ``"4h"``, ``"1d"``, ``"1w"``) in µs.
+
+    Parameters
+    ----------
+    timeframe
+        A number followed by ``m`` (minutes), ``h``, ``d`` or ``w``.
+
+    Returns
+    -------
+    int
+        The duration in microseconds.
+
+    Raises
+    ------
+    ConfigurationError
+        If the text is not a positive number followed by one of those units.
+
+    Examples
+    --------
+    >>> timeframe_duration_us("4h")
+    14400000000
+    """
+    text = str(timeframe).strip()
+    number, unit = text[:-1], text[-1:]
+    if unit not in _UNIT_US or not number.isdigit() or int(number) <= 0:
+        raise ConfigurationError(
+            f"timeframe {timeframe!r} is not understood; expected a positive number followed "
+            "by m, h, d or w (for example '1m', '15m', '4h', '1d', '1w')"
+        )
+    return int(number) * _UNIT_US[unit]
+
+
+def _duration_expr(timeframe: str | None, column: str = "timeframe") -> pl.Expr:
+    """Bar length as a Duration expression: a fixed one, or read per row from a column."""
+    if timeframe is not None:
+        return pl.duration(microseconds=timeframe_duration_us(timeframe), time_unit="us")
+    mapping = {tf: timeframe_duration_us(tf) for tf in _known_timeframes()}
+    us = pl.col(column).replace_strict(mapping, default=None, return_dtype=pl.Int64)
+    return pl.duration(microseconds=us, time_unit="us")
+
+
+def _known_timeframes() -> tuple[str, ...]:
+    from omni_research._typing import TIMEFRAMES
+
+    return (*TIMEFRAMES, "2m", "10m", "8h", "3d")
+
+
+def _schema(frame: pl.DataFrame | pl.LazyFrame, where: str) -> pl.Schema:
+    try:
+        return frame.collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        raise DataFormatError(f"{where}: could not read the input's columns: {exc}") from exc
+
+
+def _require(schema: pl.Schema, columns: tuple[str, ...], where: str) -> None:
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        raise DataFormatError(
+            f"{where}: missing column(s) {missing}; expected {list(columns)}, got "
+            f"{list(schema.names())}. Load the data through omni_research.open_catalog()."
+        )
+
+
+def _as_lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+
+
+def _same_kind(original: FrameT, result: pl.LazyFrame, where: str) -> FrameT:
+    if isinstance(original, pl.DataFrame):
+        try:
+            return result.collect()
+        except pl.exceptions.PolarsError as exc:
+            raise DataFormatError(f"{where}: polars could not compute the result: {exc}") from exc
+    return result  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+def resample_ohlcv(
+    ohlcv: FrameT,
+    /,
+    *,
+    timeframe: str,
+    fill: BarFill = "none",
+    source_timeframe: str | None = None,
+    by: str = "symbol",
+) -> FrameT:
+    """Resample OHLCV bars to a higher timeframe, per symbol.
+
+    First open, highest high, lowest low, last close, summed volume, turnover and trade
+    count, labelled by the higher bar's open time in UTC (weeks start on Monday).
+
+    Parameters
+    ----------
+    ohlcv
+        Bars with ``timestamp, symbol, open, high, low, close, volume`` and optionally
+        ``turnover``, ``trade_count`` and ``timeframe``.
+    timeframe
+        Target timeframe, such as ``"5m"``, ``"1h"``, ``"4h"``, ``"1d"``, ``"1w"``.
+    fill
+        ``"none"`` leaves intervals without source bars out; ``"forward"`` adds them with
+        open = high = low = close = the previous close and zero volume, marked ``is_filled``.
+    source_timeframe
+        The input's timeframe; by default read per row from its ``timeframe`` column.
+        Used to tell whether the last bar is complete.
+    by
+        The column that separates series.
+
+    Returns
+    -------
+    DataFrame or LazyFrame
+        The OHLCV columns with ``timeframe`` set to the target, plus ``is_partial`` (the
+        last bar of a symbol whose source bars stop before its close time) and
+        ``is_filled`` (a forward-filled empty interval).
+
+    Examples
+    --------
+    >>> from omni_research.testing import make_ohlcv
+    >>> resample_ohlcv(make_ohlcv(n=90), timeframe="1h")["is_partial"].to_list()
+    [False, True]
+    """
+    where = "resample_ohlcv"
+    schema = _schema(ohlcv, where)
+    _require(schema, ("timestamp", by, "open", "high", "low", "close", "volume"), where)
+    if fill not in ("none", "forward"):
+        raise ConfigurationError(f"{where}: fill must be 'none' or 'forward', got {fill!r}")
+    if source_timeframe is None and "timeframe" not in schema:
+        raise ConfigurationError(
+            f"{where}: the input has no 'timeframe' column; pass source_timeframe='1m' (or "
+            "whatever the bars are)"
+        )
+    step_us = timeframe_duration_us(timeframe)
+    step = pl.duration(microseconds=step_us, time_unit="us")
+    bar_end = pl.col("timestamp") + _duration_expr(source_timeframe)
+    aggs = [
+        pl.col("open").first(),
+        pl.col("high").max(),
+        pl.col("low").min(),
+        pl.col("close").last(),
+        pl.col("volume").sum(),
+        (pl.col("turnover").sum() if "turnover" in schema else pl.lit(None, pl.Float64)).alias(
+            "turnover"
+        ),
+        (
+            pl.col("trade_count").sum().cast(pl.Int64)
+            if "trade_count" in schema
+            else pl.lit(None, pl.Int64)
+        ).alias("trade_count"),
+        bar_end.max().alias("_covered_to"),
+    ]
+    lf = (
+        _as_lazy(ohlcv)
+        .with_columns(_bucket=pl.col("timestamp").dt.truncate(timeframe))
+        .group_by(by, "_bucket", maintain_order=True)
+        .agg(aggs)
+        .rename({"_bucket": "timestamp"})
+        .sort(by, "timestamp")
+    )
+    last_bar = pl.col("timestamp") == pl.col("timestamp").max().over(by)
+    lf = lf.with_columns(
+        is_partial=last_bar & (pl.col("_covered_to") < pl.col("timestamp") + step),
+        is_filled=pl.lit(False),
+        timeframe=pl.lit(timeframe, pl.String),
+    ).drop("_covered_to")
+    if fill == "forward":
+        lf = _forward_fill(lf, timeframe=timeframe, by=by)
+    out = lf.select(
+        pl.col("timestamp"),
+        pl.col(by),
+        *[pl.col(c) for c in _OHLCV_OUT[2:]],
+        pl.col("is_partial"),
+        pl.col("is_filled"),
+    )
+    return _same_kind(ohlcv, out, where)
+
+
+def _forward_fill(lf: pl.LazyFrame, *, timeframe: str, by: str) -> pl.LazyFrame:
+    grid = (
+        lf.group_by(by)
+        .agg(
+            pl.datetime_ranges(
+                pl.col("timestamp").min(),
+                pl.col("timestamp").max(),
+                interval=timeframe,
+                time_unit="us",
+                time_zone="UTC",
+            )
+            .first()
+            .alias("timestamp")
+        )
+        .explode("timestamp")
+    )
+    filled = grid.join(lf, on=[by, "timestamp"], how="left").sort(by, "timestamp")
+    empty = pl.col("close").is_null()
+    prev_close = pl.col("close").forward_fill().over(by)
+    return filled.with_columns(
+        is_filled=empty,
+        is_partial=pl.col("is_partial").fill_null(False),
+        timeframe=pl.lit(timeframe, pl.String),
+        open=pl.when(empty).then(prev_close).otherwise(pl.col("open")),
+        high=pl.when(empty).then(prev_close).otherwise(pl.col("high")),
+        low=pl.when(empty).then(prev_close).otherwise(pl.col("low")),
+        volume=pl.col("volume").fill_null(0.0),
+        turnover=pl.when(empty).then(pl.lit(0.0)).otherwise(pl.col("turnover")),
+        trade_count=pl.when(empty).then(pl.lit(0, pl.Int64)).otherwise(pl.col("trade_count")),
+    ).with_columns(close=prev_close)
+
+
+# --------------------------------------------------------------------------- trades → bars
+
+_TRADE_COLS = ("timestamp", "symbol", "side", "price", "size")
+
+
+def _trade_aggs() -> list[pl.Expr]:
+    notional = pl.col("price") * pl.col("size")
+    return [
+        pl.col("price").first().alias("open"),
+        pl.col("price").max().alias("high"),
+        pl.col("price").min().alias("low"),
+        pl.col("price").last().alias("close"),
+        pl.col("size").sum().alias("volume"),
+        notional.sum().alias("turnover"),
+        pl.len().cast(pl.Int64).alias("trade_count"),
+        (notional.sum() / pl.col("size").sum()).alias("vwap"),
+        pl.col("size").filter(pl.col("side") == "buy").sum().alias("buy_volume"),
+        pl.col("size").filter(pl.col("side") == "sell").sum().alias("sell_volume"),
+    ]
+
+
+_BAR_STATS = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "turnover",
+    "trade_count",
+    "vwap",
+    "buy_volume",
+    "sell_volume",
+)
+
+
+def time_bars(trades: FrameT, /, *, timeframe: str = "1m", by: str = "symbol") -> FrameT:
+    """Build time bars from trades: OHLCV plus VWAP and the buy/sell volume split.
+
+    Parameters
+    ----------
+    trades
+        Trades with ``timestamp, symbol, side, price, size``, sorted by time per symbol.
+    timeframe
+        Bar length, such as ``"1m"``, ``"5m"``, ``"1h"``.
+    by
+        The column that separates series.
+
+    Returns
+    -------
+    DataFrame or LazyFrame
+        One row per symbol and interval that holds a trade: ``timestamp`` (open time),
+        ``symbol, timeframe, open, high, low, close, volume, turnover, trade_count, vwap,
+        buy_volume, sell_volume``. Intervals without trades are absent.
+
+    Examples
+    --------
+    >>> from omni_research.testing import make_market
+    >>> bars = time_bars(make_market(days=1)["trades"], timeframe="1h")
+    >>> bars.columns[:4]
+    ['timestamp', 'symbol', 'timeframe', 'open']
+    """
+    where = "time_bars"
+    schema = _schema(trades, where)
+    _require(schema, ("timestamp", by, "side", "price", "size"), where)
+    timeframe_duration_us(timeframe)  # validates the text early with a clear message
+    out = (
+        _as_lazy(trades)
+        .with_columns(_bucket=pl.col("timestamp").dt.truncate(timeframe))
+        .group_by(by, "_bucket", maintain_order=True)
+        .agg(_trade_aggs())
+        .rename({"_bucket": "timestamp"})
+        .with_columns(timeframe=pl.lit(timeframe, pl.String))
+        .select("timestamp", by, "timeframe", *_BAR_STATS)
+        .sort(by, "timestamp")
+    )
+    return _same_kind(trades, out, where)
+
+
+def _threshold_bars(
+    trades: FrameT, bar_id: pl.Expr, measure: pl.Expr, threshold: float, by: str, where: str
+) -> FrameT:
+    schema = _schema(trades, where)
+    _require(schema, ("timestamp", by, "side", "price", "size"), where)
+    if not threshold > 0:
+        raise ConfigurationError(f"{where}: the bar threshold must be positive, got {threshold}")
+    out = (
+        _as_lazy(trades)
+        .with_columns(bar_id=bar_id.over(by), _measure=measure)
+        .group_by(by, "bar_id", maintain_order=True)
+        .agg(
+            pl.col("timestamp").first().alias("timestamp"),
+            pl.col("timestamp").last().alias("end_timestamp"),
+            *_trade_aggs(),
+            pl.col("_measure").sum().alias("_filled"),
+        )
+        .sort(by, "bar_id")
+        .with_columns(
+            is_partial=(pl.col("bar_id") == pl.col("bar_id").max().over(by))
+            & (pl.col("_filled") < threshold)
+        )
+        .select("timestamp", "end_timestamp", by, "bar_id", *_BAR_STATS, "is_partial")
+    )
+    return _same_kind(trades, out, where)
+
+
+def tick_bars(trades: FrameT, /, *, ticks: int, by: str = "symbol") -> FrameT:
+    """Build bars of a fixed number of trades each.
+
+    Parameters
+    ----------
+    trades
+        Trades with ``timestamp, symbol, side, price, size``, sorted by time per symbol.
+    ticks
+        Trades per bar; the last bar of a symbol may hold fewer (``is_partial``).
+    by
+        The column that separates series.
+
+    Returns
+    -------
+    DataFrame or LazyFrame
+        ``timestamp`` (first trade), ``end_timestamp`` (last trade), ``symbol``, ``bar_id``
+        (0, 1, ... per symbol), ``open, high, low, close, volume, turnover, trade_count,
+        vwap, buy_volume, sell_volume, is_partial``.
+
+    Examples
+    --------
+    >>> from omni_research.testing import make_market
+    >>> bars = tick_bars(make_market(days=1)["trades"], ticks=500)
+    >>> int(bars["trade_count"].max())
+    500
+    """
+    if not isinstance(ticks, int) or isinstance(ticks, bool) or ticks <= 0:
+        raise ConfigurationError(f"tick_bars: ticks must be a positive integer, got {ticks!r}")
+    bar_id = pl.int_range(pl.len(), dtype=pl.Int64) // ticks
+    return _threshold_bars(trades, bar_id, pl.lit(1.0), float(ticks), by, "tick_bars")
+
+
+def volume_bars(trades: FrameT, /, *, volume: float, by: str = "symbol") -> FrameT:
+    """Build bars that each hold about ``volume`` base units.
+
+    A bar closes with the trade that brings its volume to ``volume`` or more; trades are
+    not split, so a bar can hold more. Each trade belongs to the bar its first unit falls
+    in: ``bar_id = floor(volume before the trade / volume)``.
+
+    Parameters
+    ----------
+    trades
+        Trades with ``timestamp, symbol, side, price, size``, sorted by time per symbol.
+    volume
+        Target base-unit volume per bar.
+    by
+        The column that separates series.
+
+    Returns
+    -------
+    DataFrame or LazyFrame
+        Same columns as :func:`tick_bars`.
+
+    Examples
+    --------
+    >>> from omni_research.testing import make_market
+    >>> bars = volume_bars(make_market(days=1)["trades"], volume=100.0)
+    >>> bool((bars.filter(~pl.col("is_partial"))["volume"] >= 100.0).all())
+    True
+    """
+    size = pl.col("size")
+    bar_id = ((size.cum_sum() - size) / volume).floor().cast(pl.Int64)
+    return _threshold_bars(trades, bar_id, size, float(volume), by, "volume_bars")
+
+
+def dollar_bars(trades: FrameT, /, *, notional: float, by: str = "symbol") -> FrameT:
+    """Build bars that each hold about ``notional`` quote units (price × size).
+
+    Same rule as :func:`volume_bars` on notional instead of size.
+
+    Parameters
+    ----------
+    trades
+        Trades with ``timestamp, symbol, side, price, size``, sorted by time per symbol.
+    notional
+        Target quote-currency turnover per bar.
+    by
+        The column that separates series.
+
+    Returns
+    -------
+    DataFrame or LazyFrame
+        Same columns as :func:`tick_bars`.
+
+    Examples
+    --------
+    >>> from omni_research.testing import make_market
+    >>> bars = dollar_bars(make_market(days=1)["trades"], notional=1e6)
+    >>> bool((bars.filter(~pl.col("is_partial"))["turnover"] >= 1e6).all())
+    True
+    """
+    value = pl.col("price") * pl.col("size")
+    bar_id = ((value.cum_sum() - value) / notional).floor().cast(pl.Int64)
+    return _threshold_bars(trades, bar_id, value, float(notional), by, "dollar_bars")
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+def align_timeframes(
+    lower: FrameT,
+    higher: pl.DataFrame | pl.LazyFrame,
+    /,
+    *,
+    columns: list[str] | None = None,
+    higher_timeframe: str | None = None,
+    lower_timeframe: str | None = None,
+    suffix: str | None = None,
+    by: str = "symbol",
+) -> FrameT:
+    """Attach higher-timeframe bars (and their indicators) to lower-timeframe rows.
+
+    A lower row sees only the latest higher bar that had **closed** by the time the row
+    is known: an as-of join of the row's time on the higher bar's close time
+    (``timestamp + timeframe``). A lower bar is known at its own close
+    (``timestamp + its timeframe``); a row without a timeframe (a trade, a signal) at its
+    ``timestamp``. So a row never sees its own, still-open higher bar.
+
+    Parameters
+    ----------
+    lower
+        Lower-timeframe rows with ``timestamp`` and ``symbol``.
+    higher
+        Higher-timeframe bars labelled by open time, with any extra indicator columns.
+    columns
+        Higher columns to attach (default: all but ``timestamp``, ``symbol``,
+        ``timeframe``). The higher bar's open time is always attached.
+    higher_timeframe
+        The higher bars' timeframe; by default read per row from ``higher["timeframe"]``.
+    lower_timeframe
+        The lower bars' timeframe; by default read from ``lower["timeframe"]`` when that
+        column exists, else the rows are treated as instants.
+    suffix
+        Appended to attached column names; default ``"_<higher_timeframe>"`` or ``"_htf"``.
+    by
+        The column that separates series.
+
+    Returns
+    -------
+    DataFrame or LazyFrame
+        ``lower`` in its original order with ``timestamp<suffix>`` (the higher bar's open
+        time) and ``<column><suffix>`` for each attached column; null before the first
+        closed higher bar.
+
+    Examples
+    --------
+    >>> from omni_research.testing import make_ohlcv
+    >>> m1 = make_ohlcv(n=180)
+    >>> h1 = resample_ohlcv(m1, timeframe="1h")
+    >>> out = align_timeframes(m1, h1, columns=["close"], higher_timeframe="1h")
+    >>> out["close_1h"].null_count()  # the first hour has no closed hourly bar yet
+    59
+    """
+    where = "align_timeframes"
+    low_schema = _schema(lower, where + " (lower)")
+    high_schema = _schema(higher, where + " (higher)")
+    _require(low_schema, ("timestamp", by), where + " (lower)")
+    _require(high_schema, ("timestamp", by), where + " (higher)")
+    if higher_timeframe is None and "timeframe" not in high_schema:
+        raise ConfigurationError(
+            f"{where}: the higher frame has no 'timeframe' column; pass higher_timeframe='1h'"
+        )
+    if columns is None:
+        columns = [
+            c for c in high_schema.names() if c not in ("timestamp", by, "timeframe", "is_filled")
+        ]
+    missing = [c for c in columns if c not in high_schema]
+    if missing:
+        raise ConfigurationError(
+            f"{where}: column(s) {missing} are not in the higher frame {high_schema.names()}"
+        )
+    sfx = suffix if suffix is not None else f"_{higher_timeframe or 'htf'}"
+    if lower_timeframe is not None or "timeframe" in low_schema:
+        known_at = pl.col("timestamp") + _duration_expr(lower_timeframe)
+    else:
+        known_at = pl.col("timestamp")
+
+    right = (
+        _as_lazy(higher)
+        .select(
+            pl.col(by),
+            (pl.col("timestamp") + _duration_expr(higher_timeframe)).alias("_closed_at"),
+            pl.col("timestamp").alias(f"timestamp{sfx}"),
+            *[pl.col(c).alias(f"{c}{sfx}") for c in columns],
+        )
+        .sort("_closed_at")
+    )
+    left = _as_lazy(lower).with_row_index("_row").with_columns(_known_at=known_at).sort("_known_at")
+    out = (
+        left.join_asof(
+            right,
+            left_on="_known_at",
+            right_on="_closed_at",
+            by=by,
+            strategy="backward",
+            check_sortedness=False,  # both sides are sorted on the key just above
+        )
+        .sort("_row")
+        .drop("_row", "_known_at", "_closed_at")
+    )
+    return _same_kind(lower, out, where)
