@@ -99,8 +99,10 @@ def shift_fill_mean(x: ColumnLike, n: int, *, ta_compat: bool) -> pl.Expr:
     """
     e = to_expr(x)
     shifted = e.shift(n)
-    if ta_compat:
-        return shifted.fill_null(e.mean()) if n > 0 else shifted
+    if ta_compat and n > 0:
+        # only the n rows the shift vacates get the mean; nulls shifted in from the input's
+        # own warm-up stay null, as in pandas
+        return pl.when(pl.int_range(pl.len()) < n).then(e.mean()).otherwise(shifted)
     return shifted
 
 

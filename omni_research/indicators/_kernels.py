@@ -164,3 +164,53 @@ def psar(high: F64, low: F64, close: F64, step: float, max_step: float) -> F64: 
             out[2, i] = cur
         prev = cur
     return out
+
+
+@_JIT
+def aroon(x: F64, window: int, is_max: bool) -> F64:  # pragma: no cover
+    """``100 * argmax(x[i-w : i+1]) / w`` (argmin if not ``is_max``), first occurrence on ties.
+
+    `ta` runs ``rolling(w + 1).apply(np.argmax)``, a Python call per row; Polars has no rolling
+    arg-extreme. A plain O(n * w) loop is exact (ties pick the first, as ``np.argmax``) and
+    fast for the small windows Aroon uses. A NaN in the window gives NaN, as pandas does.
+    """
+    n = x.shape[0]
+    span = window + 1
+    out = np.full(n, np.nan)
+    for i in range(span - 1, n):
+        start = i - span + 1
+        best = x[start]
+        pos = 0
+        bad = np.isnan(best)
+        for j in range(1, span):
+            v = x[start + j]
+            if np.isnan(v):
+                bad = True
+                break
+            if (is_max and v > best) or ((not is_max) and v < best):
+                best = v
+                pos = j
+        if not bad:
+            out[i] = float(pos) / window * 100
+    return out
+
+
+@_JIT
+def rolling_mad(x: F64, window: int) -> F64:  # pragma: no cover
+    """Rolling mean absolute deviation ``mean(|x - mean(x)|)`` over each full window (CCI).
+
+    Polars has no rolling MAD and ``rolling_map`` calls Python per row; two passes over each
+    window keep it exact (no running sums), O(n * w).
+    """
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(window - 1, n):
+        s = 0.0
+        for j in range(i - window + 1, i + 1):
+            s += x[j]
+        m = s / window
+        d = 0.0
+        for j in range(i - window + 1, i + 1):
+            d += abs(x[j] - m)
+        out[i] = d / window
+    return out
