@@ -1,0 +1,650 @@
+"""`ta.volatility` as Polars expressions: ATR, Bollinger, Keltner, Donchian, Ulcer Index.
+
+Every function mirrors the `ta` function of the same name (same inputs, parameters and
+defaults, including `ta`'s functional defaults of ``window=10`` for the Donchian middle,
+width and percent bands; `ta`'s ``fillna`` is left out). Warm-up rows are null where `ta`
+has NaN, and 0.0 where `ta` writes 0.0 (ATR, the band-crossing indicators).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from omni_research.indicators._common import ColumnLike, KernelResult, as_float, ema, kernel_expr
+from omni_research.indicators._registry import Indicator, register
+from omni_research.indicators._validate_b import check_window
+
+# --------------------------------------------------------------------------- ATR
+
+
+def average_true_range(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 14,
+) -> pl.Expr:
+    """Average True Range, as ``ta.volatility.average_true_range``.
+
+    Wilder's average of the true range, seeded with the mean of the first ``window`` true
+    ranges (TA-Lib seeds the same way but skips row 0, see docs). Rows before
+    ``window - 1`` are **0.0**, as `ta` writes them. Runs one fused numba pass.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``average_true_range``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from omni_research.indicators import average_true_range
+    >>> df = pl.DataFrame({"high": [3.0, 4, 5], "low": [1.0, 2, 2], "close": [2.0, 3, 4]})
+    >>> df.select(average_true_range(window=2))
+    shape: (3, 1)
+    ┌────────────────────┐
+    │ average_true_range │
+    │ ---                │
+    │ f64                │
+    ╞════════════════════╡
+    │ 0.0                │
+    │ 2.0                │
+    │ 2.5                │
+    └────────────────────┘
+    """
+    w = check_window("average_true_range", "window", window)
+
+    def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.atr(h, lo, c, w)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [high, low, close]).alias("average_true_range")
+
+
+# --------------------------------------------------------------------------- Bollinger
+
+
+def _bands(close: ColumnLike, window: int, window_dev: float) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    w = check_window("bollinger", "window", window)
+    c = as_float(close)
+    mavg = c.rolling_mean(w)
+    # Polars' rolling std is exact (pandas' running sums drift on long series)
+    mstd = c.rolling_std(w, ddof=0)
+    return mavg, mavg + window_dev * mstd, mavg - window_dev * mstd
+
+
+def bollinger_mavg(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+) -> pl.Expr:
+    """Bollinger middle band (simple moving average), as ``ta.volatility.bollinger_mavg``.
+
+    Returns
+    -------
+    pl.Expr
+        Null before row ``window - 1``; named ``bollinger_mavg``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from omni_research.indicators import bollinger_hband, bollinger_mavg
+    >>> df = pl.DataFrame({"close": [1.0, 2.0, 3.0, 5.0]})
+    >>> df.select(bollinger_mavg(window=2), bollinger_hband(window=2))
+    shape: (4, 2)
+    ┌────────────────┬─────────────────┐
+    │ bollinger_mavg ┆ bollinger_hband │
+    │ ---            ┆ ---             │
+    │ f64            ┆ f64             │
+    ╞════════════════╪═════════════════╡
+    │ null           ┆ null            │
+    │ 1.5            ┆ 2.5             │
+    │ 2.5            ┆ 3.5             │
+    │ 4.0            ┆ 6.0             │
+    └────────────────┴─────────────────┘
+    """
+    return _bands(close, window, window_dev)[0].alias("bollinger_mavg")
+
+
+def bollinger_hband(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+) -> pl.Expr:
+    """Upper Bollinger band ``mavg + window_dev * std`` (population std), as ``ta``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``bollinger_hband``.
+    """
+    return _bands(close, window, window_dev)[1].alias("bollinger_hband")
+
+
+def bollinger_lband(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+) -> pl.Expr:
+    """Lower Bollinger band ``mavg - window_dev * std``, as ``ta.volatility.bollinger_lband``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``bollinger_lband``.
+    """
+    return _bands(close, window, window_dev)[2].alias("bollinger_lband")
+
+
+def bollinger_wband(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+) -> pl.Expr:
+    """Bollinger band width ``(hband - lband) / mavg * 100``, as ``ta``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``bollinger_wband``.
+    """
+    mavg, h, lo = _bands(close, window, window_dev)
+    return ((h - lo) / mavg * 100).alias("bollinger_wband")
+
+
+def bollinger_pband(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+) -> pl.Expr:
+    """Bollinger percent band ``(close - lband) / (hband - lband)``, as ``ta``.
+
+    NaN where the bands coincide (a flat window), as in `ta`.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``bollinger_pband``.
+    """
+    _, h, lo = _bands(close, window, window_dev)
+    width = pl.when(h != lo).then(h - lo).otherwise(float("nan"))
+    return ((as_float(close) - lo) / width).alias("bollinger_pband")
+
+
+def bollinger_hband_indicator(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+) -> pl.Expr:
+    """1.0 where the close is above the upper band, else 0.0 (also in warm-up rows, as `ta`).
+
+    Returns
+    -------
+    pl.Expr
+        Named ``bollinger_hband_indicator``.
+    """
+    h = _bands(close, window, window_dev)[1]
+    above = (as_float(close) > h).fill_null(False)
+    return above.cast(pl.Float64).alias("bollinger_hband_indicator")
+
+
+def bollinger_lband_indicator(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+) -> pl.Expr:
+    """1.0 where the close is below the lower band, else 0.0 (also in warm-up rows, as `ta`).
+
+    Returns
+    -------
+    pl.Expr
+        Named ``bollinger_lband_indicator``.
+    """
+    lo = _bands(close, window, window_dev)[2]
+    below = (as_float(close) < lo).fill_null(False)
+    return below.cast(pl.Float64).alias("bollinger_lband_indicator")
+
+
+# --------------------------------------------------------------------------- Keltner
+
+
+def _keltner(
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    window: int,
+    window_atr: int,
+    original_version: bool,
+    multiplier: float,
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    w = check_window("keltner_channel", "window", window)
+    h, lo, c = as_float(high), as_float(low), as_float(close)
+    if original_version:
+        mid = ((h + lo + c) / 3.0).rolling_mean(w)
+        # `ta` uses min_periods=0 for the outer bands: they start at row 0 as expanding means
+        upper = ((4 * h - 2 * lo + c) / 3.0).rolling_mean(w, min_samples=1)
+        lower = ((-2 * h + 4 * lo + c) / 3.0).rolling_mean(w, min_samples=1)
+    else:
+        wa = check_window("keltner_channel", "window_atr", window_atr)
+        mid = ema(c, w)
+        atr = average_true_range(high, low, close, window=wa)
+        upper = mid + multiplier * atr
+        lower = mid - multiplier * atr
+    return mid, upper, lower
+
+
+def keltner_channel_mband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    window_atr: int = 10,
+    original_version: bool = True,
+    multiplier: float = 2,
+) -> pl.Expr:
+    """Keltner channel middle line, as ``ta.volatility.keltner_channel_mband``.
+
+    ``original_version=True``: SMA of the typical price; otherwise an EMA of the close.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``keltner_channel_mband``.
+    """
+    mid = _keltner(high, low, close, window, window_atr, original_version, multiplier)[0]
+    return mid.alias("keltner_channel_mband")
+
+
+def keltner_channel_hband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    window_atr: int = 10,
+    original_version: bool = True,
+    multiplier: float = 2,
+) -> pl.Expr:
+    """Keltner channel upper band, as ``ta.volatility.keltner_channel_hband``.
+
+    Original version: SMA of ``(4H - 2L + C) / 3`` with no warm-up (`ta`'s
+    ``min_periods=0``); otherwise ``EMA + multiplier * ATR(window_atr)``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``keltner_channel_hband``.
+    """
+    upper = _keltner(high, low, close, window, window_atr, original_version, multiplier)[1]
+    return upper.alias("keltner_channel_hband")
+
+
+def keltner_channel_lband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    window_atr: int = 10,
+    original_version: bool = True,
+    multiplier: float = 2,
+) -> pl.Expr:
+    """Keltner channel lower band, as ``ta.volatility.keltner_channel_lband``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``keltner_channel_lband``.
+    """
+    lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)[2]
+    return lower.alias("keltner_channel_lband")
+
+
+def keltner_channel_wband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    window_atr: int = 10,
+    original_version: bool = True,
+    multiplier: float = 2,
+) -> pl.Expr:
+    """Keltner channel width ``(hband - lband) / mband * 100``, as `ta`.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``keltner_channel_wband``.
+    """
+    mid, upper, lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)
+    return ((upper - lower) / mid * 100).alias("keltner_channel_wband")
+
+
+def keltner_channel_pband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    window_atr: int = 10,
+    original_version: bool = True,
+    multiplier: float = 2,
+) -> pl.Expr:
+    """Keltner channel percent band ``(close - lband) / (hband - lband)``, as `ta`.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``keltner_channel_pband``.
+    """
+    _, upper, lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)
+    return ((as_float(close) - lower) / (upper - lower)).alias("keltner_channel_pband")
+
+
+def keltner_channel_hband_indicator(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    window_atr: int = 10,
+    original_version: bool = True,
+    multiplier: float = 2,
+) -> pl.Expr:
+    """1.0 where the close is above the upper Keltner band, else 0.0, as `ta`.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``keltner_channel_hband_indicator``.
+    """
+    upper = _keltner(high, low, close, window, window_atr, original_version, multiplier)[1]
+    above = (as_float(close) > upper).fill_null(False)
+    return above.cast(pl.Float64).alias("keltner_channel_hband_indicator")
+
+
+def keltner_channel_lband_indicator(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    window_atr: int = 10,
+    original_version: bool = True,
+    multiplier: float = 2,
+) -> pl.Expr:
+    """1.0 where the close is below the lower Keltner band, else 0.0, as `ta`.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``keltner_channel_lband_indicator``.
+    """
+    lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)[2]
+    below = (as_float(close) < lower).fill_null(False)
+    return below.cast(pl.Float64).alias("keltner_channel_lband_indicator")
+
+
+# --------------------------------------------------------------------------- Donchian
+
+
+def _donchian(high: ColumnLike, low: ColumnLike, window: int) -> tuple[pl.Expr, pl.Expr]:
+    w = check_window("donchian_channel", "window", window)
+    return as_float(high).rolling_max(w), as_float(low).rolling_min(w)
+
+
+def _offset(x: pl.Expr, offset: int) -> pl.Expr:
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        check_window("donchian_channel", "offset", offset, minimum=0)
+    # a negative offset shifts future values back (look-ahead), as `ta` allows; 0 is the default
+    return x.shift(offset) if offset != 0 else x
+
+
+def donchian_channel_hband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    offset: int = 0,
+) -> pl.Expr:
+    """Donchian upper band (rolling max of the high), as ``ta.volatility.donchian_channel_hband``.
+
+    Returns
+    -------
+    pl.Expr
+        Shifted by ``offset`` rows; named ``donchian_channel_hband``.
+    """
+    return _offset(_donchian(high, low, window)[0], offset).alias("donchian_channel_hband")
+
+
+def donchian_channel_lband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 20,
+    offset: int = 0,
+) -> pl.Expr:
+    """Donchian lower band (rolling min of the low), as ``ta.volatility.donchian_channel_lband``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``donchian_channel_lband``.
+    """
+    return _offset(_donchian(high, low, window)[1], offset).alias("donchian_channel_lband")
+
+
+def donchian_channel_mband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 10,
+    offset: int = 0,
+) -> pl.Expr:
+    """Donchian middle band ``(hband - lband) / 2 + lband``, as `ta` (default ``window=10``,
+    `ta`'s functional default; its class uses 20).
+
+    Returns
+    -------
+    pl.Expr
+        Named ``donchian_channel_mband``.
+    """
+    h, lo = _donchian(high, low, window)
+    return _offset((h - lo) / 2.0 + lo, offset).alias("donchian_channel_mband")
+
+
+def donchian_channel_wband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 10,
+    offset: int = 0,
+) -> pl.Expr:
+    """Donchian width ``(hband - lband) / SMA(close) * 100``, as `ta` (default ``window=10``).
+
+    Returns
+    -------
+    pl.Expr
+        Named ``donchian_channel_wband``.
+    """
+    h, lo = _donchian(high, low, window)
+    mavg = as_float(close).rolling_mean(window)
+    return _offset((h - lo) / mavg * 100, offset).alias("donchian_channel_wband")
+
+
+def donchian_channel_pband(
+    high: ColumnLike = "high",
+    low: ColumnLike = "low",
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 10,
+    offset: int = 0,
+) -> pl.Expr:
+    """Donchian percent band ``(close - lband) / (hband - lband)``, as `ta` (default 10).
+
+    Returns
+    -------
+    pl.Expr
+        Named ``donchian_channel_pband``.
+    """
+    h, lo = _donchian(high, low, window)
+    return _offset((as_float(close) - lo) / (h - lo), offset).alias("donchian_channel_pband")
+
+
+# --------------------------------------------------------------------------- Ulcer
+
+
+def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
+    """Ulcer Index, as ``ta.volatility.ulcer_index``.
+
+    Root mean square of the percent drawdown from the running ``window``-row maximum.
+    Each window's sum is computed afresh by a numba kernel, as `ta` does: a sliding sum
+    leaves rounding residue that the square root magnifies where the true sum is 0.
+
+    Returns
+    -------
+    pl.Expr
+        Null before row ``window - 1``; named ``ulcer_index``.
+    """
+    w = check_window("ulcer_index", "window", window)
+    c = as_float(close)
+    peak = c.rolling_max(w, min_samples=1)
+    sq = ((100 * (c - peak) / peak) ** 2) / w
+
+    def run(x: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return np.sqrt(_kernels_b.rolling_sum_exact(x, w))  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [sq]).alias("ulcer_index")
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def _p(**params: Any) -> dict[str, Any]:
+    return params
+
+
+register(
+    Indicator(
+        name="average_true_range",
+        family="volatility",
+        inputs=("high", "low", "close"),
+        params=_p(window=14),
+        outputs={"average_true_range": average_true_range},
+        warmup=lambda window=14: window - 1,
+        ta_reference="ta.volatility.AverageTrueRange",
+        placement="panel",
+        description="Average True Range (0.0 in warm-up rows, as ta).",
+    )
+)
+register(
+    Indicator(
+        name="bollinger",
+        family="volatility",
+        inputs=("close",),
+        params=_p(window=20, window_dev=2),
+        outputs={
+            "mavg": bollinger_mavg,
+            "hband": bollinger_hband,
+            "lband": bollinger_lband,
+            "wband": bollinger_wband,
+            "pband": bollinger_pband,
+            "hband_indicator": bollinger_hband_indicator,
+            "lband_indicator": bollinger_lband_indicator,
+        },
+        warmup=lambda window=20, window_dev=2: window - 1,
+        ta_reference="ta.volatility.BollingerBands",
+        placement="overlay",
+        description="Bollinger Bands: SMA +/- window_dev population standard deviations.",
+    )
+)
+register(
+    Indicator(
+        name="keltner_channel",
+        family="volatility",
+        inputs=("high", "low", "close"),
+        params=_p(window=20, window_atr=10, original_version=True, multiplier=2),
+        outputs={
+            "mband": keltner_channel_mband,
+            "hband": keltner_channel_hband,
+            "lband": keltner_channel_lband,
+            "wband": keltner_channel_wband,
+            "pband": keltner_channel_pband,
+            "hband_indicator": keltner_channel_hband_indicator,
+            "lband_indicator": keltner_channel_lband_indicator,
+        },
+        warmup=lambda window=20, window_atr=10, original_version=True, multiplier=2: (
+            window - 1 if original_version else max(window, window_atr) - 1
+        ),
+        ta_reference="ta.volatility.KeltnerChannel",
+        placement="overlay",
+        description="Keltner Channel (ta's original typical-price version by default).",
+    )
+)
+register(
+    Indicator(
+        name="donchian_channel",
+        family="volatility",
+        inputs=("high", "low", "close"),
+        params=_p(window=20, offset=0),
+        outputs={
+            "hband": donchian_channel_hband,
+            "lband": donchian_channel_lband,
+            "mband": donchian_channel_mband,
+            "wband": donchian_channel_wband,
+            "pband": donchian_channel_pband,
+        },
+        warmup=lambda window=20, offset=0: window - 1 + max(offset, 0),
+        ta_reference="ta.volatility.DonchianChannel",
+        placement="overlay",
+        description="Donchian Channel: rolling high/low range.",
+    )
+)
+register(
+    Indicator(
+        name="ulcer_index",
+        family="volatility",
+        inputs=("close",),
+        params=_p(window=14),
+        outputs={"ulcer_index": ulcer_index},
+        warmup=lambda window=14: window - 1,
+        ta_reference="ta.volatility.UlcerIndex",
+        placement="panel",
+        description="Ulcer Index: RMS drawdown from the rolling maximum.",
+    )
+)
+
+__all__ = [
+    "average_true_range",
+    "bollinger_hband",
+    "bollinger_hband_indicator",
+    "bollinger_lband",
+    "bollinger_lband_indicator",
+    "bollinger_mavg",
+    "bollinger_pband",
+    "bollinger_wband",
+    "donchian_channel_hband",
+    "donchian_channel_lband",
+    "donchian_channel_mband",
+    "donchian_channel_pband",
+    "donchian_channel_wband",
+    "keltner_channel_hband",
+    "keltner_channel_hband_indicator",
+    "keltner_channel_lband",
+    "keltner_channel_lband_indicator",
+    "keltner_channel_mband",
+    "keltner_channel_pband",
+    "keltner_channel_wband",
+    "ulcer_index",
+]
