@@ -89,6 +89,30 @@ def normalise_specs(
     return out
 
 
+def _drawable(name: str, values: pl.Series, placement: str, bars: pl.DataFrame) -> bool:
+    """Whether an output belongs on the chart: 0/1 flags never do, and an overlay's outputs
+    must be on the price scale (Bollinger's width and %B are not)."""
+    finite = values.drop_nulls().drop_nans()
+    finite = finite.filter(finite.is_finite())
+    if finite.len() == 0:
+        return True
+    if name.endswith("_indicator") and finite.is_in([0.0, 1.0]).all():
+        return False
+    if placement != "overlay":
+        return True
+    if name.endswith(("wband", "pband")):
+        return False
+    low = bars.get_column("low").min() if "low" in bars.columns else None
+    high = bars.get_column("high").max() if "high" in bars.columns else None
+    median = finite.median()
+    if not isinstance(low, float) or not isinstance(high, float):
+        return True
+    if not isinstance(median, float):
+        return True
+    spread = max(high - low, abs(high) * 1e-6)
+    return low - 2 * spread <= median <= high + 2 * spread
+
+
 def compute(
     bars: pl.DataFrame, pairs: list[tuple[Indicator, dict[str, Any]]]
 ) -> list[ResolvedIndicator]:
@@ -109,6 +133,10 @@ def compute(
         outputs = {
             out_name: values.to_series(i).cast(pl.Float64) for i, out_name in enumerate(ind.outputs)
         }
+        # Keep what belongs on the chart; an indicator whose every output is filtered keeps all.
+        outputs = {
+            k: v for k, v in outputs.items() if _drawable(k, v, ind.placement, bars)
+        } or outputs
         resolved.append(
             ResolvedIndicator(
                 indicator=ind, params=params, label=_label(ind, params), outputs=outputs
