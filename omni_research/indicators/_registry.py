@@ -49,12 +49,14 @@ class Indicator:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def exprs(self, *columns: str, **params: Any) -> list[pl.Expr]:
-        """All outputs as expressions, named ``<name>_<output>`` (or ``name`` if single)."""
+        """All outputs as expressions, named ``<name>_<output>`` (or ``name`` if single, or
+        for the output that shares the indicator's name, e.g. ``macd`` of ``macd``)."""
         cols = columns or self.inputs
         merged = {**self.params, **params}
         out = []
         for output, func in self.outputs.items():
-            alias = self.name if len(self.outputs) == 1 else f"{self.name}_{output}"
+            single = len(self.outputs) == 1 or output == self.name
+            alias = self.name if single else f"{self.name}_{output}"
             out.append(func(*cols, **merged).alias(alias))
         return out
 
@@ -83,6 +85,4 @@ def get_indicator(name: str) -> Indicator:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise UnknownKindError(
-            f"unknown indicator {name!r}; expected one of: {known}"
-        ) from None
+        raise UnknownKindError(f"unknown indicator {name!r}; expected one of: {known}") from None
