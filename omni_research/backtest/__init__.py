@@ -6,7 +6,16 @@ peek at the future, `monte_carlo` bootstraps trade returns. Conventions: docs/ba
 """
 
 from omni_research.backtest._engine import BacktestResult, Fees, run
+from omni_research.backtest._lookahead import LookaheadReport, lookahead_check
 from omni_research.backtest._montecarlo import monte_carlo
 from omni_research.backtest._sweep import sweep
 
-__all__ = ["BacktestResult", "Fees", "monte_carlo", "run", "sweep"]
+__all__ = [
+    "BacktestResult",
+    "Fees",
+    "LookaheadReport",
+    "lookahead_check",
+    "monte_carlo",
+    "run",
+    "sweep",
+]
