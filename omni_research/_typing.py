@@ -22,7 +22,9 @@ Kind: TypeAlias = Literal[
     "agent_metrics",
     "decisions",
 ]
-Timeframe: TypeAlias = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w"]
+Timeframe: TypeAlias = Literal[
+    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w"
+]
 Side: TypeAlias = Literal["buy", "sell"]
 FileFormat: TypeAlias = Literal["parquet", "csv", "csv.gz", "json", "jsonl"]
 Units: TypeAlias = Literal["fractional", "whole"]

@@ -1,0 +1,61 @@
+"""Frozen settings. Every ``OMNI_*`` environment variable is read here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from omni_research.exceptions import ConfigurationError
+
+SCHEMA_VERSION = "1.0"
+MANIFEST_NAME = "omni-data.toml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Settings taken from the environment.
+
+    Attributes
+    ----------
+    production_paths : tuple of str
+        ``OMNI_PRODUCTION_PATHS``: path or URI prefixes that are production data, separated
+        by ``os.pathsep`` or commas. Reads under any of them are refused.
+    audit_log : Path
+        ``OMNI_AUDIT_LOG``: the JSON-lines audit log of every load; by default
+        ``$XDG_CACHE_HOME/omni_research/audit.jsonl`` (``~/.cache/...``).
+    pseudonym_key : str or None
+        ``OMNI_PSEUDONYM_KEY``: key of the keyed hash that pseudonymises account ids of
+        research-tier trading data.
+    """
+
+    production_paths: tuple[str, ...]
+    audit_log: Path
+    pseudonym_key: str | None
+
+    def require_pseudonym_key(self) -> bytes:
+        """The pseudonymisation key, or a ConfigurationError saying how to set it."""
+        if not self.pseudonym_key:
+            raise ConfigurationError(
+                "research-tier trading data holds account identifiers that must be pseudonymised "
+                "on load, but OMNI_PSEUDONYM_KEY is not set; expected a secret key in the "
+                "environment, e.g. `export OMNI_PSEUDONYM_KEY=$(openssl rand -hex 32)`"
+            )
+        return self.pseudonym_key.encode("utf-8")
+
+
+def settings() -> Settings:
+    """Read the settings from the environment now (cheap; never cached, so tests can patch)."""
+    raw = os.environ.get("OMNI_PRODUCTION_PATHS", "")
+    parts = [p.strip() for chunk in raw.split(os.pathsep) for p in chunk.split(",")]
+    audit = os.environ.get("OMNI_AUDIT_LOG")
+    if audit:
+        audit_path = Path(audit).expanduser()
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        audit_path = Path(cache) / "omni_research" / "audit.jsonl"
+    return Settings(
+        production_paths=tuple(p for p in parts if p),
+        audit_log=audit_path,
+        pseudonym_key=os.environ.get("OMNI_PSEUDONYM_KEY") or None,
+    )

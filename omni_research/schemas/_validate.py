@@ -1,0 +1,145 @@
+"""validate(df, kind): run a kind's Pandera model and turn failures into one clear error."""
+
+from __future__ import annotations
+
+from typing import Any, overload
+
+import pandera.errors as pa_errors
+import pandera.polars as pa
+import polars as pl
+
+from omni_research._typing import KINDS
+from omni_research.exceptions import DataValidationError, UnknownKindError
+from omni_research.schemas._agents import AgentMetrics, Decisions
+from omni_research.schemas._market import OHLCV, Coins, Funding, OrderBook, Trades
+from omni_research.schemas._news import News, Sentiment
+from omni_research.schemas._trading import Fills, Orders, PnL, Positions
+
+MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "ohlcv": OHLCV,
+    "trades": Trades,
+    "orderbook": OrderBook,
+    "funding": Funding,
+    "coins": Coins,
+    "news": News,
+    "sentiment": Sentiment,
+    "orders": Orders,
+    "fills": Fills,
+    "positions": Positions,
+    "pnl": PnL,
+    "agent_metrics": AgentMetrics,
+    "decisions": Decisions,
+}
+assert set(MODELS) == set(KINDS)
+
+
+def schema_for(kind: str) -> type[pa.DataFrameModel]:
+    """The Pandera DataFrameModel of ``kind``; raises UnknownKindError for an unknown kind."""
+    try:
+        return MODELS[kind]
+    except KeyError:
+        raise UnknownKindError(
+            f"unknown data kind {kind!r}; expected one of: {', '.join(MODELS)}"
+        ) from None
+
+
+def polars_schema(kind: str) -> pl.Schema:
+    """The column names and Polars dtypes a frame of ``kind`` must have."""
+    schema = schema_for(kind).to_schema()
+    return pl.Schema({name: col.dtype.type for name, col in schema.columns.items()})
+
+
+@overload
+def validate(df: pl.DataFrame, kind: str, *, source: str | None = None) -> pl.DataFrame: ...
+@overload
+def validate(df: pl.LazyFrame, kind: str, *, source: str | None = None) -> pl.LazyFrame: ...
+def validate(
+    df: pl.DataFrame | pl.LazyFrame, kind: str, *, source: str | None = None
+) -> pl.DataFrame | pl.LazyFrame:
+    """Check every rule of ``kind`` on ``df`` and return it unchanged, or raise.
+
+    A LazyFrame is collected and checked in full (Pandera alone would check only names and
+    dtypes of a LazyFrame), then returned lazy again.
+
+    Parameters
+    ----------
+    df : pl.DataFrame or pl.LazyFrame
+        The data.
+    kind : str
+        A data kind such as ``"ohlcv"`` (see ``omni_research.schemas.MODELS``).
+    source : str, optional
+        Where the data came from (a file name), for the error message.
+
+    Raises
+    ------
+    DataValidationError
+        With every failed rule in the message and ``.failure_cases`` as a frame.
+
+    Examples
+    --------
+    >>> import omni_research as omr
+    >>> bars = omr.testing.make_ohlcv(n=3)
+    >>> omr.validate(bars, "ohlcv").height
+    3
+    """
+    model = schema_for(kind)
+    if isinstance(df, pl.LazyFrame):
+        return validate(df.collect(), kind, source=source).lazy()
+    try:
+        model.validate(df, lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        cases = _tidy(exc.failure_cases)
+        raise DataValidationError(_message(kind, source, df, cases), cases) from None
+    except pa_errors.SchemaError as exc:  # raised outside lazy collection (e.g. strictness)
+        cases = pl.DataFrame(
+            {
+                "column": [str(getattr(exc.schema, "name", ""))],
+                "check": [str(exc.check)],
+                "failure_case": [str(exc)],
+                "index": [None],
+            },
+            schema_overrides={"index": pl.Int64},
+        )
+        raise DataValidationError(_message(kind, source, df, cases), cases) from None
+    return df
+
+
+def _tidy(failure_cases: Any) -> pl.DataFrame:
+    cases = failure_cases if isinstance(failure_cases, pl.DataFrame) else pl.DataFrame()
+    wanted = {"column": pl.String, "check": pl.String, "failure_case": pl.String, "index": pl.Int64}
+    return cases.select(
+        (pl.col(name).cast(dtype) if name in cases.columns else pl.lit(None, dtype)).alias(name)
+        for name, dtype in wanted.items()
+    )
+
+
+def _message(kind: str, source: str | None, df: pl.DataFrame, cases: pl.DataFrame) -> str:
+    where = f"{kind} data from {source}" if source else f"{kind} data"
+    model_name = schema_for(kind).__name__
+    groups = cases.group_by("column", "check", maintain_order=True).agg(
+        pl.len().alias("n"),
+        pl.col("index").drop_nulls().min().alias("first"),
+        pl.col("failure_case").first(),
+    )
+    lines = []
+    for row in groups.iter_rows(named=True):
+        column = row["column"] if row["column"] != kind and row["column"] else "rows"
+        what = f"column {column!r}" if column != "rows" else "rows"
+        at = ""
+        first = row["first"]
+        if first is not None and 0 <= first < df.height:
+            at = f" (first at row {first}"
+            if "timestamp" in df.columns:
+                at += f", {df['timestamp'][first]}"
+            at += ")"
+        example = str(row["failure_case"])
+        example = example if len(example) <= 120 else example[:117] + "..."
+        lines.append(
+            f"  - {what} fails {row['check']!r} in {row['n']} row(s){at}; example: {example}"
+        )
+    return (
+        f"{where}: {cases.height} failure(s) against the {kind} schema:\n"
+        + "\n".join(lines)
+        + f"\nExpected data meeting every rule of omni_research.schemas.{model_name}; "
+        "fix the source or drop the bad rows explicitly before loading."
+    )

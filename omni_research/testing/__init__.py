@@ -1,0 +1,19 @@
+"""Helpers for tests and notebooks: seeded synthetic data and the test-root generator.
+
+Like ``polars.testing``: users want them too, to try an idea on data with known structure.
+"""
+
+from omni_research.testing._datatest import DEFAULT_SEED, bybit_dump, make_test_data
+from omni_research.testing._market import SYMBOLS, bars_from_trades, make_market, make_ohlcv
+from omni_research.testing._trading import make_trading
+
+__all__ = [
+    "DEFAULT_SEED",
+    "SYMBOLS",
+    "bars_from_trades",
+    "bybit_dump",
+    "make_market",
+    "make_ohlcv",
+    "make_test_data",
+    "make_trading",
+]
