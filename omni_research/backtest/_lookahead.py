@@ -14,16 +14,17 @@ from omni_research.exceptions import ConfigurationError
 
 Strategy = str | pl.Expr | Callable[[pl.DataFrame], "pl.Expr | str | pl.DataFrame"]
 
+_DT = pl.Datetime("us", "UTC")
 _FINDINGS_SCHEMA = pl.Schema(
-    {
-        "cut": pl.Datetime("us", "UTC"),
-        "kind": pl.String,
-        "symbol": pl.String,
-        "timestamp": pl.Datetime("us", "UTC"),
-        "full": pl.Float64,
-        "truncated": pl.Float64,
-        "detail": pl.String,
-    }
+    [
+        ("cut", _DT),
+        ("kind", pl.String()),
+        ("symbol", pl.String()),
+        ("timestamp", _DT),
+        ("full", pl.Float64()),
+        ("truncated", pl.Float64()),
+        ("detail", pl.String()),
+    ]
 )
 
 
