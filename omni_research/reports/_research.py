@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from omni_research.exceptions import ConfigurationError, DataFormatError, OmniDataError
+from omni_research.exceptions import ConfigurationError, DataFormatError
 from omni_research.reports._builder import Report
 from omni_research.reports._lineage import collect_lineage, guard_paths
 
@@ -129,35 +129,6 @@ def _open(catalog: Any) -> Any:
     return catalog
 
 
-def _partition_files(
-    root: Path,
-    dataset_path: Path,
-    *,
-    symbols: Sequence[str],
-    start: datetime | None,
-    end: datetime | None,
-    timeframe: str | None,
-) -> list[Path]:
-    """Files of a hive-partitioned dataset that a scan of these symbols and dates reads."""
-    out: list[Path] = []
-    for sym in symbols:
-        base = dataset_path / f"symbol={sym}"
-        if timeframe is not None and (base / f"timeframe={timeframe}").is_dir():
-            base = base / f"timeframe={timeframe}"
-        for f in sorted(base.rglob("*")):
-            if not f.is_file() or f.name.startswith("."):
-                continue
-            m = re.search(r"date=(\d{4}-\d{2}-\d{2})", f.as_posix())
-            if m:
-                day = datetime.fromisoformat(m.group(1)).replace(tzinfo=UTC)
-                if start is not None and day + timedelta(days=1) <= start:
-                    continue
-                if end is not None and day >= end:
-                    continue
-            out.append(f)
-    return out
-
-
 def _dataset_row(catalog: Any, kind: str) -> dict[str, Any] | None:
     ds = catalog.datasets()
     rows = ds.filter(pl.col("kind") == kind)
@@ -168,23 +139,12 @@ def _dataset_row(catalog: Any, kind: str) -> dict[str, Any] | None:
 
 
 def _schema_versions(catalog: Any, kinds: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for attr in ("schema_version", "version"):
-        v = getattr(catalog, attr, None)
-        if v is not None and not callable(v):
-            out["manifest"] = str(v)
-            break
-    try:
-        from omni_research import schemas
-
-        for kind in kinds:
-            model = schemas.schema_for(kind)
-            version = getattr(model, "__version__", None) or getattr(
-                getattr(model, "Config", None), "version", None
-            )
-            out[kind] = str(version) if version is not None else out.get("manifest", "unknown")
-    except (ImportError, AttributeError, OmniDataError):
-        pass
+    manifest = getattr(catalog, "manifest", None)
+    version = str(getattr(manifest, "schema_version", "unknown"))
+    out = {"manifest (omni-data.toml)": version}
+    for kind in kinds:
+        # Every kind's pandera model is versioned with the manifest's schema_version.
+        out[f"{kind} schema"] = version
     return out
 
 
@@ -307,12 +267,11 @@ def build_research_report(
     last_ts = minute["timestamp"].max()
     assert isinstance(first_ts, datetime) and isinstance(last_ts, datetime)
 
-    ds_path = Path(str(ds.get("path", root / dataset_name)))
-    if not ds_path.is_absolute():
-        ds_path = root / ds_path
-    files = _partition_files(
-        root, ds_path, symbols=symbols, start=t0, end=t1, timeframe=_SOURCE_TIMEFRAME
-    )
+    # The catalog's own partition pruning says which files the load above opened.
+    files = [
+        f.path
+        for f in cat.files("ohlcv", symbols=symbols, start=t0, end=t1, timeframe=_SOURCE_TIMEFRAME)
+    ]
 
     sym_part = "-".join(symbols) if len(symbols) <= 4 else f"{len(symbols)}symbols"
     slug = f"research-report_{sym_part}_{timeframe}_{first_ts:%Y%m%d}-{last_ts:%Y%m%d}"
@@ -506,7 +465,7 @@ def _overview(minute: pl.DataFrame, study: pl.DataFrame, timeframe: str) -> pl.D
         pl.len().alias(f"{_SOURCE_TIMEFRAME} bars"),
         pl.col("open").first().alias("first open"),
         pl.col("close").last().alias("last close"),
-        (pl.col("close").last() / pl.col("open").first() - 1.0).alias("return"),
+        ((pl.col("close").last() / pl.col("open").first() - 1.0) * 100.0).alias("return %"),
         pl.col("high").max().alias("high"),
         pl.col("low").min().alias("low"),
         pl.col("volume").sum().alias("volume"),
