@@ -37,18 +37,21 @@ class Strategy:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _sma_cross(fast: int, slow: int) -> pl.Expr:
+def _cross(fast: pl.Expr, slow: pl.Expr) -> pl.Expr:
     # Long while the fast average is above the slow one, short while below; flat in warm-up.
-    c = pl.col("close")
-    f, s = c.rolling_mean(int(fast)), c.rolling_mean(int(slow))
-    return pl.when(f > s).then(1.0).when(f < s).then(-1.0).otherwise(0.0)
+    return pl.when(fast > slow).then(1.0).when(fast < slow).then(-1.0).otherwise(0.0)
+
+
+def _sma_cross(fast: int, slow: int) -> pl.Expr:
+    from omni_research.indicators import sma_indicator
+
+    return _cross(sma_indicator(window=int(fast)), sma_indicator(window=int(slow)))
 
 
 def _ema_cross(fast: int, slow: int) -> pl.Expr:
-    c = pl.col("close")
-    f = c.ewm_mean(span=int(fast), adjust=False, min_samples=int(fast))
-    s = c.ewm_mean(span=int(slow), adjust=False, min_samples=int(slow))
-    return pl.when(f > s).then(1.0).when(f < s).then(-1.0).otherwise(0.0)
+    from omni_research.indicators import ema_indicator
+
+    return _cross(ema_indicator(window=int(fast)), ema_indicator(window=int(slow)))
 
 
 STRATEGIES: dict[str, Strategy] = {
