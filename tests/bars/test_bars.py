@@ -156,7 +156,7 @@ def test_resample_equals_pandas_resample(lazy: bool, timeframe: str, rule: str) 
                 pl.col("turnover").sum(),
                 pl.col("trade_count").sum(),
                 pl.col("timestamp").min(),
-            )  # fmt: skip
+            )
             .select(
                 "timestamp",
                 "symbol",
@@ -167,7 +167,7 @@ def test_resample_equals_pandas_resample(lazy: bool, timeframe: str, rule: str) 
                 "volume",
                 "turnover",
                 "trade_count",
-            )  # fmt: skip
+            )
         )
         # 2025-01-06 is a Monday and 3 days fit in one week: one weekly bar per symbol
         assert expected["timestamp"].to_list() == [T0, T0]
