@@ -383,9 +383,10 @@ def _target_matrix(prep: _Prepared, values: np.ndarray) -> np.ndarray:
 def _eval_targets(prep: _Prepared, exprs: list[pl.Expr]) -> pl.DataFrame:
     grouped = len(prep.symbols) > 1
     try:
+        # Selecting the row index alongside broadcasts scalar signals (pl.lit(1.0)).
         return prep.frame.select(
-            [_target_expr(e, grouped).alias(f"__c{i}") for i, e in enumerate(exprs)]
-        )
+            "__t", *[_target_expr(e, grouped).alias(f"__c{i}") for i, e in enumerate(exprs)]
+        ).drop("__t")
     except pl.exceptions.PolarsError as exc:
         raise ConfigurationError(
             f"backtest: could not evaluate the signal on the bars ({exc.__class__.__name__}: "
