@@ -117,7 +117,7 @@ def plot_equity(
         f"max {dd[worst]:.2f}%",
         (x[worst], dd[worst]),
         textcoords="offset points",
-        xytext=(5 if worst < len(dd) * 0.7 else -70, -12),
+        xytext=(5 if worst < len(dd) * 0.7 else -70, 6),
         fontsize=8,
     )
     for ax in (ax_eq, ax_dd):

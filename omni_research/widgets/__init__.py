@@ -1,0 +1,28 @@
+"""Notebook widgets, one line each, fed by the catalog, the indicator registry and the
+backtest engine (ipywidgets is imported only in this package).
+
+Every widget shows itself when it is the last expression of a cell, and exposes its current
+selection as ``.value`` and its outcome as ``.result`` (plain Python values and Polars
+frames), so a notebook can continue from what was chosen. Bad choices (an empty date range,
+an unknown symbol or indicator) show a message inside the widget instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from omni_research.widgets._backtest import STRATEGIES, BacktestPanel, Strategy, strategy_signal
+from omni_research.widgets._explorer import MarketExplorer
+from omni_research.widgets._lab import RULES, IndicatorLab, parse_expression, signal_stats
+from omni_research.widgets._quality import QualityPanel
+
+__all__ = [
+    "RULES",
+    "STRATEGIES",
+    "BacktestPanel",
+    "IndicatorLab",
+    "MarketExplorer",
+    "QualityPanel",
+    "Strategy",
+    "parse_expression",
+    "signal_stats",
+    "strategy_signal",
+]
