@@ -342,7 +342,7 @@ class Catalog:
         try:
             validate(df, ds.kind, source=source)
         except DataValidationError as exc:
-            raise DataValidationError(str(exc), exc.failure_cases) from None
+            raise self._blame_files(ds, chosen, exc) from None
         with self._lock:
             if self._reads and self._reads[-1].dataset == ds.name:
                 last = self._reads.pop()
@@ -358,6 +358,21 @@ class Catalog:
                 )
         audit(self, ds.name, [f.relpath for f in chosen], df.height)
         return df
+
+    def _blame_files(
+        self, ds: Dataset, chosen: list[DataFile], error: DataValidationError
+    ) -> DataValidationError:
+        """Name the files that break a rule on their own; else the dataset as a whole."""
+        messages, cases = [], []
+        for f in chosen:
+            try:
+                validate(read_file(f.path, ds.kind), ds.kind, source=str(f.path))
+            except DataValidationError as exc:
+                messages.append(str(exc))
+                cases.append(exc.failure_cases.with_columns(file=pl.lit(f.relpath)))
+        if not messages:
+            return error
+        return DataValidationError("\n".join(messages), pl.concat(cases, how="diagonal_relaxed"))
 
     def _verify_checksums(self, chosen: list[DataFile]) -> None:
         for f in chosen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ class Settings:
     ----------
     production_paths : tuple of str
         ``OMNI_PRODUCTION_PATHS``: path or URI prefixes that are production data, separated
-        by ``os.pathsep`` or commas. Reads under any of them are refused.
+        by commas, semicolons or ``:``. Reads under any of them are refused.
     audit_log : Path
         ``OMNI_AUDIT_LOG``: the JSON-lines audit log of every load; by default
         ``$XDG_CACHE_HOME/omni_research/audit.jsonl`` (``~/.cache/...``).
@@ -47,7 +48,8 @@ class Settings:
 def settings() -> Settings:
     """Read the settings from the environment now (cheap; never cached, so tests can patch)."""
     raw = os.environ.get("OMNI_PRODUCTION_PATHS", "")
-    parts = [p.strip() for chunk in raw.split(os.pathsep) for p in chunk.split(",")]
+    # commas, semicolons or colons separate entries; the colon of "s3://" does not
+    parts = [p.strip() for p in re.split(r",|;|:(?!//)", raw)]
     audit = os.environ.get("OMNI_AUDIT_LOG")
     if audit:
         audit_path = Path(audit).expanduser()

@@ -123,14 +123,15 @@ def _message(kind: str, source: str | None, df: pl.DataFrame, cases: pl.DataFram
     )
     lines = []
     for row in groups.iter_rows(named=True):
-        column = row["column"] if row["column"] != kind and row["column"] else "rows"
+        column = row["column"] if row["column"] not in (kind, model_name, None) else "rows"
         what = f"column {column!r}" if column != "rows" else "rows"
         at = ""
         first = row["first"]
         if first is not None and 0 <= first < df.height:
             at = f" (first at row {first}"
             if "timestamp" in df.columns:
-                at += f", {df['timestamp'][first]}"
+                stamp = df["timestamp"][first]
+                at += f", {stamp:%Y-%m-%d %H:%M:%S} UTC" if stamp is not None else ""
             at += ")"
         example = str(row["failure_case"])
         example = example if len(example) <= 120 else example[:117] + "..."
