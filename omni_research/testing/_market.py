@@ -170,36 +170,38 @@ def _symbol_market(
 
 
 def bars_from_trades(trades: pl.DataFrame | pl.LazyFrame, *, every: str = "1m") -> pl.DataFrame:
-    """1-minute (or ``every``) OHLCV bars as the plain aggregation of ``trades``.
+    """OHLCV bars (1 minute by default) as the plain aggregation of ``trades``.
 
-    Minutes with no trade have no bar.
+    Minutes with no trade have no bar. Sums run in trade order with numpy's ``reduceat`` so
+    that the result is bit-for-bit reproducible (a parallel group-by sums in varying order).
     """
-    lf = trades.lazy().sort("symbol", "timestamp")
-    return (
-        lf.group_by("symbol", pl.col("timestamp").dt.truncate(every), maintain_order=True)
-        .agg(
-            open=pl.col("price").first(),
-            high=pl.col("price").max(),
-            low=pl.col("price").min(),
-            close=pl.col("price").last(),
-            volume=pl.col("size").sum(),
-            turnover=(pl.col("price") * pl.col("size")).sum(),
-            trade_count=pl.len().cast(pl.Int64),
-        )
-        .select(
-            "timestamp",
-            "symbol",
-            pl.lit(every).alias("timeframe"),
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            "turnover",
-            "trade_count",
-        )
-        .sort("symbol", "timestamp")
-        .collect()
+    df = trades.lazy().sort("symbol", "timestamp").collect()
+    keyed = df.with_columns(bucket=pl.col("timestamp").dt.truncate(every))
+    starts = (
+        keyed.with_row_index("row")
+        .filter(
+            (pl.col("bucket") != pl.col("bucket").shift(1))
+            | (pl.col("symbol") != pl.col("symbol").shift(1))
+            | (pl.col("row") == 0)
+        )["row"]
+        .to_numpy()
+        .astype(np.int64)
+    )
+    price, size = df["price"].to_numpy(), df["size"].to_numpy()
+    ends = np.r_[starts[1:], len(df)]
+    return pl.DataFrame(
+        {
+            "timestamp": keyed["bucket"].gather(starts),
+            "symbol": df["symbol"].gather(starts),
+            "timeframe": every,
+            "open": price[starts],
+            "high": np.maximum.reduceat(price, starts),
+            "low": np.minimum.reduceat(price, starts),
+            "close": price[ends - 1],
+            "volume": np.add.reduceat(size, starts),
+            "turnover": np.add.reduceat(price * size, starts),
+            "trade_count": (ends - starts).astype(np.int64),
+        }
     )
 
 
