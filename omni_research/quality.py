@@ -151,10 +151,21 @@ def _runs(
     detail_word: str,
     columns: Sequence[str],
     examples: int,
+    new_run: pl.Expr | None = None,
 ) -> pl.LazyFrame:
-    """Runs of at least ``min_length`` consecutive flagged rows of one series."""
-    marked = _with_previous(lf.with_columns(_flag=flag.fill_null(False)), keys, ["_flag"])
-    run_start = pl.col("_flag") & ~(pl.col("_same_series") & pl.col("_prev__flag").fill_null(False))
+    """Runs of at least ``min_length`` consecutive flagged rows of one series.
+
+    ``new_run`` marks rows that start a new run even when the previous row is flagged too.
+    """
+    marked = _with_previous(
+        lf.with_columns(
+            _flag=flag.fill_null(False), _new=new_run if new_run is not None else False
+        ),
+        keys,
+        ["_flag"],
+    )
+    continues = pl.col("_same_series") & pl.col("_prev__flag").fill_null(False) & ~pl.col("_new")
+    run_start = pl.col("_flag") & ~continues
     runs = (
         marked.with_columns(_run=run_start.cast(pl.Int64).cum_sum())
         .filter(pl.col("_flag"))
@@ -647,12 +658,21 @@ def quality_report(
                   check="zero_volume_run", detail_word="zero volume",
                   columns=["timestamp", "volume"], examples=examples)
         )  # fmt: skip
-        prev = _with_previous(lf, keys, ["close"])
+        # a bar is stale when its close equals its neighbour's in the same series, so a
+        # run of n equal closes flags all n bars
+        same_next = pl.all_horizontal([pl.col(k) == pl.col(k).shift(-1) for k in keys])
+        prev = _with_previous(lf, keys, ["close"]).with_columns(
+            _next_close=pl.when(same_next.fill_null(False)).then(pl.col("close").shift(-1))
+        )
+        unchanged = (pl.col("close") == pl.col("_prev_close")).fill_null(False) | (
+            pl.col("close") == pl.col("_next_close")
+        ).fill_null(False)
         queries.append(
-            _runs(prev, pl.col("close") == pl.col("_prev_close"), keys=keys,
-                  min_length=max(stale_bars - 1, 1), check="stale_price",
+            _runs(prev.drop("_same_series"), unchanged, keys=keys,
+                  min_length=max(stale_bars, 2), check="stale_price",
                   detail_word="unchanged close", columns=["timestamp", "close"],
-                  examples=examples)
+                  examples=examples,
+                  new_run=(pl.col("close") != pl.col("_prev_close")).fill_null(True))
         )  # fmt: skip
         queries.append(_check_outliers(lf, keys, "close", outlier_z, examples, nonzero=False))
         if trades is not None:
