@@ -43,6 +43,7 @@ class MarketPicker:
         self.catalog = catalog
         self.kind = kind
         self.notes: list[str] = []
+        self._cache: tuple[tuple[Any, ...], pl.DataFrame] | None = None
         summary = (
             catalog.scan(kind)
             .group_by("symbol")
@@ -118,9 +119,16 @@ class MarketPicker:
                 f"empty date range: start {self.start.value} is after end {self.end.value}; "
                 "pick an end date on or after the start date"
             )
-        bars = self.catalog.load(
-            self.kind, symbols=sel["symbol"], start=sel["start"], end=sel["end"]
-        )
+        key = (sel["symbol"], sel["start"], sel["end"])
+        if self._cache is not None and self._cache[0] == key:
+            bars = self._cache[1]
+        else:
+            # Parameter tweaks redraw often; the validated load is the slow part, so the last
+            # one is kept.
+            bars = self.catalog.load(
+                self.kind, symbols=sel["symbol"], start=sel["start"], end=sel["end"]
+            )
+            self._cache = (key, bars)
         if bars.height == 0:
             row = self.summary.filter(pl.col("symbol") == sel["symbol"])
             raise ConfigurationError(

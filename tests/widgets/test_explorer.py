@@ -1,0 +1,117 @@
+"""MarketExplorer driven through its controls, checked against hand computations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from omni_research.widgets import MarketExplorer
+
+
+def _hand_resample(bars: pl.DataFrame, every: str) -> pl.DataFrame:
+    return (
+        bars.sort("timestamp")
+        .group_by_dynamic("timestamp", every=every)
+        .agg(
+            pl.col("open").first(),
+            pl.col("high").max(),
+            pl.col("low").min(),
+            pl.col("close").last(),
+        )
+    )
+
+
+def _candles(fig: Any) -> int:
+    (coll,) = [c for c in fig.axes[0].collections if c.get_gid() == "candles"]
+    return len(coll.get_paths())
+
+
+def test_market_explorer_defaults_draw_the_whole_range_as_15m_candles(
+    catalog: Any, btc_1m: pl.DataFrame
+) -> None:
+    ex = MarketExplorer(catalog)
+    assert ex.last_error is None
+    v = ex.value
+    assert (v["symbol"], v["timeframe"]) == ("BTCUSDT", "15m")
+    assert v["start"] == dt.datetime(2025, 1, 6, tzinfo=dt.UTC)
+    assert v["end"] == dt.datetime(2025, 1, 13, tzinfo=dt.UTC)
+    hand = _hand_resample(btc_1m, "15m")
+    assert ex.result is not None and ex.result.height == hand.height == 7 * 96
+    assert _candles(ex.figure) == hand.height
+    np.testing.assert_allclose(ex.result["close"].to_numpy(), hand["close"].to_numpy())
+    assert ex.chart.value[:4] == b"\x89PNG"
+
+
+def test_market_explorer_indicator_slider_redraws_hand_sma(
+    catalog: Any, btc_1m: pl.DataFrame
+) -> None:
+    ex = MarketExplorer(catalog, timeframe="1h")
+    before = ex.chart.value
+    ex.indicators.value = ("sma",)
+    assert set(ex.param_controls) == {"sma"}
+    ex.param_controls["sma"]["window"].value = 24
+    assert ex.value["indicators"] == {"sma": {"window": 24}}
+    close = _hand_resample(btc_1m, "1h")["close"].to_numpy()
+    hand = np.full(close.shape, np.nan)
+    hand[23:] = np.convolve(close, np.ones(24) / 24, mode="valid")
+    (line,) = ex.figure.axes[0].get_lines()
+    np.testing.assert_allclose(line.get_ydata(), hand, rtol=1e-10, equal_nan=True)
+    np.testing.assert_allclose(ex.result["sma"].to_numpy(), hand, rtol=1e-10, equal_nan=True)
+    assert ex.chart.value != before
+    # A panel indicator adds its own axes under price and volume.
+    ex.indicators.value = ("sma", "macd")
+    assert [ax.get_ylabel() for ax in ex.figure.axes] == ["price", "volume", "macd"]
+    assert ex.value["indicators"]["sma"] == {"window": 24}  # kept across reselection
+
+
+def test_market_explorer_symbol_and_dates_change_the_data(catalog: Any) -> None:
+    ex = MarketExplorer(catalog, timeframe="5m")
+    ex.picker.symbol.value = "SOLUSDT"
+    ex.picker.start.value = dt.date(2025, 1, 8)
+    ex.picker.end.value = dt.date(2025, 1, 8)
+    assert ex.last_error is None
+    sol = catalog.load("ohlcv", symbols="SOLUSDT", start="2025-01-08", end="2025-01-09")
+    hand = _hand_resample(sol, "5m")
+    assert ex.result is not None
+    assert ex.result["symbol"].unique().to_list() == ["SOLUSDT"]
+    # The outage (7 missing minutes from 13:00) leaves one 5m bucket empty: 287, not 288.
+    assert ex.result.height == hand.height == 287
+    assert _candles(ex.figure) == 287
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"symbol": "XRPUSDT"}, "unknown symbol 'XRPUSDT'"),
+        ({"indicators": ["nosuch"]}, "unknown indicator 'nosuch'"),
+        ({"timeframe": "7m"}, "timeframe '7m' is not offered"),
+    ],
+)
+def test_market_explorer_bad_initial_choice_is_a_message(
+    catalog: Any, kwargs: dict[str, Any], message: str
+) -> None:
+    ex = MarketExplorer(catalog, **kwargs)
+    assert message in html.unescape(ex.message.value)
+    assert ex.result is not None  # it still shows a chart of a valid fallback
+    assert ex.value["symbol"] == "BTCUSDT"
+
+
+def test_market_explorer_empty_range_shows_message_not_traceback(catalog: Any) -> None:
+    ex = MarketExplorer(catalog)
+    ex.picker.start.value = dt.date(2025, 1, 10)
+    ex.picker.end.value = dt.date(2025, 1, 8)
+    assert "empty date range" in html.unescape(ex.message.value)
+    ex.picker.start.value = dt.date(2025, 2, 1)
+    ex.picker.end.value = dt.date(2025, 2, 3)
+    assert "no ohlcv bars for BTCUSDT" in html.unescape(ex.message.value)
+    assert "the data covers 2025-01-06 00:00" in html.unescape(ex.message.value)
+    # Back to a valid range clears the message.
+    ex.picker.start.value = dt.date(2025, 1, 7)
+    ex.picker.end.value = dt.date(2025, 1, 7)
+    assert ex.message.value == ""
+    assert ex.result is not None and ex.result.height == 96
