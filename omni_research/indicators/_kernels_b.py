@@ -10,12 +10,20 @@ Why numba, per kernel:
   data (diff, two clips, two EWMs, a division) cost about 4x one fused loop.
 * ``kama``: the smoothing constant changes every row, a recursion no Polars expression
   computes short of a quadratic ``cumulative_eval``.
-* ``rolling_sum_exact``: `ta`'s Ulcer Index sums each window afresh (``rolling.apply``);
-  a sliding sum carries rounding residue (-1e-9 after large values), and the square root
-  turns that into NaN or 1e-5-sized errors where the true sum is 0.
+* ``rolling_sum_exact`` and ``mfi``: `ta` sums each window afresh (``rolling.apply``).
+  Polars' sliding sum carries rounding residue (-1e-9 after large values): the Ulcer
+  Index's square root turns it into NaN where the true sum is 0, and MFI's 0/0 (a flat
+  window) into a number. These kernels slide too, but re-sum the window from scratch every
+  ``window`` rows (bounding the residue) and return an exact 0 for all-zero windows.
 
-Each kernel repeats `ta`'s (pandas') arithmetic in the same order, so parity is to a few
-ulps. Kernels take float64 arrays (NaN for missing) and return float64 arrays of the same
+Each kernel follows `ta`'s (pandas') arithmetic, with one deliberate change: a recursion
+``prev = (prev * (w - 1) + x) / w`` is computed as ``prev * ((w - 1) / w) + x * (1 / w)``.
+A division in the loop-carried chain costs ~3x the whole loop (divisions do not pipeline);
+the multiplication form differs from `ta` by ~1e-15 relative and does not accumulate
+(the recursion is contractive), far inside the 1e-9 parity tolerance. The same goes for
+the Wilder averages of RSI (pandas divides by ``(1 - alpha) + alpha`` at every step).
+
+Kernels take float64 arrays (NaN for missing) and return float64 arrays of the same
 length. This module imports numba at import time, so callers import it lazily, inside
 the function that runs the kernel.
 """
@@ -44,23 +52,22 @@ def atr(high: F64, low: F64, close: F64, window: int) -> F64:  # pragma: no cove
     out = np.zeros(n)
     if n < window or window < 1:
         return out
+    a = (window - 1) / window
+    b = 1.0 / window
     acc = 0.0
     count = 0
     prev = 0.0
     for i in range(n):
-        hl = high[i] - low[i]
-        if i == 0:
-            tr = hl
-        else:
+        tr = high[i] - low[i]
+        if i > 0:
             pc = close[i - 1]
-            tr = hl
-            a = abs(high[i] - pc)
-            b = abs(low[i] - pc)
-            # pandas' DataFrame.max(axis=1) skips NaN: mirror that order-free max
-            if np.isnan(tr) or a > tr:
-                tr = a
-            if np.isnan(tr) or b > tr:
-                tr = b
+            up = abs(high[i] - pc)
+            dn = abs(low[i] - pc)
+            # pandas' DataFrame.max(axis=1) skips NaN
+            if up > tr or np.isnan(tr):
+                tr = up
+            if dn > tr or np.isnan(tr):
+                tr = dn
         if i < window:
             if not np.isnan(tr):
                 acc += tr
@@ -69,7 +76,7 @@ def atr(high: F64, low: F64, close: F64, window: int) -> F64:  # pragma: no cove
                 prev = acc / count if count > 0 else np.nan
                 out[i] = prev
         else:
-            prev = (prev * (window - 1) + tr) / float(window)
+            prev = prev * a + tr * b
             out[i] = prev
     return out
 
@@ -79,33 +86,24 @@ def rsi(close: F64, window: int) -> F64:  # pragma: no cover
     """`ta.momentum.RSIIndicator`: Wilder averages of gains and losses, NaN before ``w-1``.
 
     pandas' ``diff().where(diff > 0, 0.0)`` makes a missing difference (row 0, or next to a
-    NaN close) a 0.0 gain and loss, so the averages start at row 0. The update is pandas'
-    ``ewm(adjust=False)`` form ``(old_wt * avg + alpha * x) / (old_wt + alpha)``.
+    NaN close) a 0.0 gain and loss, so the averages start at row 0 with 0.0.
     """
     n = close.shape[0]
     out = np.full(n, np.nan)
     alpha = 1.0 / window
-    old_wt = 1.0 - alpha
-    denom = old_wt + alpha
+    keep = 1.0 - alpha
     up_avg = 0.0
     dn_avg = 0.0
-    for i in range(n):
-        d = close[i] - close[i - 1] if i > 0 else np.nan
+    for i in range(1, n):
+        d = close[i] - close[i - 1]
         up = d if d > 0 else 0.0
         dn = -d if d < 0 else 0.0
-        if i == 0:
-            up_avg = up
-            dn_avg = dn
-        else:
-            if up_avg != up:
-                up_avg = (old_wt * up_avg + alpha * up) / denom
-            if dn_avg != dn:
-                dn_avg = (old_wt * dn_avg + alpha * dn) / denom
+        up_avg = up_avg * keep + up * alpha
+        dn_avg = dn_avg * keep + dn * alpha
         if i >= window - 1:
-            if dn_avg == 0:
-                out[i] = 100.0
-            else:
-                out[i] = 100.0 - 100.0 / (1.0 + up_avg / dn_avg)
+            out[i] = 100.0 if dn_avg == 0 else 100.0 - 100.0 / (1.0 + up_avg / dn_avg)
+    if n >= window and window == 1:
+        out[0] = 100.0
     return out
 
 
@@ -116,8 +114,8 @@ def kama(close: F64, window: int, pow1: float, pow2: float) -> F64:  # pragma: n
 
     `ta` builds its efficiency ratio with ``np.roll``, which wraps the last rows around to
     the front; those wrapped values only reach row ``w-1``, whose output is the close
-    itself, so no future value ever reaches the result (checked by the no-look-ahead
-    property test). A zero volatility sum gives an efficiency ratio of 0, as in `ta`.
+    itself, so no future value reaches the result (the no-look-ahead property test checks
+    it). A zero volatility sum gives an efficiency ratio of 0, as in `ta`.
     """
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -125,16 +123,33 @@ def kama(close: F64, window: int, pow1: float, pow2: float) -> F64:  # pragma: n
         return out
     fast = 2.0 / (pow1 + 1)
     slow = 2.0 / (pow2 + 1.0)
-    # `ta`'s first valid smoothing constant is at row w-1, where its output is the close
     prev = close[window - 1]
     out[window - 1] = prev
+    den = 0.0
+    nonzero = 0  # moves in the window: an all-flat window has an exact 0 sum
+    for j in range(1, window):
+        m = abs(close[j] - close[j - 1])
+        den += m
+        nonzero += m != 0
     for i in range(window, n):
+        m = abs(close[i] - close[i - 1])
+        # the move leaving the window (rows 1..w-1 started it: nothing leaves at row w)
+        old = abs(close[i - window] - close[i - window - 1]) if i > window else 0.0
+        if i % window == 0:
+            den = 0.0
+            nonzero = 0
+            for j in range(i - window + 1, i + 1):
+                mm = abs(close[j] - close[j - 1])
+                den += mm
+                nonzero += mm != 0
+        else:
+            den += m - old
+            nonzero += (m != 0) - (old != 0)
+        d = den if nonzero > 0 else 0.0
         num = abs(close[i] - close[i - window])
-        den = 0.0
-        for j in range(i - window + 1, i + 1):
-            den += abs(close[j] - close[j - 1])
-        er = num / den if den != 0 else 0.0
-        sc = (er * (fast - slow) + slow) ** 2.0
+        er = num / d if d != 0 else 0.0
+        sc = er * (fast - slow) + slow
+        sc = sc * sc
         # a NaN (from a NaN close) sticks, as in `ta`'s loop
         prev = prev + sc * (close[i] - prev)
         out[i] = prev
@@ -142,50 +157,153 @@ def kama(close: F64, window: int, pow1: float, pow2: float) -> F64:  # pragma: n
 
 
 @_JIT
-def rolling_sum_exact(x: F64, window: int) -> F64:  # pragma: no cover
-    """Each window summed afresh (as ``rolling(window).apply(np.sum)``): NaN before row
-    ``w-1`` and for any window holding a NaN. O(n * window), exact where a sliding sum
-    leaves residue."""
+def _window_sums(x: F64, window: int) -> F64:  # pragma: no cover
+    """Sum of each ``window``-row window, NaN before row ``w-1`` and where the window holds
+    a NaN; exactly 0.0 for an all-zero window; re-summed from scratch every ``window`` rows
+    so sliding residue never builds up."""
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for i in range(window - 1, n):
-        acc = 0.0
-        for j in range(i - window + 1, i + 1):
-            acc += x[j]
-        out[i] = acc
+    if window < 1:
+        return out
+    acc = 0.0
+    nonzero = 0
+    nans = 0
+    for i in range(n):
+        if i % window == 0 and i >= window:
+            acc = 0.0
+            nonzero = 0
+            nans = 0
+            for j in range(i - window + 1, i + 1):
+                v = x[j]
+                if np.isnan(v):
+                    nans += 1
+                else:
+                    acc += v
+                    nonzero += v != 0
+        else:
+            v = x[i]
+            if np.isnan(v):
+                nans += 1
+            else:
+                acc += v
+                nonzero += v != 0
+            if i >= window:
+                o = x[i - window]
+                if np.isnan(o):
+                    nans -= 1
+                else:
+                    acc -= o
+                    nonzero -= o != 0
+        if i >= window - 1:
+            if nans > 0:
+                out[i] = np.nan
+            elif nonzero == 0:
+                out[i] = 0.0
+            else:
+                out[i] = acc
     return out
 
 
 @_JIT
+def rolling_sum_exact(x: F64, window: int) -> F64:  # pragma: no cover
+    """`rolling(window).sum()` with an exact 0 for all-zero windows (see ``_window_sums``)."""
+    return _window_sums(x, window)
+
+
+@_JIT
 def mfi(high: F64, low: F64, close: F64, volume: F64, window: int) -> F64:  # pragma: no cover
-    """`ta.volume.MFIIndicator`: NaN before row ``w-1``; each window's positive and negative
-    flows summed afresh, as `ta`'s ``rolling.apply``.
+    """`ta.volume.MFIIndicator`: NaN before row ``w-1``.
 
     The typical price is divided by 3 here because Polars multiplies by the reciprocal
     when dividing by a constant: one ulp apart, two equal-looking typical prices (frequent
     on tick-rounded prices) would then compare equal where `ta` sees a rise, or vice versa.
     """
     n = close.shape[0]
-    out = np.full(n, np.nan)
-    flow = np.empty(n)
+    pos = np.empty(n)
+    neg = np.empty(n)
+    prev = 0.0
     for i in range(n):
         tp = (high[i] + low[i] + close[i]) / 3.0
-        if i == 0:
-            sign = 0.0
+        flow = tp * volume[i]
+        if np.isnan(flow):
+            pos[i] = np.nan
+            neg[i] = np.nan
+        elif i > 0 and tp < prev:
+            pos[i] = 0.0
+            neg[i] = flow
+        elif i > 0 and tp > prev:
+            pos[i] = flow
+            neg[i] = 0.0
         else:
-            prev = (high[i - 1] + low[i - 1] + close[i - 1]) / 3.0
-            sign = 1.0 if tp > prev else (-1.0 if tp < prev else 0.0)
-        flow[i] = tp * volume[i] * sign
-    for i in range(window - 1, n):
-        pos = 0.0
-        neg = 0.0
-        for j in range(i - window + 1, i + 1):
-            x = flow[j]
-            if x >= 0.0:
-                pos += x
-            elif x < 0.0:
-                neg += x
-            else:  # NaN: pandas' rolling drops windows with fewer than `window` values
-                pos = np.nan
-        out[i] = 100.0 - 100.0 / (1.0 + pos / abs(neg))
+            pos[i] = 0.0
+            neg[i] = 0.0
+        prev = tp
+    p = _window_sums(pos, window)
+    q = _window_sums(neg, window)
+    return 100.0 - 100.0 / (1.0 + p / q)
+
+
+@_JIT
+def rolling_mean_std(x: F64, window: int) -> F64:  # pragma: no cover
+    """Rolling mean and population std (ddof=0) of ``window`` rows: a (2, n) array, NaN
+    before row ``w-1`` and for windows holding a NaN.
+
+    One pass of sliding sums of deviations from a reference, re-centred and re-summed
+    (two-pass, exact) every ``window`` rows, so neither drift (pandas' running sums drift
+    by 1e-4 over 1,000,000 rows) nor cancellation (large prices, small spread) builds up.
+    A window of identical values gives std exactly 0 and the value as mean, as pandas does.
+    """
+    n = x.shape[0]
+    out = np.full((2, n), np.nan)
+    if window < 1:
+        return out
+    ref = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    nans = 0
+    same = 0  # length of the run of identical values ending at row i
+    for i in range(n):
+        v = x[i]
+        same = same + 1 if i > 0 and v == x[i - 1] else 1
+        if i >= window - 1 and (i - window + 1) % window == 0:
+            # re-centre on this window's mean and re-sum from scratch
+            nans = 0
+            acc = 0.0
+            for j in range(i - window + 1, i + 1):
+                if np.isnan(x[j]):
+                    nans += 1
+                else:
+                    acc += x[j]
+            ref = acc / window if nans == 0 else 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(i - window + 1, i + 1):
+                if not np.isnan(x[j]):
+                    d = x[j] - ref
+                    s1 += d
+                    s2 += d * d
+        else:
+            if np.isnan(v):
+                nans += 1
+            else:
+                d = v - ref
+                s1 += d
+                s2 += d * d
+            if i >= window:
+                o = x[i - window]
+                if np.isnan(o):
+                    nans -= 1
+                else:
+                    d = o - ref
+                    s1 -= d
+                    s2 -= d * d
+        if i >= window - 1 and nans == 0:
+            if same >= window:
+                out[0, i] = v
+                out[1, i] = 0.0
+            else:
+                m = s1 / window
+                var = s2 / window - m * m
+                out[0, i] = ref + m
+                out[1, i] = np.sqrt(var) if var > 0 else 0.0
     return out
