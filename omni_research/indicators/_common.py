@@ -42,25 +42,57 @@ def sma(x: ColumnLike, window: int, *, min_samples: int | None = None) -> pl.Exp
     )
 
 
-def ema(x: ColumnLike, window: int, *, min_samples: int | None = None) -> pl.Expr:
+def ema(
+    x: ColumnLike,
+    window: int,
+    *,
+    min_samples: int | None = None,
+    interior_nulls: bool = False,
+) -> pl.Expr:
     """`ta`'s ``_ema``: ``ewm(span=window, adjust=False, min_periods=window).mean()``.
 
     Seeded at the first non-null value (not at an SMA as TA-Lib does); leading nulls (the
     warm-up of an inner indicator) are skipped and do not count towards ``min_samples``,
-    exactly as pandas does.
+    exactly as pandas does. Pass ``interior_nulls=True`` when the input can also be null
+    *after* its first value (e.g. a 0/0 turned null): pandas then carries the mean through
+    the gap and, at the next value, weighs it as if the gap had held that value; Polars'
+    ``ewm_mean`` does neither, so that case takes :func:`_pandas_gaps` (three more passes).
     """
-    return to_expr(x).ewm_mean(
-        span=window, adjust=False, min_samples=window if min_samples is None else min_samples
-    )
+    ms = window if min_samples is None else min_samples
+    if interior_nulls:
+        return _pandas_gaps(
+            to_expr(x), lambda e: e.ewm_mean(span=window, adjust=False, min_samples=ms)
+        )
+    return to_expr(x).ewm_mean(span=window, adjust=False, min_samples=ms)
 
 
-def wilder_ewm(x: ColumnLike, window: int, *, min_samples: int | None = None) -> pl.Expr:
-    """`ta`'s RSI smoothing: ``ewm(alpha=1/window, adjust=False, min_periods=window).mean()``."""
-    return to_expr(x).ewm_mean(
-        alpha=1.0 / window,
-        adjust=False,
-        min_samples=window if min_samples is None else min_samples,
-    )
+def _pandas_gaps(x: pl.Expr, ewm: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    # pandas' ewm (adjust=False, ignore_na=False) over a gap of k missing values gives
+    # (1-a)^k * y + (1 - (1-a)^k) * x_next: the same as filling the gap with x_next. So fill
+    # interior gaps backwards, run the EWM, blank the gap rows (their value would peek at
+    # x_next) and carry the last mean through them, as pandas reports it.
+    started = x.is_not_null().cum_sum() > 0
+    filled = pl.when(started).then(x.backward_fill())
+    return pl.when(x.is_null()).then(None).otherwise(ewm(filled)).forward_fill()
+
+
+def wilder_ewm(
+    x: ColumnLike,
+    window: int,
+    *,
+    min_samples: int | None = None,
+    interior_nulls: bool = False,
+) -> pl.Expr:
+    """`ta`'s RSI smoothing: ``ewm(alpha=1/window, adjust=False, min_periods=window).mean()``.
+
+    ``interior_nulls`` as in :func:`ema`.
+    """
+    ms = window if min_samples is None else min_samples
+    if interior_nulls:
+        return _pandas_gaps(
+            to_expr(x), lambda e: e.ewm_mean(alpha=1.0 / window, adjust=False, min_samples=ms)
+        )
+    return to_expr(x).ewm_mean(alpha=1.0 / window, adjust=False, min_samples=ms)
 
 
 def wilder_sma_seeded(x: ColumnLike, window: int, *, warmup_value: float | None = None) -> pl.Expr:

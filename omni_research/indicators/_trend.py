@@ -646,8 +646,8 @@ def psar_down_indicator(
 def _stoch_of(x: pl.Expr, cycle: int) -> pl.Expr:
     lo = x.rolling_min(cycle)
     hi = x.rolling_max(cycle)
-    # pandas yields NaN for 0/0 (a flat cycle) and its ewm then skips it as missing; Polars'
-    # ewm would propagate NaN, so turn it into null first (the same "missing" to the EMA)
+    # pandas yields NaN for 0/0 (a flat cycle) and its ewm treats it as missing; Polars'
+    # ewm would propagate NaN, so make it null and smooth with pandas' gap rule
     return (100 * (x - lo) / (hi - lo)).fill_nan(None)
 
 
@@ -664,8 +664,8 @@ def stc(
     """Schaff Trend Cycle (`ta.trend.stc`): a twice-stochastic, twice-smoothed MACD."""
     c = as_float(close)
     line = ema(c, window_fast) - ema(c, window_slow)
-    d = ema(_stoch_of(line, cycle), smooth1)
-    return ema(_stoch_of(d, cycle), smooth2).alias("stc")
+    d = ema(_stoch_of(line, cycle), smooth1, interior_nulls=True)
+    return ema(_stoch_of(d, cycle), smooth2, interior_nulls=True).alias("stc")
 
 
 # --- registry ----------------------------------------------------------------------------
