@@ -211,7 +211,6 @@ def _prepare(
     bars: pl.DataFrame | pl.LazyFrame,
     funding: pl.DataFrame | pl.LazyFrame | None,
     by: str | None,
-    extra: list[pl.Expr] | None = None,
 ) -> _Prepared:
     """Sort the bars, build the (bars x symbols) matrices and the funding owed per unit."""
     frame = bars.collect() if isinstance(bars, pl.LazyFrame) else bars
@@ -233,38 +232,68 @@ def _prepare(
             f"backtest: by={by!r} is not a column of the bars (columns: {frame.columns})"
         )
     sym_expr = pl.col(key).cast(pl.String) if key else pl.lit("", dtype=pl.String)
-    frame = frame.with_columns(
-        pl.col(_TS).cast(_DTYPE_TS) if frame.schema[_TS] != _DTYPE_TS else pl.col(_TS),
-        sym_expr.alias("__sym"),
-        pl.col("open").cast(pl.Float64),
-        pl.col("close").cast(pl.Float64),
-    ).sort("__sym", _TS)
-    dup = frame.select(pl.struct("__sym", _TS).is_duplicated().any()).item()
-    if dup:
+    try:
+        frame = frame.with_columns(
+            pl.col(_TS).cast(_DTYPE_TS) if frame.schema[_TS] != _DTYPE_TS else pl.col(_TS),
+            sym_expr.alias("__sym"),
+            pl.col("open").cast(pl.Float64),
+            pl.col("close").cast(pl.Float64),
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise DataFormatError(
+            f"backtest bars: cannot read timestamp/open/close as UTC datetimes and floats "
+            f"({exc}); expected the ohlcv kind of docs/data_model.md"
+        ) from exc
+    first_sym = frame.get_column("__sym")[0]
+    single = bool(frame.select((pl.col("__sym") == first_sym).all()).item())
+    # Sorting and the symbol/timeline bookkeeping dominate the cost on a million bars: skip
+    # them when one already-sorted series comes in (the usual notebook case).
+    if not (single and frame.get_column(_TS).is_sorted()):
+        frame = frame.sort("__sym", _TS)
+    checks = frame.select(
+        dup=(
+            (pl.col(_TS).diff() == pl.duration(microseconds=0))
+            & (pl.col("__sym") == pl.col("__sym").shift())
+        ).any(),
+        null_ts=pl.col(_TS).is_null().any(),
+        bad=(
+            ~(pl.col("open").is_finite() & pl.col("close").is_finite())
+            | (pl.col("open") <= 0)
+            | (pl.col("close") <= 0)
+        )
+        .fill_null(True)
+        .sum(),
+    ).row(0, named=True)
+    if checks["dup"]:
         raise DataFormatError(
             "backtest bars: duplicate timestamps within a symbol; expected one bar per "
             "(symbol, timestamp). Deduplicate or resample the bars first."
         )
-    bad = frame.filter(
-        ~(pl.col("open").is_finite() & pl.col("close").is_finite())
-        | (pl.col("open") <= 0)
-        | (pl.col("close") <= 0)
-    )
-    if bad.height:
+    if checks["null_ts"]:
+        raise DataFormatError("backtest bars: null timestamps; expected every bar stamped")
+    if checks["bad"]:
+        bad = frame.filter(
+            ~(pl.col("open").is_finite() & pl.col("close").is_finite()).fill_null(False)
+            | (pl.col("open") <= 0)
+            | (pl.col("close") <= 0)
+        )
         first = bad.row(0, named=True)
         raise DataFormatError(
-            f"backtest bars: {bad.height} bar(s) with a non-positive or non-finite open/close "
-            f"(first at {first[_TS]} {first['__sym']}); expected positive finite prices"
+            f"backtest bars: {checks['bad']} bar(s) with a null, non-positive or non-finite "
+            f"open/close (first at {first[_TS]} {first['__sym']}); expected positive finite "
+            "prices"
         )
-    timeline = frame.get_column(_TS).unique().sort()
-    symbols = frame.get_column("__sym").unique().sort().to_list()
+    if single:
+        timeline = frame.get_column(_TS)
+        symbols = [first_sym]
+        t_idx = np.arange(frame.height, dtype=np.int64)
+        s_idx = np.zeros(frame.height, dtype=np.int64)
+    else:
+        timeline = frame.get_column(_TS).unique().sort()
+        symbols = frame.get_column("__sym").unique().sort().to_list()
+        t_idx = timeline.search_sorted(frame.get_column(_TS)).to_numpy()
+        s_idx = (frame.get_column("__sym").rank("dense").cast(pl.Int64) - 1).to_numpy()
     n, m = timeline.len(), len(symbols)
-    t_idx = timeline.search_sorted(frame.get_column(_TS)).to_numpy()
-    s_idx = (
-        frame.get_column("__sym")
-        .replace_strict(symbols, list(range(m)), return_dtype=pl.Int64)
-        .to_numpy()
-    )
     frame = frame.with_columns(
         pl.Series("__t", t_idx, dtype=pl.Int64), pl.Series("__s", s_idx, dtype=pl.Int64)
     )
