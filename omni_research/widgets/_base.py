@@ -108,6 +108,9 @@ class WidgetBase:
         self.chart.value = figure_to_png(fig, dpi=80)
 
 
+_FLOAT_HINTS = ("dev", "mult", "step", "alpha", "factor", "const", "fillna_value", "pct")
+
+
 def param_control(name: str, default: Any) -> Any:
     """A slider / checkbox for one indicator or strategy parameter, or None if not tunable."""
     import ipywidgets as w
@@ -115,6 +118,9 @@ def param_control(name: str, default: Any) -> Any:
     style = {"description_width": "initial"}
     if isinstance(default, bool):
         return w.Checkbox(value=default, description=name, style=style)
+    if isinstance(default, int) and any(h in name for h in _FLOAT_HINTS):
+        # Registries write some real-valued constants as ints (Bollinger's window_dev=2).
+        default = float(default)
     if isinstance(default, int):
         hi = max(4 * default, 50)
         return w.IntSlider(

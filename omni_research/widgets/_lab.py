@@ -263,6 +263,14 @@ class IndicatorLab(WidgetBase):
                 for p, v in params.items():
                     if p in self.param_controls:
                         ctrl = self.param_controls[p]
+                        if isinstance(v, float) and not isinstance(ctrl.value, float):
+                            ctrl = param_control(p, float(ctrl.value))
+                            ctrl.observe(self._on_param, names="value")
+                            self.param_controls[p] = ctrl
+                            self.params_box.children = [
+                                self.params_box.children[0],
+                                *self.param_controls.values(),
+                            ]
                         if hasattr(ctrl, "max") and isinstance(v, int | float):
                             ctrl.max = max(ctrl.max, v)
                             ctrl.min = min(ctrl.min, v)
@@ -313,8 +321,9 @@ class IndicatorLab(WidgetBase):
                 bars = bars.filter(pl.col("symbol") == self.symbol.value)
             ind = self._registry[self._indicator]
             params = {**ind.params, **control_values(self.param_controls)}
-            cols = bars.select(ind.exprs(*ind.inputs, **params))
-            values = cols.to_series(list(ind.outputs).index(self.output.value))
+            values = bars.select(
+                ind.outputs[self.output.value](*ind.inputs, **params).alias("_ind")
+            ).to_series()
             stats = signal_stats(
                 bars,
                 values,

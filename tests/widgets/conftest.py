@@ -61,7 +61,12 @@ def btc_1m(catalog: Any) -> pl.DataFrame:
     return catalog.load("ohlcv", symbols="BTCUSDT").sort("timestamp")
 
 
-def table_rows(html: str) -> int:
-    """Body rows of an HTML table written by the widgets."""
+def _table_rows(html: str) -> int:
     body = html.split("<tbody>", 1)[1] if "<tbody>" in html else ""
     return len(re.findall(r"<tr>", body))
+
+
+@pytest.fixture
+def table_rows() -> Any:
+    """``table_rows(html) -> int``: body rows of an HTML table written by the widgets."""
+    return _table_rows

@@ -1,0 +1,95 @@
+"""QualityPanel: findings equal the quality report's; filters, table rows and the jump."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib.dates as mdates
+import polars as pl
+import pytest
+
+from omni_research.quality import quality_report
+from omni_research.widgets import QualityPanel
+
+
+@pytest.fixture(scope="module")
+def panel(catalog: Any) -> QualityPanel:
+    return QualityPanel(catalog)
+
+
+def test_quality_panel_findings_are_the_reports_of_each_dataset(
+    catalog: Any, panel: QualityPanel, table_rows: Callable[[str], int]
+) -> None:
+    assert panel.last_error is None
+    expected = pl.concat(
+        [
+            quality_report(catalog.scan(kind), kind, dataset=name)
+            for name, kind in catalog.datasets().select("name", "kind").iter_rows()
+            if kind in ("ohlcv", "trades", "orderbook")
+        ],
+        how="diagonal_relaxed",
+    )
+    assert panel.findings.height == expected.height > 0
+    assert panel.findings.drop("examples").equals(expected.drop("examples"))
+    assert table_rows(panel.table.value) == panel.result.height == expected.height
+    spans = next(c for c in panel.timeline_figure.axes[0].collections if c.get_gid() == "findings")
+    assert len(spans.get_paths()) == expected.height
+
+
+def test_quality_panel_finds_the_shipped_sol_outage_and_jumps_to_it(
+    catalog: Any, panel: QualityPanel, table_rows: Callable[[str], int]
+) -> None:
+    # The outage by hand: minutes of the week with no SOLUSDT bar.
+    sol = catalog.load("ohlcv", symbols="SOLUSDT")
+    minutes = pl.datetime_range(
+        sol["timestamp"].min(), sol["timestamp"].max(), "1m", eager=True, time_zone="UTC"
+    ).dt.cast_time_unit("us")
+    missing = minutes.filter(~minutes.is_in(sol["timestamp"].implode()))
+    assert missing.len() == 7
+
+    panel.symbol.value = "SOLUSDT"
+    panel.check.value = "missing_bars"
+    assert panel.value["symbol"] == "SOLUSDT" and panel.value["check"] == "missing_bars"
+    (row,) = panel.result.iter_rows(named=True)
+    assert row["count"] == 7
+    assert row["first_timestamp"] == missing.min() and row["last_timestamp"] == missing.max()
+    assert table_rows(panel.table.value) == 1
+    panel.jump_button.click()
+    assert panel.last_error is None
+    fig = panel.figure
+    (span,) = [p for p in fig.axes[0].patches if p.get_gid() == "finding-span"]
+    x0 = span.get_x()
+    assert x0 == pytest.approx(mdates.date2num(missing.min()))
+    assert x0 + span.get_width() == pytest.approx(
+        mdates.date2num(missing.max() + dt.timedelta(minutes=1))
+    )
+    # The chart window: an hour either side, and no candles inside the outage.
+    candles = next(c for c in fig.axes[0].collections if c.get_gid() == "candles")
+    lo = missing.min() - dt.timedelta(hours=1)
+    hi = missing.max() + dt.timedelta(hours=1, minutes=1)
+    in_window = sol.filter(pl.col("timestamp").is_between(lo, hi, closed="left"))
+    assert len(candles.get_paths()) == in_window.height == 127 - 7
+    panel.check.value = "(all)"
+    panel.symbol.value = "(all)"
+
+
+def test_quality_panel_empty_filter_and_no_choice_are_messages(panel: QualityPanel) -> None:
+    panel.severity.value = "error"
+    assert panel.result.height == 0
+    assert "no findings match" in panel.table.value
+    assert panel.finding.value is None
+    panel.show_finding()
+    assert "choose a finding first" in html.unescape(panel.message.value)
+    panel.severity.value = "(all)"
+    assert panel.result.height == panel.findings.height
+
+
+def test_quality_panel_unknown_dataset_is_a_message(catalog: Any) -> None:
+    qp = QualityPanel(catalog, datasets=["historical/candles"])
+    assert "unknown or unchecked dataset(s) ['historical/candles']" in html.unescape(
+        qp.message.value
+    )
+    assert qp.result.height == 0
