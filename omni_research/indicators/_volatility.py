@@ -262,6 +262,27 @@ def _keltner(
     return mid, upper, lower
 
 
+def _keltner_cross(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, window: int, *, upper: bool
+) -> pl.Expr:
+    """close > mean((4H - 2L + C) / 3) (or < mean((4L - 2H + C) / 3)), compared as
+    ``3 * n * close`` against the window's sum of ``4H - 2L + C``.
+
+    On tick-rounded prices the close often sits exactly on the band; the band itself
+    (a mean of thirds) carries rounding, so `ta`'s flag there is rounding noise. The
+    sums of tick multiples are exact in floating point, so this form decides such ties
+    exactly (the tests check each row where it differs from `ta` with rational arithmetic).
+    """
+    w = check_window("keltner_channel", "window", window)
+    h, lo, c = as_float(high), as_float(low), as_float(close)
+    num = (4 * h - 2 * lo + c) if upper else (-2 * h + 4 * lo + c)
+    total = num.rolling_sum(w, min_samples=1)
+    count = num.is_not_null().cast(pl.Float64).rolling_sum(w, min_samples=1)
+    scaled = 3 * count * c
+    cross = scaled > total if upper else scaled < total
+    return cross.fill_null(False)
+
+
 def keltner_channel_mband(
     high: ColumnLike = "high",
     low: ColumnLike = "low",
@@ -395,8 +416,11 @@ def keltner_channel_hband_indicator(
     pl.Expr
         Named ``keltner_channel_hband_indicator``.
     """
-    upper = _keltner(high, low, close, window, window_atr, original_version, multiplier)[1]
-    above = (as_float(close) > upper).fill_null(False)
+    if original_version:
+        above = _keltner_cross(high, low, close, window, upper=True)
+    else:
+        band = _keltner(high, low, close, window, window_atr, original_version, multiplier)[1]
+        above = (as_float(close) > band).fill_null(False)
     return above.cast(pl.Float64).alias("keltner_channel_hband_indicator")
 
 
@@ -418,8 +442,11 @@ def keltner_channel_lband_indicator(
     pl.Expr
         Named ``keltner_channel_lband_indicator``.
     """
-    lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)[2]
-    below = (as_float(close) < lower).fill_null(False)
+    if original_version:
+        below = _keltner_cross(high, low, close, window, upper=False)
+    else:
+        band = _keltner(high, low, close, window, window_atr, original_version, multiplier)[2]
+        below = (as_float(close) < band).fill_null(False)
     return below.cast(pl.Float64).alias("keltner_channel_lband_indicator")
 
 
