@@ -23,10 +23,12 @@ def monte_carlo(
 ) -> pl.DataFrame:
     """Percentiles of total return and max drawdown over bootstrapped trade sequences.
 
-    Each of the ``n`` samples draws as many trade returns as the run has closed trades, with
-    replacement, and compounds them in the drawn order (each trade re-investing the whole
-    equity, the usual simplification): the spread shows how much of the result is the luck
-    of the order and the mix of trades.
+    Each closed trade's contribution is its pnl over the account equity before its entry
+    (so a trade on a third of a three-symbol portfolio counts for a third). Each of the ``n``
+    samples draws as many contributions as the run has closed trades, with replacement, and
+    compounds them in the drawn order: the spread shows how much of the result is the luck
+    of the order and the mix of trades. Overlapping trades are treated as sequential, the
+    usual simplification.
 
     Parameters
     ----------
@@ -54,7 +56,18 @@ def monte_carlo(
         raise ConfigurationError(f"monte_carlo: n must be >= 1, got {n}")
     if any(not 0 <= p <= 100 for p in percentiles):
         raise ConfigurationError(f"monte_carlo: percentiles must be in 0..100, got {percentiles}")
-    rets = result.trades.filter(~pl.col("is_open")).get_column("return").to_numpy()
+    cash = float(result.options["cash"])
+    before = result.equity.select(
+        pl.col("timestamp").alias("entry_time"),
+        pl.col("equity").shift(1, fill_value=cash).alias("__before"),
+    )
+    rets = (
+        result.trades.filter(~pl.col("is_open"))
+        .join(before, on="entry_time", how="left")
+        .select(pl.col("pnl") / pl.col("__before"))
+        .to_series()
+        .to_numpy()
+    )
     if rets.size == 0:
         raise ConfigurationError(
             "monte_carlo: the run has no closed trade to bootstrap; run a longer period or a "

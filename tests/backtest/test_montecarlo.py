@@ -17,6 +17,7 @@ def test_monte_carlo_of_identical_trades_has_no_spread() -> None:
     res = run(bars, "sig")
     closed = res.trades.filter(~pl.col("is_open"))
     assert closed.height == 4 and closed["return"].to_list() == pytest.approx([0.1] * 4)
+    # All-in trades: each adds 10% to the equity it starts from.
     mc = monte_carlo(res, n=200)
     assert mc["total_return"].to_list() == pytest.approx([1.1**4 - 1] * 5)
     assert mc["max_drawdown"].to_list() == [0.0] * 5
@@ -31,9 +32,16 @@ def test_monte_carlo_percentiles_are_ordered_and_reproducible() -> None:
     assert a.equals(b)
     assert a["total_return"].is_sorted() and a["max_drawdown"].is_sorted()
     assert (a["max_drawdown"] <= 0).all()
-    # The median of the bootstrap brackets the compounded mean trade.
+    # Contributions are pnl over the equity before entry; any order of the same trades
+    # compounds to the same total, which the bootstrap's middle percentiles bracket.
     closed = res.trades.filter(~pl.col("is_open"))
-    assert a["total_return"][0] < (1 + closed["return"]).product() - 1 < a["total_return"][-1]
+    before = res.equity.select(
+        pl.col("timestamp").alias("entry_time"),
+        pl.col("equity").shift(1, fill_value=10_000.0).alias("eq"),
+    )
+    contrib = closed.join(before, on="entry_time").select(pl.col("pnl") / pl.col("eq"))
+    total = (1 + contrib.to_series()).product() - 1
+    assert a["total_return"][1] < total < a["total_return"][3]
 
 
 def test_monte_carlo_without_trades_raises_configuration_error() -> None:
