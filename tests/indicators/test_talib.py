@@ -147,8 +147,8 @@ def test_aroon_equals_talib_without_ties_and_differs_on_ties() -> None:
         down, up = talib.AROON(a["high"], a["low"], 25)
         assert _rel_err(out["aroon_up"].fill_null(np.nan).to_numpy(), up) <= 1e-12
         assert _rel_err(out["aroon_down"].fill_null(np.nan).to_numpy(), down) <= 1e-12
-    # on tick-rounded (and real) prices equal highs are common: ta (np.argmax) takes the oldest, TA-Lib
-    # the newest
+    # on tick-rounded (and real) prices equal highs are common: ta (np.argmax) takes the
+    # oldest, TA-Lib the newest
     df, a = _arrays("ticks")
     ours = df.select(ind.aroon_up()).to_series().fill_null(np.nan).to_numpy()
     down, up = talib.AROON(a["high"], a["low"], 25)
