@@ -133,6 +133,7 @@ def notebook_to_html(
         body, _ = exporter.from_notebook_node(nb)
     except Exception as exc:  # nbconvert wraps several template and conversion errors
         raise DataFormatError(f"nbconvert could not render the notebook ({exc})") from exc
+    own_heading = title is None
     if title is None:
         title = "Notebook"
         for cell in nb.cells:
@@ -145,10 +146,10 @@ def notebook_to_html(
     meta = f"exported {created:%Y-%m-%d %H:%M UTC} · code {git_commit()[:12]}"
     if source:
         meta += f" · {h.esc(source)}"
-    header = (
-        f'<header class="report-header"><h1>{h.esc(title)}</h1>'
-        f'<div class="meta">{meta}</div></header>'
-    )
+    # A title taken from the notebook's first heading is already on the page: don't repeat it.
+    heading = "" if own_heading and title != "Notebook" else f"<h1>{h.esc(title)}</h1>"
+    header = f'<header class="report-header">{heading}<div class="meta">{meta}</div></header>'
+
     return h.page(title=title, body=header + make_offline(body), extra_css=_NOTEBOOK_CSS)
 
 

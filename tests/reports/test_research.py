@@ -214,3 +214,28 @@ def test_report_cli_reports_kit_errors(capsys: pytest.CaptureFixture[str]) -> No
     )
     assert code == 1
     assert "unknown strategy 'nope'" in capsys.readouterr().err
+
+
+def test_report_into_root_exports_does_not_disturb_the_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "data_test"
+    shutil.copytree(omr.open_catalog().root, root)
+    before = omr.open_catalog(root)
+    problems, datasets = before.verify(), before.datasets()
+    code = report_main(
+        root=str(root),
+        out=None,
+        symbols=["BTCUSDT"],
+        start="2025-01-06",
+        end="2025-01-07",
+        timeframe="1h",
+        strategy="sma_cross",
+        fmt=["html"],
+    )
+    assert code == 0
+    written = Path(capsys.readouterr().out.split("html: ", 1)[1].strip())
+    assert written.parent == root / "exports" / "reports" and written.is_file()
+    after = omr.open_catalog(root)
+    assert after.verify().equals(problems) and problems.height == 0
+    assert after.datasets().equals(datasets)
