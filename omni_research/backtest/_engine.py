@@ -581,15 +581,27 @@ def _simulate(
     eq = pl.DataFrame({"timestamp": ts, "equity": equity}).with_columns(
         drawdown=pl.col("equity") / pl.max_horizontal(pl.col("equity").cum_max(), opts.cash) - 1.0
     )
-    closes = pl.DataFrame(prep.close).select(pl.all().forward_fill()).to_numpy()
-    positions = pl.DataFrame(
-        {
-            "timestamp": ts.gather(np.repeat(np.arange(n), m)),
-            sym_name: sym_values.gather(np.tile(np.arange(m), n)),
-            "size": pos.reshape(-1),
-            "price": closes.reshape(-1),
-        }
-    ).with_columns(value=(pl.col("size") * pl.col("price")).fill_nan(0.0))
+    if m == 1:
+        # One series: no gathers (a million-row string gather costs more than the loop).
+        positions = pl.DataFrame(
+            {"timestamp": ts, "size": pos[:, 0], "price": prep.close[:, 0]}
+        ).select(
+            "timestamp",
+            pl.lit(prep.symbols[0], dtype=pl.String).alias(sym_name),
+            "size",
+            "price",
+            value=pl.col("size") * pl.col("price"),
+        )
+    else:
+        closes = pl.DataFrame(prep.close).select(pl.all().forward_fill()).to_numpy()
+        positions = pl.DataFrame(
+            {
+                "timestamp": ts.gather(np.repeat(np.arange(n), m)),
+                sym_name: sym_values.gather(np.tile(np.arange(m), n)),
+                "size": pos.reshape(-1),
+                "price": closes.reshape(-1),
+            }
+        ).with_columns(value=(pl.col("size") * pl.col("price")).fill_nan(0.0))
     options = dataclasses.asdict(opts) | {"by": by, "bar_seconds": prep.bar_seconds}
     # The trade matrix is kept in trade-frame order for the metrics.
     return BacktestResult(

@@ -192,6 +192,8 @@ def simulate(
                 equity = cash
                 for j in range(m):
                     equity += pos[j] * mark[j]
+                if equity <= 0.0:
+                    continue  # a wiped-out account opens nothing
                 budget = want * size * equity / alloc_div
             px_buy = price * (1.0 + slippage) if budget > 0 else price * (1.0 - slippage)
             q_target = budget / (px_buy * (1.0 + fee))

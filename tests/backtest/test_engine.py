@@ -296,3 +296,15 @@ def test_run_sma_cross_on_goog_matches_backtesting_py() -> None:
     final = stats["Equity Final [$]"]  # type: ignore[index]
     assert res.equity["equity"][-1] == pytest.approx(final, rel=1e-4)
     assert res.equity["equity"][-1] == pytest.approx(final, rel=1e-12)
+
+
+def test_run_wiped_out_account_opens_nothing() -> None:
+    prices = [100.0, 100.0, 300.0, 300.0, 300.0]
+    bars = make_bars(prices, prices).with_columns(sig=pl.Series([-1.0, -1.0, 1.0, 1.0, 1.0]))
+    res = run(bars, "sig")
+    # Short 100 units at 100 (cash 20,000); the price triples: equity 20,000 - 30,000.
+    assert res.equity["equity"].to_list() == pytest.approx(
+        [10_000, 10_000, -10_000, -10_000, -10_000]
+    )
+    assert res.positions["size"].to_list() == pytest.approx([0, -100, -100, 0, 0])
+    assert res.trades.height == 1 and res.trades["pnl"][0] == pytest.approx(-20_000)
