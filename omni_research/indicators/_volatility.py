@@ -69,13 +69,13 @@ def average_true_range(
 # --------------------------------------------------------------------------- Bollinger
 
 
-def _bollinger_struct(close: ColumnLike, window: int, window_dev: float) -> pl.Expr:
-    """A struct of every Bollinger output, from one kernel pass over the close.
+def _mean_std(close: ColumnLike, window: int) -> pl.Expr:
+    """Struct ``{mavg, std}`` of the close from one numba pass.
 
-    One numba pass gives the mean and std: Polars' rolling_mean + rolling_std take ~8x
-    TA-Lib's time, and pandas' running sums (what `ta` uses) drift on long series. Polars
-    does not share a Python UDF's result between expressions, so the outputs are derived
-    inside the struct (``with_fields``), never from separate references to the kernel.
+    Polars' rolling_mean + rolling_std take ~8x TA-Lib's time, and pandas' running sums
+    (what `ta` uses) drift on long series; the kernel is exact and one pass. Polars does not
+    share a Python UDF's result between expressions, so every output is derived inside this
+    struct (``with_fields``), never from two references to the kernel.
     """
     w = check_window("bollinger", "window", window)
 
@@ -84,24 +84,32 @@ def _bollinger_struct(close: ColumnLike, window: int, window_dev: float) -> pl.E
 
         return _kernels_b.rolling_mean_std(x, w)  # type: ignore[no-any-return]
 
+    return kernel_expr(run, [close], outputs=("mavg", "std"))
+
+
+def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr]:
+    """Each Bollinger output in terms of the ``mavg``/``std`` struct fields."""
     c = as_float(close)
-    ms = kernel_expr(run, [c], outputs=("mavg", "std"))
     mavg, mstd = pl.field("mavg"), pl.field("std")
-    h, lo = pl.field("hband"), pl.field("lband")
-    width = pl.when(h != lo).then(h - lo).otherwise(float("nan"))
-    return ms.struct.with_fields(
-        hband=mavg + window_dev * mstd, lband=mavg - window_dev * mstd
-    ).struct.with_fields(
-        wband=(h - lo) / mavg * 100,
-        pband=(c - lo) / width,
+    h = mavg + window_dev * mstd
+    lo = mavg - window_dev * mstd
+    return {
+        "hband": h,
+        "lband": lo,
+        "wband": (h - lo) / mavg * 100,
+        "pband": (c - lo) / pl.when(h != lo).then(h - lo).otherwise(float("nan")),
         # `ta` compares with NaN bands in warm-up rows: 0.0 there, not missing
-        hband_indicator=(c > h).fill_null(False).cast(pl.Float64),
-        lband_indicator=(c < lo).fill_null(False).cast(pl.Float64),
-    )
+        "hband_indicator": (c > h).fill_null(False).cast(pl.Float64),
+        "lband_indicator": (c < lo).fill_null(False).cast(pl.Float64),
+    }
 
 
 def _bollinger(close: ColumnLike, window: int, window_dev: float, field: tuple[str]) -> pl.Expr:
-    return _bollinger_struct(close, window, window_dev).struct.field(field[0])
+    ms = _mean_std(close, window)
+    if field[0] == "mavg":
+        return ms.struct.field("mavg")
+    out = _bollinger_fields(close, window_dev)[field[0]]
+    return ms.struct.with_fields(_out=out).struct.field("_out")
 
 
 def bollinger_bands(
@@ -118,7 +126,11 @@ def bollinger_bands(
         ``lband``, ``wband``, ``pband``, ``hband_indicator``, ``lband_indicator``; named
         ``bollinger``. Use ``.struct.unnest()`` to get columns.
     """
-    return _bollinger_struct(close, window, window_dev).alias("bollinger")
+    return (
+        _mean_std(close, window)
+        .struct.with_fields(**_bollinger_fields(close, window_dev))
+        .alias("bollinger")
+    )
 
 
 def bollinger_mavg(
