@@ -188,7 +188,39 @@ def resample_ohlcv(
         )
     step_us = timeframe_duration_us(timeframe)
     step = pl.duration(microseconds=step_us, time_unit="us")
-    bar_end = pl.col("timestamp") + _duration_expr(source_timeframe)
+    lf = None
+    if isinstance(ohlcv, pl.DataFrame):
+        lf = _resample_eager(ohlcv, timeframe=timeframe, source=source_timeframe, by=by)
+    if lf is None:
+        lf = _resample_lazy(
+            _as_lazy(ohlcv), schema, timeframe=timeframe, source=source_timeframe, by=by
+        )
+    last_bar = pl.col("timestamp") == pl.col("timestamp").max().over(by)
+    lf = (
+        lf.sort(by, "timestamp")
+        .with_columns(
+            is_partial=last_bar & (pl.col("_covered_to") < pl.col("timestamp") + step),
+            is_filled=pl.lit(False),
+            timeframe=pl.lit(timeframe, pl.String),
+        )
+        .drop("_covered_to")
+    )
+    if fill == "forward":
+        lf = _forward_fill(lf, timeframe=timeframe, by=by)
+    out = lf.select(
+        pl.col("timestamp"),
+        pl.col(by),
+        *[pl.col(c) for c in _OHLCV_OUT[2:]],
+        pl.col("is_partial"),
+        pl.col("is_filled"),
+    )
+    return _same_kind(ohlcv, out, where)
+
+
+def _resample_lazy(
+    lf: pl.LazyFrame, schema: pl.Schema, *, timeframe: str, source: str | None, by: str
+) -> pl.LazyFrame:
+    src_tf = pl.lit(source, pl.String) if source is not None else pl.col("timeframe")
     aggs = [
         pl.col("open").first(),
         pl.col("high").max(),
@@ -203,32 +235,48 @@ def resample_ohlcv(
             if "trade_count" in schema
             else pl.lit(None, pl.Int64)
         ).alias("trade_count"),
-        bar_end.max().alias("_covered_to"),
+        pl.col("timestamp").last().alias("_last_ts"),
+        src_tf.last().alias("timeframe"),
     ]
-    lf = (
-        _as_lazy(ohlcv)
-        .with_columns(_bucket=pl.col("timestamp").dt.truncate(timeframe))
+    # the source bar length is looked up once per output bar, not once per input row
+    return (
+        lf.with_columns(_bucket=pl.col("timestamp").dt.truncate(timeframe))
         .group_by(by, "_bucket", maintain_order=True)
         .agg(aggs)
         .rename({"_bucket": "timestamp"})
-        .sort(by, "timestamp")
+        .with_columns(_covered_to=pl.col("_last_ts") + _duration_expr(None))
+        .drop("_last_ts")
     )
-    last_bar = pl.col("timestamp") == pl.col("timestamp").max().over(by)
-    lf = lf.with_columns(
-        is_partial=last_bar & (pl.col("_covered_to") < pl.col("timestamp") + step),
-        is_filled=pl.lit(False),
-        timeframe=pl.lit(timeframe, pl.String),
-    ).drop("_covered_to")
-    if fill == "forward":
-        lf = _forward_fill(lf, timeframe=timeframe, by=by)
-    out = lf.select(
-        pl.col("timestamp"),
+
+
+def _resample_eager(
+    df: pl.DataFrame, *, timeframe: str, source: str | None, by: str
+) -> pl.LazyFrame | None:
+    from omni_research._bars_segments import ohlcv_segments
+
+    if source is None:
+        sources = df.get_column("timeframe").unique()
+        if len(sources) != 1 or sources[0] is None:
+            return None
+        source = str(sources[0])
+    seg = ohlcv_segments(df, by=by, every=timeframe)
+    if seg is None:
+        return None
+    src_us = timeframe_duration_us(source)
+    return seg.lazy().select(
+        pl.col("_key").cast(pl.Datetime("us", "UTC")).alias("timestamp"),
         pl.col(by),
-        *[pl.col(c) for c in _OHLCV_OUT[2:]],
-        pl.col("is_partial"),
-        pl.col("is_filled"),
+        pl.col("open", "high", "low", "close", "volume"),
+        (pl.col("turnover") if "turnover" in seg.columns else pl.lit(None, pl.Float64)).alias(
+            "turnover"
+        ),
+        (
+            pl.col("trade_count").cast(pl.Int64)
+            if "trade_count" in seg.columns
+            else pl.lit(None, pl.Int64)
+        ).alias("trade_count"),
+        (pl.col("_last_ts") + src_us).cast(pl.Datetime("us", "UTC")).alias("_covered_to"),
     )
-    return _same_kind(ohlcv, out, where)
 
 
 def _forward_fill(lf: pl.LazyFrame, *, timeframe: str, by: str) -> pl.LazyFrame:
@@ -279,8 +327,17 @@ def _trade_aggs() -> list[pl.Expr]:
         notional.sum().alias("turnover"),
         pl.len().cast(pl.Int64).alias("trade_count"),
         (notional.sum() / pl.col("size").sum()).alias("vwap"),
-        pl.col("size").filter(pl.col("side") == "buy").sum().alias("buy_volume"),
-        pl.col("size").filter(pl.col("side") == "sell").sum().alias("sell_volume"),
+        # when/then rather than filter: plain element-wise work keeps the streaming engine
+        pl.when(pl.col("side") == "buy")
+        .then(pl.col("size"))
+        .otherwise(0.0)
+        .sum()
+        .alias("buy_volume"),
+        pl.when(pl.col("side") == "sell")
+        .then(pl.col("size"))
+        .otherwise(0.0)
+        .sum()
+        .alias("sell_volume"),
     ]
 
 
@@ -328,6 +385,17 @@ def time_bars(trades: FrameT, /, *, timeframe: str = "1m", by: str = "symbol") -
     schema = _schema(trades, where)
     _require(schema, ("timestamp", by, "side", "price", "size"), where)
     timeframe_duration_us(timeframe)  # validates the text early with a clear message
+    if isinstance(trades, pl.DataFrame):
+        from omni_research._bars_segments import trade_segments
+
+        seg = trade_segments(trades, by=by, bucket=timeframe, threshold=None)
+        if seg is not None:
+            return seg.select(
+                pl.col("_key").cast(pl.Datetime("us", "UTC")).alias("timestamp"),
+                pl.col(by),
+                pl.lit(timeframe, pl.String).alias("timeframe"),
+                *_BAR_STATS,
+            ).sort(by, "timestamp")  # type: ignore[return-value]
     out = (
         _as_lazy(trades)
         .with_columns(_bucket=pl.col("timestamp").dt.truncate(timeframe))
@@ -342,27 +410,54 @@ def time_bars(trades: FrameT, /, *, timeframe: str = "1m", by: str = "symbol") -
 
 
 def _threshold_bars(
-    trades: FrameT, bar_id: pl.Expr, measure: pl.Expr, threshold: float, by: str, where: str
+    trades: FrameT,
+    bar_id: pl.Expr,
+    kind: Literal["tick", "volume", "dollar"],
+    threshold: float,
+    by: str,
+    where: str,
 ) -> FrameT:
     schema = _schema(trades, where)
     _require(schema, ("timestamp", by, "side", "price", "size"), where)
     if not threshold > 0:
         raise ConfigurationError(f"{where}: the bar threshold must be positive, got {threshold}")
+    filled = {"tick": "trade_count", "volume": "volume", "dollar": "turnover"}[kind]
+    is_partial = (pl.col("bar_id") == pl.col("bar_id").max().over(by)) & (
+        pl.col(filled) < threshold
+    )
+    if isinstance(trades, pl.DataFrame):
+        from omni_research import _bars_segments as segments
+
+        mode = {"tick": segments.MODE_TICK, "volume": segments.MODE_VOLUME}.get(
+            kind, segments.MODE_DOLLAR
+        )
+        seg = segments.trade_segments(trades, by=by, bucket=None, threshold=(mode, threshold))
+        if seg is not None:
+            utc = pl.Datetime("us", "UTC")
+            return (  # type: ignore[return-value]
+                seg.rename({"_key": "bar_id"})
+                .sort(by, "bar_id", maintain_order=True)
+                .with_columns(is_partial=is_partial)
+                .select(
+                    pl.col("_first_ts").cast(utc).alias("timestamp"),
+                    pl.col("_last_ts").cast(utc).alias("end_timestamp"),
+                    by,
+                    "bar_id",
+                    *_BAR_STATS,
+                    "is_partial",
+                )
+            )
     out = (
         _as_lazy(trades)
-        .with_columns(bar_id=bar_id.over(by), _measure=measure)
+        .with_columns(bar_id=bar_id.over(by))
         .group_by(by, "bar_id", maintain_order=True)
         .agg(
             pl.col("timestamp").first().alias("timestamp"),
             pl.col("timestamp").last().alias("end_timestamp"),
             *_trade_aggs(),
-            pl.col("_measure").sum().alias("_filled"),
         )
         .sort(by, "bar_id")
-        .with_columns(
-            is_partial=(pl.col("bar_id") == pl.col("bar_id").max().over(by))
-            & (pl.col("_filled") < threshold)
-        )
+        .with_columns(is_partial=is_partial)
         .select("timestamp", "end_timestamp", by, "bar_id", *_BAR_STATS, "is_partial")
     )
     return _same_kind(trades, out, where)
@@ -397,7 +492,7 @@ def tick_bars(trades: FrameT, /, *, ticks: int, by: str = "symbol") -> FrameT:
     if not isinstance(ticks, int) or isinstance(ticks, bool) or ticks <= 0:
         raise ConfigurationError(f"tick_bars: ticks must be a positive integer, got {ticks!r}")
     bar_id = pl.int_range(pl.len(), dtype=pl.Int64) // ticks
-    return _threshold_bars(trades, bar_id, pl.lit(1.0), float(ticks), by, "tick_bars")
+    return _threshold_bars(trades, bar_id, "tick", float(ticks), by, "tick_bars")
 
 
 def volume_bars(trades: FrameT, /, *, volume: float, by: str = "symbol") -> FrameT:
@@ -433,7 +528,7 @@ def volume_bars(trades: FrameT, /, *, volume: float, by: str = "symbol") -> Fram
     """
     size = pl.col("size")
     bar_id = ((size.cum_sum() - size) / volume).floor().cast(pl.Int64)
-    return _threshold_bars(trades, bar_id, size, float(volume), by, "volume_bars")
+    return _threshold_bars(trades, bar_id, "volume", float(volume), by, "volume_bars")
 
 
 def dollar_bars(trades: FrameT, /, *, notional: float, by: str = "symbol") -> FrameT:
@@ -464,7 +559,7 @@ def dollar_bars(trades: FrameT, /, *, notional: float, by: str = "symbol") -> Fr
     """
     value = pl.col("price") * pl.col("size")
     bar_id = ((value.cum_sum() - value) / notional).floor().cast(pl.Int64)
-    return _threshold_bars(trades, bar_id, value, float(notional), by, "dollar_bars")
+    return _threshold_bars(trades, bar_id, "dollar", float(notional), by, "dollar_bars")
 
 
 # --------------------------------------------------------------------------- alignment

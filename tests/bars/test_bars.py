@@ -373,3 +373,38 @@ def test_align_without_higher_timeframe_raises() -> None:
     m1 = make_ohlcv(n=60)
     with pytest.raises(ConfigurationError, match="higher_timeframe"):
         align_timeframes(m1, m1.drop("timeframe"))
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+@pytest.mark.parametrize("layout", ["by_symbol", "interleaved"])
+@pytest.mark.parametrize(
+    ("fn", "kw"),
+    [
+        (time_bars, {"timeframe": "1m"}),
+        (time_bars, {"timeframe": "1w"}),
+        (time_bars, {"timeframe": "3d"}),
+        (tick_bars, {"ticks": 13}),
+        (volume_bars, {"volume": 40.0}),
+        (dollar_bars, {"notional": 5e5}),
+    ],
+)
+def test_eager_fast_path_equals_lazy_group_by(fn: Any, kw: dict[str, Any], layout: str) -> None:
+    """The in-memory kernel and the streaming-friendly group-by give the same bars."""
+    trades = make_market(symbols=("BTCUSDT", "SOLUSDT"), days=2, seed=9)["trades"]
+    if layout == "interleaved":  # sorted by time across symbols: the kernel must step aside
+        trades = trades.sort("timestamp", maintain_order=True)
+    eager = fn(trades, **kw)
+    lazy = fn(trades.lazy(), **kw).collect()
+    assert_frame_equal(eager, lazy, check_exact=False, rel_tol=1e-12)
+    assert eager["trade_count"].sum() == trades.height
+
+
+@pytest.mark.parametrize("timeframe", ["5m", "1h", "1d", "1w", "3d"])
+def test_resample_fast_path_equals_lazy_group_by(timeframe: str) -> None:
+    m1 = make_ohlcv(symbols=("BTCUSDT", "ETHUSDT"), n=4 * 1440 + 13, seed=8)
+    m1 = m1.filter(pl.int_range(pl.len()).over("symbol") % 97 != 5)  # holes
+    eager = resample_ohlcv(m1, timeframe=timeframe)
+    lazy = resample_ohlcv(m1.lazy(), timeframe=timeframe).collect()
+    assert_frame_equal(eager, lazy, check_exact=False, rel_tol=1e-12)
