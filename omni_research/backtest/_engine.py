@@ -459,7 +459,8 @@ def run(
     signal : str or pl.Expr
         Column or expression giving the target exposure decided at each bar's close: -1
         short, 0 flat, 1 long, fractions between. Evaluated per symbol (``.over(by)``).
-        Null keeps the previous target, so event signals (crossovers) need no forward fill.
+        Null keeps the previous target, so event signals (crossovers) need no forward fill
+        and entry/exit signals read ``pl.when(entry).then(1.0).when(exit).then(0.0)``.
     cash : float
         Starting cash (quote currency).
     fee : float or Fees
