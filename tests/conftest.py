@@ -12,6 +12,9 @@ import pytest
 from omni_research.testing import make_test_data
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Pandera checks only names and dtypes of a LazyFrame unless told otherwise: the suite
+# validates in full everywhere.
+os.environ["PANDERA_VALIDATION_DEPTH"] = "SCHEMA_AND_DATA"
 
 
 @pytest.fixture(autouse=True)

@@ -234,13 +234,18 @@ def make_test_data(root: str | Path, *, seed: int = DEFAULT_SEED, days: int = 7)
     first_day = market["trades"].filter(
         (pl.col("symbol") == "BTCUSDT") & (pl.col("timestamp") < START + dt.timedelta(days=1))
     )
-    write_bytes_atomic(
-        root / "exports" / "imports" / "bybit" / "BTCUSDT2025-01-06.csv.gz", bybit_dump(first_day)
+    written.append(
+        write_bytes_atomic(
+            root / "exports" / "imports" / "bybit" / "BTCUSDT2025-01-06.csv.gz",
+            bybit_dump(first_day),
+        )
     )
     for folder, text in _README.items():
         write_text_atomic(root / folder / "README.md", text)
-    write_text_atomic(
-        root / "market_data_schema.json", json.dumps(market_json_schema(), indent=2) + "\n"
+    written.append(
+        write_text_atomic(
+            root / "market_data_schema.json", json.dumps(market_json_schema(), indent=2) + "\n"
+        )
     )
     files = {
         path.relative_to(root).as_posix(): FileRecord(
