@@ -27,7 +27,13 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver poppler-utils fonts-dejavu-core; \
 	fi
 
+# The main job on the shipped data: list and validate the catalog, check every file against the
+# manifest, print the data-quality report, then write the research report (HTML + PDF).
 demo: install browser
+	$(BIN)/omni-research catalog --root data_test
+	$(BIN)/omni-research validate --root data_test
+	$(BIN)/omni-research verify --root data_test
+	$(BIN)/omni-research quality --root data_test
 	$(BIN)/omni-research report --root data_test
 
 lint: install
