@@ -183,7 +183,8 @@ def build_research_report(
         ``"sma_cross"`` (default) or ``"ema_cross"``.
     params
         Strategy parameters (``fast``, ``slow``) and backtest options (``cash``, ``fee``,
-        ``slippage``, ``size``, ``execution``) overriding the defaults.
+        ``slippage``, ``size``, ``execution``) overriding the defaults; ``funding=False``
+        leaves perpetual funding payments out of the backtest.
     sweep_grid
         Parameter grid of the sweep heatmap; default the strategy's.
 
@@ -208,6 +209,7 @@ def build_research_report(
     """
     from omni_research import backtest, plotting
     from omni_research import bars as bars_mod
+    from omni_research.quality import quality_report
 
     if strategy not in STRATEGIES:
         raise ConfigurationError(
@@ -215,6 +217,7 @@ def build_research_report(
         )
     strat = STRATEGIES[strategy]
     params = dict(params or {})
+    use_funding = bool(params.pop("funding", True))
     unknown = sorted(set(params) - set(strat.defaults) - set(BACKTEST_DEFAULTS))
     if unknown:
         raise ConfigurationError(
@@ -270,11 +273,24 @@ def build_research_report(
     last_ts = minute["timestamp"].max()
     assert isinstance(first_ts, datetime) and isinstance(last_ts, datetime)
 
-    # The catalog's own partition pruning says which files the load above opened.
+    # Perpetual funding payments, when the root has them, are part of the backtest's P&L.
+    funding: pl.DataFrame | None = None
+    if use_funding and _dataset_row(cat, "funding") is not None:
+        funding = cat.load("funding", symbols=symbols, start=t0, end=t1)
+        if funding.height == 0:
+            funding = None
+
+    # The catalog's own partition pruning says which files the loads opened.
     files = [
-        f.path
+        (f.path, dataset_name)
         for f in cat.files("ohlcv", symbols=symbols, start=t0, end=t1, timeframe=_SOURCE_TIMEFRAME)
     ]
+    if funding is not None:
+        funding_ds = cat.dataset("funding")
+        files += [
+            (f.path, funding_ds.name)
+            for f in cat.files("funding", symbols=symbols, start=t0, end=t1)
+        ]
 
     sym_part = "-".join(symbols) if len(symbols) <= 4 else f"{len(symbols)}symbols"
     slug = f"research-report_{sym_part}_{timeframe}_{first_ts:%Y%m%d}-{last_ts:%Y%m%d}"
@@ -287,6 +303,7 @@ def build_research_report(
         "strategy": strategy,
         **{f"strategy.{k}": v for k, v in strat_params.items()},
         **{f"backtest.{k}": v for k, v in bt_options.items()},
+        "backtest.funding": "funding dataset" if funding is not None else "none",
         "indicators": [
             f"{n}({', '.join(f'{k}={v}' for k, v in p.items())})"
             for n, p in strat.indicators(strat_params)
@@ -295,30 +312,24 @@ def build_research_report(
 
     # -- backtest and sweep ---------------------------------------------------------------
     signal = strat.make_signal(**strat_params)
-    result = backtest.run(study, signal, **bt_options)
+    result = backtest.run(study, signal, funding=funding, **bt_options)
     stats = result.stats()
     grid = dict(sweep_grid or strat.grid)
     lineage_params["sweep.grid"] = {k: list(v) for k, v in grid.items()}
-    sweep = backtest.sweep(study, strat.make_signal, grid, **bt_options)
+    sweep = backtest.sweep(study, strat.make_signal, grid, funding=funding, **bt_options)
 
     # -- quality ---------------------------------------------------------------------------
-    quality_findings: pl.DataFrame | None = None
-    quality_error: str | None = None
-    try:
-        from omni_research.quality import quality_report
-
-        scan = cat.scan("ohlcv", symbols=symbols, start=t0, end=t1, timeframe=_SOURCE_TIMEFRAME)
-        q = quality_report(scan, "ohlcv")
-        quality_findings = q.collect() if isinstance(q, pl.LazyFrame) else q
-    except ImportError as exc:
-        quality_error = f"quality checks are not available in this build ({exc})"
+    scan = cat.scan("ohlcv", symbols=symbols, start=t0, end=t1, timeframe=_SOURCE_TIMEFRAME)
+    quality_findings = quality_report(scan, "ohlcv", dataset=dataset_name)
 
     lineage = collect_lineage(
         root,
         tier=tier,
-        files=[(f, dataset_name) for f in files],
+        files=files,
         parameters=lineage_params,
-        schema_versions=_schema_versions(cat, ["ohlcv"]),
+        schema_versions=_schema_versions(
+            cat, ["ohlcv", "funding"] if funding is not None else ["ohlcv"]
+        ),
     )
     rep = Report(
         "Research report: " + ", ".join(symbols),
@@ -341,7 +352,9 @@ def build_research_report(
         f"{_pct(stats.get('max_drawdown'))}, Sharpe {_num(stats.get('sharpe'))} over "
         f"{stats.get('n_trades', 0)} trades (fee {bt_options['fee']:.4%} and slippage "
         f"{bt_options['slippage']:.4%} of notional per fill, "
-        f"{str(bt_options['execution']).replace('_', ' ')} execution).\n\n"
+        f"{str(bt_options['execution']).replace('_', ' ')} execution"
+        + (", funding payments included" if funding is not None else "")
+        + ").\n\n"
         f"Data: `{dataset_name}` from the **{tier}**-tier root `{root}`. "
         + (
             "This is synthetic test data: the numbers show the method, not a market view."
@@ -375,17 +388,12 @@ def build_research_report(
 
     # -- quality ----------------------------------------------------------------------------
     rep.add_section("Data quality")
-    if quality_findings is None:
-        rep.add_markdown(f"> {quality_error}")
-    else:
-        rep.add_quality(_quality_summary(quality_findings), _quality_table(quality_findings))
-        if quality_findings.height and {"first_timestamp", "last_timestamp"} <= set(
-            quality_findings.columns
-        ):
-            rep.add_figure(
-                plotting.plot_quality_timeline(quality_findings),
-                caption="Quality findings over time, by symbol and check.",
-            )
+    rep.add_quality(_quality_summary(quality_findings), _quality_table(quality_findings))
+    if quality_findings.height:
+        rep.add_figure(
+            plotting.plot_quality_timeline(quality_findings),
+            caption="Quality findings over time, by symbol and check.",
+        )
 
     # -- backtest ---------------------------------------------------------------------------
     rep.add_section("Backtest")

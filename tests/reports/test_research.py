@@ -82,7 +82,8 @@ def test_research_report_backtest_matches_an_independent_run(
     close = pl.col("close")
     f, s = close.rolling_mean(10), close.rolling_mean(30)
     signal = pl.when(f > s).then(1.0).when(f < s).then(-1.0).otherwise(0.0)
-    res = backtest.run(hourly, signal, fee=0.00055, slippage=0.0001)
+    funding = catalog.load("funding", symbols=SYMBOLS)
+    res = backtest.run(hourly, signal, fee=0.00055, slippage=0.0001, funding=funding)
     stats = res.stats()
     assert f"<td>total_return</td><td>{stats['total_return']:.6g}</td>" in report_html
     assert f"<td>n_trades</td><td>{stats['n_trades']}</td>" in report_html
@@ -100,9 +101,12 @@ def test_research_report_lineage_files_match_fresh_checksums(
     lin = report.lineage
     assert lin is not None and lin.tier == "test"
     assert Path(lin.catalog_root) == Path(catalog.root).resolve()
-    expected = catalog.files("ohlcv", symbols=SYMBOLS, timeframe="1m")
+    bars = catalog.files("ohlcv", symbols=SYMBOLS, timeframe="1m")
+    funding = catalog.files("funding", symbols=SYMBOLS)
+    expected = bars + funding
     assert [r.path for r in lin.files] == [f.relpath for f in expected]
-    assert len(lin.files) == 14  # 2 symbols x 7 days
+    assert len(bars) == 14  # 2 symbols x 7 days
+    assert {r.dataset for r in lin.files} == {"historical/ohlcv", "historical/funding"}
     for rec, f in zip(lin.files, expected, strict=True):
         assert rec.sha256 == hashlib.sha256(f.path.read_bytes()).hexdigest()
         assert rec.rows == pl.read_parquet(f.path).height
@@ -117,6 +121,7 @@ def test_research_report_lineage_files_match_fresh_checksums(
     assert set(data["packages"]) >= {"polars", "python", "omni-research"}  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_research_report_date_range_prunes_lineage(catalog: omr.Catalog) -> None:
     rep = build_research_report(
         catalog,
@@ -127,10 +132,25 @@ def test_research_report_date_range_prunes_lineage(catalog: omr.Catalog) -> None
         params={"fast": 5, "slow": 20},
     )
     assert rep.lineage is not None
-    days = sorted(re.search(r"date=([\d-]+)", r.path).group(1) for r in rep.lineage.files)  # type: ignore[union-attr]
+    days = sorted(
+        re.search(r"date=([\d-]+)", r.path).group(1)  # type: ignore[union-attr]
+        for r in rep.lineage.files
+        if r.dataset == "historical/ohlcv"
+    )
     assert days == ["2025-01-08", "2025-01-09", "2025-01-10"]
     assert rep.slug == "research-report_ETHUSDT_15m_20250108-20250110"
     assert rep.lineage.parameters["strategy.slow"] == 20
+    assert rep.lineage.parameters["backtest.funding"] == "funding dataset"
+    no_funding = build_research_report(
+        catalog,
+        symbols=["ETHUSDT"],
+        start="2025-01-08",
+        end="2025-01-08",
+        params={"funding": False},
+    )
+    assert no_funding.lineage is not None
+    assert {r.dataset for r in no_funding.lineage.files} == {"historical/ohlcv"}
+    assert no_funding.lineage.parameters["backtest.funding"] == "none"
 
 
 def test_research_report_rejects_bad_options(catalog: omr.Catalog) -> None:
