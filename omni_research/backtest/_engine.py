@@ -423,17 +423,6 @@ def _eval_targets(prep: _Prepared, exprs: list[pl.Expr]) -> pl.DataFrame:
         ) from exc
 
 
-def _capacity(target: np.ndarray) -> int:
-    # Trade rows <= target changes (ignoring NaN, which holds) + one open trade per symbol.
-    total = 0
-    for s in range(target.shape[1]):
-        col = target[:, s]
-        col = col[~np.isnan(col)]
-        if col.size:
-            total += int(np.count_nonzero(np.diff(col))) + 1
-    return total + 2 * int(target.shape[1]) + 2
-
-
 def run(
     bars: pl.DataFrame | pl.LazyFrame,
     signal: str | pl.Expr,
@@ -532,7 +521,7 @@ def _simulate(
     n, m = prep.close.shape
     equity = np.empty(n)
     pos = np.zeros((n, m))
-    trades = np.empty((_capacity(target), K.N_TRADE_FIELDS))
+    trades = np.empty((K.trade_capacity(target), K.N_TRADE_FIELDS))
     acc = np.zeros(4)
     try:
         k = K.simulate(

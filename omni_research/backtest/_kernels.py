@@ -366,6 +366,21 @@ def metrics(
     return out
 
 
+@njit(cache=True)
+def trade_capacity(target: np.ndarray) -> int:
+    """Upper bound of the trade rows of `simulate`: target changes (NaN holds) + 2 per symbol."""
+    n, m = target.shape
+    total = 2 * int(m) + 2
+    for s in range(m):
+        prev = np.nan
+        for t in range(n):
+            v = target[t, s]
+            if not math.isnan(v) and v != prev:
+                total += 1
+                prev = v
+    return total
+
+
 @njit(cache=True, parallel=True)
 def sweep_kernel(
     open_: np.ndarray,
@@ -380,7 +395,6 @@ def sweep_kernel(
     size: float,
     notional_sizing: bool,
     whole: bool,
-    capacity: np.ndarray,
     periods_per_year: float,
 ) -> np.ndarray:
     """One row of `metrics` per combination ``targets[c]`` (combinations run in parallel)."""
@@ -390,7 +404,7 @@ def sweep_kernel(
     for c in prange(n_comb):
         equity = np.empty(n)
         pos = np.empty((1, 1))
-        trades = np.empty((capacity[c], N_TRADE_FIELDS))
+        trades = np.empty((trade_capacity(targets[c]), N_TRADE_FIELDS))
         acc = np.zeros(4)
         k = simulate(
             open_,

@@ -12,7 +12,6 @@ import polars as pl
 
 from omni_research.backtest import _kernels as K
 from omni_research.backtest._engine import (
-    _capacity,
     _check_options,
     _eval_targets,
     _prepare,
@@ -156,10 +155,18 @@ def sweep(
                 ) from exc
             exprs.append(pl.col(sig) if isinstance(sig, str) else sig)
         values = _eval_targets(prep, exprs)
-        targets = np.empty((len(chunk), n, m))
-        for i, col in enumerate(values.iter_columns()):
-            targets[i] = _target_matrix(prep, col.to_numpy())
-        capacity = np.array([_capacity(targets[i]) for i in range(len(chunk))], dtype=np.int64)
+        if m == 1:
+            # One series: the whole batch in one conversion, combinations first.
+            block = values.to_numpy(order="fortran").T  # C-contiguous (combinations, bars)
+            if np.isinf(block).any():
+                raise ConfigurationError(
+                    "sweep: a signal has infinite values; expected exposures such as -1..1"
+                )
+            targets = np.ascontiguousarray(block, dtype=np.float64).reshape(len(chunk), n, 1)
+        else:
+            targets = np.empty((len(chunk), n, m))
+            for i, col in enumerate(values.iter_columns()):
+                targets[i] = _target_matrix(prep, col.to_numpy())
         try:
             rows.append(
                 K.sweep_kernel(
@@ -175,7 +182,6 @@ def sweep(
                     opts.size,
                     opts.sizing == "notional",
                     opts.whole,
-                    capacity,
                     ppy,
                 )
             )
