@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from omni_research.exceptions import ConfigurationError
+from omni_research.exceptions import ConfigurationError, DataFormatError
 from omni_research.reports import Report, find_chromium
 
 from .conftest import needs_chromium, needs_pdftoppm
@@ -90,3 +90,18 @@ def test_omni_chromium_must_be_executable(monkeypatch: pytest.MonkeyPatch, tmp_p
     os.chmod(exe, 0o755)
     monkeypatch.setenv("OMNI_CHROMIUM", str(exe))
     assert find_chromium() == str(exe)
+
+
+def test_chromium_that_writes_no_pdf_raises_format_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    exe = tmp_path / "broken-chromium"
+    exe.write_text("#!/bin/sh\necho 'GPU process crashed' >&2\nexit 3\n", "utf-8")
+    os.chmod(exe, 0o755)
+    monkeypatch.setenv("OMNI_CHROMIUM", str(exe))
+    target = tmp_path / "r.pdf"
+    with pytest.raises(
+        DataFormatError, match=r"exited with 3 and wrote no PDF.*GPU process crashed"
+    ):
+        Report("x").write_pdf(target)
+    assert not target.exists()
