@@ -18,10 +18,9 @@ from omni_research.indicators._common import (
     ema,
     kernel_expr,
     sma,
-    true_range,
 )
+from omni_research.indicators._helpers_b import check_window, kernel_expr_nan
 from omni_research.indicators._registry import Indicator, register
-from omni_research.indicators._validate_b import check_window
 
 # --------------------------------------------------------------------------- RSI family
 
@@ -161,26 +160,40 @@ def ultimate_oscillator(
     w1 = check_window("ultimate_oscillator", "window1", window1)
     w2 = check_window("ultimate_oscillator", "window2", window2)
     w3 = check_window("ultimate_oscillator", "window3", window3)
-    lo, c = as_float(low), as_float(close)
-    prev_close = c.shift(1)
-    bp = c - pl.when(lo < prev_close).then(lo).otherwise(prev_close)
-    # pandas' min(skipna=False): NaN if either is missing (Polars' when/otherwise on a null
-    # comparison would pick prev_close, which is null in row 0 anyway)
-    bp = pl.when(prev_close.is_null() | lo.is_null()).then(None).otherwise(bp)
-    tr = true_range(high, low, close)
-    avg = [bp.rolling_sum(w) / tr.rolling_sum(w) for w in (w1, w2, w3)]
-    total = weight1 * avg[0] + weight2 * avg[1] + weight3 * avg[2]
-    return (100.0 * total / (weight1 + weight2 + weight3)).alias("ultimate_oscillator")
+    k1, k2, k3 = float(weight1), float(weight2), float(weight3)
+
+    # one numba pass instead of six rolling sums over two derived columns (~20x faster)
+    def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.ultimate_oscillator(  # type: ignore[no-any-return]
+            h, lo, c, w1, w2, w3, k1, k2, k3
+        )
+
+    uo = kernel_expr_nan(run, [high, low, close], null_rows=max(w1, w2, w3))
+    return uo.alias("ultimate_oscillator")
 
 
 # --------------------------------------------------------------------------- Stochastic
 
 
+def _extremes(high: ColumnLike, low: ColumnLike, window: int, what: str) -> pl.Expr:
+    """Struct ``{hh, ll}``: rolling max of the high and min of the low, one numba pass."""
+    w = check_window(what, "lbp" if what == "williams_r" else "window", window)
+
+    def run(h: KernelResult, lo: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [high, low], outputs=("hh", "ll"))
+
+
 def _stoch_k(high: ColumnLike, low: ColumnLike, close: ColumnLike, window: int) -> pl.Expr:
-    w = check_window("stoch", "window", window)
-    smin = as_float(low).rolling_min(w)
-    smax = as_float(high).rolling_max(w)
-    return 100 * (as_float(close) - smin) / (smax - smin)
+    hh, ll = pl.field("hh"), pl.field("ll")
+    k = 100 * (as_float(close) - ll) / (hh - ll)
+    ext = _extremes(high, low, window, "stoch")
+    return ext.struct.with_fields(_k=k).struct.field("_k")
 
 
 def stoch(
@@ -237,10 +250,10 @@ def williams_r(
     pl.Expr
         Null before row ``lbp - 1``; named ``williams_r``.
     """
-    w = check_window("williams_r", "lbp", lbp)
-    hh = as_float(high).rolling_max(w)
-    ll = as_float(low).rolling_min(w)
-    return (-100 * (hh - as_float(close)) / (hh - ll)).alias("williams_r")
+    hh, ll = pl.field("hh"), pl.field("ll")
+    wr = -100 * (hh - as_float(close)) / (hh - ll)
+    ext = _extremes(high, low, lbp, "williams_r")
+    return ext.struct.with_fields(_wr=wr).struct.field("_wr").alias("williams_r")
 
 
 def awesome_oscillator(

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 
 from omni_research.indicators._common import ColumnLike, KernelResult, as_float, ema, kernel_expr
+from omni_research.indicators._helpers_b import check_window
 from omni_research.indicators._registry import Indicator, register
-from omni_research.indicators._validate_b import check_window
 
 # --------------------------------------------------------------------------- ATR
 
@@ -465,9 +465,22 @@ def keltner_channel_lband_indicator(
 # --------------------------------------------------------------------------- Donchian
 
 
-def _donchian(high: ColumnLike, low: ColumnLike, window: int) -> tuple[pl.Expr, pl.Expr]:
+def _donchian(
+    high: ColumnLike, low: ColumnLike, window: int, field: str, expr: pl.Expr | None = None
+) -> pl.Expr:
+    """One Donchian output from the ``{hh, ll}`` struct of a single numba pass (rolling max
+    and min together, ~5x faster than Polars' two rolling passes)."""
     w = check_window("donchian_channel", "window", window)
-    return as_float(high).rolling_max(w), as_float(low).rolling_min(w)
+
+    def run(h: KernelResult, lo: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
+
+    ext = kernel_expr(run, [high, low], outputs=("hh", "ll"))
+    if expr is None:
+        return ext.struct.field(field)
+    return ext.struct.with_fields(_out=expr).struct.field("_out")
 
 
 def _offset(x: pl.Expr, offset: int) -> pl.Expr:
@@ -493,7 +506,7 @@ def donchian_channel_hband(
     pl.Expr
         Shifted by ``offset`` rows; named ``donchian_channel_hband``.
     """
-    return _offset(_donchian(high, low, window)[0], offset).alias("donchian_channel_hband")
+    return _offset(_donchian(high, low, window, "hh"), offset).alias("donchian_channel_hband")
 
 
 def donchian_channel_lband(
@@ -512,7 +525,7 @@ def donchian_channel_lband(
     pl.Expr
         Named ``donchian_channel_lband``.
     """
-    return _offset(_donchian(high, low, window)[1], offset).alias("donchian_channel_lband")
+    return _offset(_donchian(high, low, window, "ll"), offset).alias("donchian_channel_lband")
 
 
 def donchian_channel_mband(
@@ -532,8 +545,9 @@ def donchian_channel_mband(
     pl.Expr
         Named ``donchian_channel_mband``.
     """
-    h, lo = _donchian(high, low, window)
-    return _offset((h - lo) / 2.0 + lo, offset).alias("donchian_channel_mband")
+    h, lo = pl.field("hh"), pl.field("ll")
+    mband = _donchian(high, low, window, "", (h - lo) / 2.0 + lo)
+    return _offset(mband, offset).alias("donchian_channel_mband")
 
 
 def donchian_channel_wband(
@@ -552,9 +566,10 @@ def donchian_channel_wband(
     pl.Expr
         Named ``donchian_channel_wband``.
     """
-    h, lo = _donchian(high, low, window)
+    h, lo = pl.field("hh"), pl.field("ll")
     mavg = as_float(close).rolling_mean(window)
-    return _offset((h - lo) / mavg * 100, offset).alias("donchian_channel_wband")
+    wband = _donchian(high, low, window, "", (h - lo) / mavg * 100)
+    return _offset(wband, offset).alias("donchian_channel_wband")
 
 
 def donchian_channel_pband(
@@ -573,8 +588,9 @@ def donchian_channel_pband(
     pl.Expr
         Named ``donchian_channel_pband``.
     """
-    h, lo = _donchian(high, low, window)
-    return _offset((as_float(close) - lo) / (h - lo), offset).alias("donchian_channel_pband")
+    h, lo = pl.field("hh"), pl.field("ll")
+    pband = _donchian(high, low, window, "", (as_float(close) - lo) / (h - lo))
+    return _offset(pband, offset).alias("donchian_channel_pband")
 
 
 # --------------------------------------------------------------------------- Ulcer

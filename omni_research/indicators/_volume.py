@@ -17,8 +17,8 @@ from omni_research.indicators._common import (
     kernel_expr,
     sma,
 )
+from omni_research.indicators._helpers_b import check_window
 from omni_research.indicators._registry import Indicator, register
-from omni_research.indicators._validate_b import check_window
 
 
 def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:

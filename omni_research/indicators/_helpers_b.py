@@ -1,0 +1,44 @@
+"""Helpers shared by the momentum, volume, volatility and others modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from omni_research.exceptions import ConfigurationError
+from omni_research.indicators._common import ColumnLike, KernelResult, to_expr
+
+
+def check_window(indicator: str, name: str, value: object, *, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``, or ConfigurationError naming the indicator.
+
+    Polars only rejects a bad window when the query runs, deep inside ``collect``; checking
+    when the expression is built names the indicator and the parameter instead.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(
+            f"{indicator}: parameter {name!r} must be an integer >= {minimum}, got {value!r}; "
+            f"pass e.g. {name}={max(minimum, 14)}"
+        )
+    return value
+
+
+def kernel_expr_nan(
+    kernel: Callable[..., KernelResult], inputs: Sequence[ColumnLike], *, null_rows: int
+) -> pl.Expr:
+    """Like `_common.kernel_expr` for one output, but only the first ``null_rows`` rows (the
+    warm-up) become null: a NaN further on is a genuine 0/0, which `ta` keeps as NaN."""
+    exprs = [to_expr(i) for i in inputs]
+
+    def run(series: Sequence[pl.Series]) -> pl.Series:
+        arrays = [np.ascontiguousarray(s.cast(pl.Float64).to_numpy()) for s in series]
+        res = np.asarray(kernel(*arrays), dtype=np.float64)
+        out = pl.Series("", res, dtype=pl.Float64)
+        k = min(null_rows, out.len())
+        if k == 0:
+            return out
+        return pl.concat([pl.Series("", [None] * k, dtype=pl.Float64), out.slice(k)])
+
+    return pl.map_batches(exprs, run, return_dtype=pl.Float64)
