@@ -424,6 +424,12 @@ def build_research_report(
         caption="Portfolio equity (cash plus positions at each close) and drawdown below the "
         "running peak.",
     )
+    if result.trades.height:
+        rep.add_table(
+            _per_symbol(result.trades),
+            caption="Trades per symbol: P&L after fees and funding (quote currency).",
+            max_rows=None,
+        )
     rep.add_table(
         _trade_table(result.trades),
         caption=f"Trade list ({result.trades.height} trades; the last may be open, marked at "
@@ -508,6 +514,21 @@ def _quality_table(findings: pl.DataFrame) -> pl.DataFrame:
         c for c, t in findings.schema.items() if not isinstance(t, pl.List | pl.Struct | pl.Array)
     ]
     return findings.select(simple)
+
+
+def _per_symbol(trades: pl.DataFrame) -> pl.DataFrame:
+    return (
+        trades.group_by("symbol", maintain_order=True)
+        .agg(
+            pl.len().alias("trades"),
+            (pl.col("pnl") > 0).mean().alias("win rate"),
+            pl.col("pnl").sum().alias("pnl"),
+            pl.col("fees").sum().alias("fees"),
+            pl.col("return").mean().alias("mean return"),
+            pl.col("bars_held").mean().alias("mean bars held"),
+        )
+        .sort("symbol")
+    )
 
 
 def _trade_table(trades: pl.DataFrame) -> pl.DataFrame:

@@ -56,8 +56,8 @@ def test_research_report_has_every_section_figure_and_table(
     # candles per symbol + quality timeline + equity + sweep heatmap
     assert report.n_figures == len(SYMBOLS) + 3
     assert len(re.findall(r'<img src="data:image/png;base64,', report_html)) == report.n_figures
-    # overview, quality summary + findings, metrics, trades, sweep top 10
-    assert report.n_tables == 6
+    # overview, quality summary + findings, metrics, trades per symbol, trades, sweep top 10
+    assert report.n_tables == 7
     assert "<script" not in report_html.lower()
     assert not REMOTE_REF.findall(report_html)
 
@@ -88,6 +88,12 @@ def test_research_report_backtest_matches_an_independent_run(
     assert f"<td>total_return</td><td>{stats['total_return']:.6g}</td>" in report_html
     assert f"<td>n_trades</td><td>{stats['n_trades']}</td>" in report_html
     assert f"Trade list ({res.trades.height} trades" in report_html
+    per_symbol = report_html.split("Trades per symbol")[0].rsplit("<table", 1)[1]
+    for sym in SYMBOLS:
+        mine = res.trades.filter(pl.col("symbol") == sym)
+        row = per_symbol.split(f"<td>{sym}</td>")[1].split("</tr>")[0]
+        assert f">{mine.height}<" in row
+        assert f">{mine['pnl'].sum():.6g}<" in row
 
 
 def test_research_report_quality_finds_the_solusdt_outage(report_html: str) -> None:
