@@ -409,11 +409,14 @@ def _target_matrix(prep: _Prepared, values: np.ndarray) -> np.ndarray:
     return target
 
 
-def _eval_targets(prep: _Prepared, exprs: list[pl.Expr]) -> pl.DataFrame:
+def _eval_targets(
+    prep: _Prepared, exprs: list[pl.Expr], frame: pl.DataFrame | None = None
+) -> pl.DataFrame:
     grouped = len(prep.symbols) > 1
+    on = prep.frame if frame is None else frame
     try:
         # Selecting the row index alongside broadcasts scalar signals (pl.lit(1.0)).
-        return prep.frame.select(
+        return on.select(
             "__t", *[_target_expr(e, grouped).alias(f"__c{i}") for i, e in enumerate(exprs)]
         ).drop("__t")
     except pl.exceptions.PolarsError as exc:

@@ -295,24 +295,24 @@ def metrics(
     mdd = 0.0
     dd_len = 0
     dd_max_len = 0
+    # Branch-free where the branch is a coin toss and one division per bar: this loop runs
+    # once per sweep combination, and the naive form cost twice the simulation itself.
     for t in range(n):
         e = equity[t]
         r = e / prev - 1.0 if prev != 0.0 else 0.0
         s1 += r
         s2 += r * r
-        if r < 0.0:
-            down2 += r * r
+        neg = min(r, 0.0)
+        down2 += neg * neg
         prev = e
         if e >= peak:
             peak = e
             dd_len = 0
         else:
             dd_len += 1
-            if dd_len > dd_max_len:
-                dd_max_len = dd_len
-            dd = e / peak - 1.0
-            if dd < mdd:
-                mdd = dd
+            dd_max_len = max(dd_max_len, dd_len)
+            if e < peak * (1.0 + mdd):
+                mdd = e / peak - 1.0
     mean = s1 / n
     var = (s2 - n * mean * mean) / (n - 1) if n > 1 else np.nan
     std = math.sqrt(var) if var > 0 else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from omni_research.backtest._engine import (
     annualisation_note,
     periods_per_year,
 )
+from omni_research.backtest._shared import SharedEvaluator
 from omni_research.exceptions import ConfigurationError, OmniDataError
 
 _RUN_OPTIONS = (
@@ -142,6 +144,7 @@ def sweep(
     ppy = periods_per_year(prep.bar_seconds, opts.days_per_year)
     rows: list[np.ndarray] = []
     n, m = prep.close.shape
+    evaluator = SharedEvaluator(prep.frame, grouped=m > 1)
     for start in range(0, len(combos), max(batch, 1)):
         chunk = combos[start : start + max(batch, 1)]
         exprs: list[pl.Expr] = []
@@ -154,7 +157,13 @@ def sweep(
                     f"sweep: make_signal{sig_text} does not accept parameters {params}: {exc}"
                 ) from exc
             exprs.append(pl.col(sig) if isinstance(sig, str) else sig)
-        values = _eval_targets(prep, exprs)
+        shared = evaluator.frame_for(exprs)
+        values = None
+        if shared is not None:
+            with contextlib.suppress(ConfigurationError):
+                values = _eval_targets(prep, shared[1], shared[0])
+        if values is None:
+            values = _eval_targets(prep, exprs)
         if m == 1:
             # One series: the whole batch in one conversion, combinations first.
             block = values.to_numpy(order="fortran").T  # C-contiguous (combinations, bars)

@@ -47,3 +47,61 @@ def test_sweep_unknown_option_raises_configuration_error() -> None:
 def test_sweep_signal_that_rejects_parameters_raises_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="does not accept parameters"):
         sweep(random_bars(50, seed=1), sma_cross, {"window": [2]})
+
+
+def zscore_signal(window: int, level: float) -> pl.Expr:
+    # Nested windows, an aggregation and arithmetic: the shared-subexpression rewrite must
+    # give exactly what plain evaluation (run) gives.
+    c = pl.col("close")
+    z = (c - c.rolling_mean(window)) / c.rolling_std(window)
+    demeaned = c - c.mean()
+    return (
+        pl.when((z > level) & (demeaned > 0))
+        .then(-1.0)
+        .when(z < -level)
+        .then(pl.col("close").pct_change().over("symbol").sign())
+        .otherwise(None)
+    )
+
+
+def python_udf_signal(window: int) -> pl.Expr:
+    # A Python function in the tree cannot be serialised: plain evaluation takes over.
+    return pl.col("close").map_batches(
+        lambda s: (s > s.rolling_mean(window)).cast(pl.Float64), return_dtype=pl.Float64
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "grid"),
+    [
+        (zscore_signal, {"window": [10, 30], "level": [0.5, 1.5]}),
+        (python_udf_signal, {"window": [5, 15]}),
+    ],
+)
+def test_sweep_shared_subexpressions_equal_plain_runs(
+    make: object, grid: dict[str, list[float]]
+) -> None:
+    bars = pl.concat([random_bars(500, seed=6), random_bars(500, seed=7, symbol="ETHUSDT")])
+    out = sweep(bars, make, grid, fee=0.001, batch=3)  # type: ignore[arg-type]
+    names = list(grid)
+    for row in out.iter_rows(named=True):
+        params = {k: row[k] for k in names}
+        res = run(bars, make(**params), fee=0.001)  # type: ignore[operator]
+        assert row["final_equity"] == pytest.approx(res.equity["equity"][-1], rel=1e-12)
+        assert row["n_trades"] == res.stats()["n_trades"]
+
+
+def test_shared_evaluator_computes_each_moving_average_once() -> None:
+    from omni_research.backtest._shared import SharedEvaluator
+
+    frame = random_bars(100, seed=1).with_columns(
+        pl.int_range(pl.len()).alias("__t"), pl.lit("").alias("__sym")
+    )
+    evaluator = SharedEvaluator(frame, grouped=False)
+    exprs = [sma_cross(f, s) for f in (5, 10) for s in (20, 30)]
+    shared = evaluator.frame_for(exprs)
+    assert shared is not None
+    # Four combinations, four distinct moving averages (5, 10, 20, 30).
+    assert len(evaluator.cache) == 4
+    got = shared[0].select(e.alias(str(i)) for i, e in enumerate(shared[1]))
+    assert got.equals(frame.select(e.alias(str(i)) for i, e in enumerate(exprs)))
