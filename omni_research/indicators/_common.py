@@ -56,24 +56,24 @@ def ema(
     exactly as pandas does. Pass ``interior_nulls=True`` when the input can also be null
     *after* its first value (e.g. a 0/0 turned null): pandas then carries the mean through
     the gap and, at the next value, weighs it as if the gap had held that value; Polars'
-    ``ewm_mean`` does neither, so that case takes :func:`_pandas_gaps` (three more passes).
+    ``ewm_mean`` does neither, so that case runs a numba loop instead.
     """
     ms = window if min_samples is None else min_samples
     if interior_nulls:
-        return _pandas_gaps(
-            to_expr(x), lambda e: e.ewm_mean(span=window, adjust=False, min_samples=ms)
-        )
+        return _ewm_with_gaps(x, 2.0 / (window + 1.0), ms)
     return to_expr(x).ewm_mean(span=window, adjust=False, min_samples=ms)
 
 
-def _pandas_gaps(x: pl.Expr, ewm: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
-    # pandas' ewm (adjust=False, ignore_na=False) over a gap of k missing values gives
-    # (1-a)^k * y + (1 - (1-a)^k) * x_next: the same as filling the gap with x_next. So fill
-    # interior gaps backwards, run the EWM, blank the gap rows (their value would peek at
-    # x_next) and carry the last mean through them, as pandas reports it.
-    started = x.is_not_null().cum_sum() > 0
-    filled = pl.when(started).then(x.backward_fill())
-    return pl.when(x.is_null()).then(None).otherwise(ewm(filled)).forward_fill()
+def _ewm_with_gaps(x: ColumnLike, alpha: float, min_samples: int) -> pl.Expr:
+    # pandas' ewm (adjust=False, ignore_na=False) carries the mean through missing values and,
+    # after a gap, weighs the next value as if the gap had held it; Polars' ewm_mean gives
+    # null in the gap and weighs differently. A numba loop does pandas' rule in one pass.
+    def run(a: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels
+
+        return _kernels.ewm_gaps(a, alpha, min_samples)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [x])
 
 
 def wilder_ewm(
@@ -89,9 +89,7 @@ def wilder_ewm(
     """
     ms = window if min_samples is None else min_samples
     if interior_nulls:
-        return _pandas_gaps(
-            to_expr(x), lambda e: e.ewm_mean(alpha=1.0 / window, adjust=False, min_samples=ms)
-        )
+        return _ewm_with_gaps(x, 1.0 / window, ms)
     return to_expr(x).ewm_mean(alpha=1.0 / window, adjust=False, min_samples=ms)
 
 

@@ -21,7 +21,8 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 
-_JIT = numba.njit(cache=True, nogil=True)
+# error_model="numpy": x/0 gives inf/NaN as in numpy and pandas instead of raising
+_JIT = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_JIT
@@ -214,3 +215,78 @@ def rolling_mad(x: F64, window: int) -> F64:  # pragma: no cover
             d += abs(x[j] - m)
         out[i] = d / window
     return out
+
+
+@_JIT
+def ewm_gaps(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
+    """pandas' ``ewm(alpha=alpha, adjust=False, min_periods=m).mean()`` on input with gaps.
+
+    Polars' ``ewm_mean`` gives null at a missing row and weighs the next value differently;
+    pandas carries the mean through the gap and, after ``k`` missing rows, takes
+    ``(d * mean + alpha * x) / (d + alpha)`` with ``d = (1 - alpha) ** (k + 1)`` (its
+    ``ewma`` loop with ``ignore_na=False``). pandas 3.1 gives ``d * mean + (1 - d) * x``
+    instead when alpha is exactly 0.5 (span 3, as in STC); both rules are reproduced and
+    pinned by a test against pandas. ``min_periods`` counts observed values, as pandas does.
+    Without gaps both rules are the plain ``(1 - alpha) * mean + alpha * x``.
+    """
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    mean = np.nan
+    nobs = 0
+    old = 1.0
+    half = alpha == 0.5
+    for i in range(n):
+        v = x[i]
+        observed = not np.isnan(v)
+        if observed:
+            nobs += 1
+        if not np.isnan(mean):
+            old *= 1.0 - alpha
+            if observed:
+                if mean != v:
+                    if half:
+                        mean = old * mean + (1.0 - old) * v
+                    else:
+                        mean = (old * mean + alpha * v) / (old + alpha)
+                old = 1.0
+        elif observed:
+            mean = v
+        if nobs >= min_periods and not np.isnan(mean):
+            out[i] = mean
+    return out
+
+
+@_JIT
+def _stoch_window(x: F64, cycle: int) -> F64:  # pragma: no cover
+    # 100 * (x - min) / (max - min) over full windows of `cycle` non-NaN values (pandas'
+    # rolling(cycle).min()/max()); 0/0 on a flat window stays NaN, as in pandas
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(cycle - 1, n):
+        lo = np.inf
+        hi = -np.inf
+        bad = False
+        for j in range(i - cycle + 1, i + 1):
+            v = x[j]
+            if np.isnan(v):
+                bad = True
+                break
+            lo = min(lo, v)
+            hi = max(hi, v)
+        if not bad:
+            out[i] = 100.0 * (x[i] - lo) / (hi - lo)
+    return out
+
+
+@_JIT
+def stc(macd: F64, cycle: int, smooth1: int, smooth2: int) -> F64:  # pragma: no cover
+    """Schaff Trend Cycle from a MACD line, as `ta.trend.STCIndicator` does after its MACD.
+
+    Two stochastic passes, each smoothed by pandas' EMA (with its gap rule for the 0/0 of a
+    flat window). One loop instead of an expression that would evaluate the MACD 9 times
+    (each stochastic reads its input three times: value, rolling min, rolling max).
+    """
+    k = _stoch_window(macd, cycle)
+    d = ewm_gaps(k, 2.0 / (smooth1 + 1.0), smooth1)
+    kd = _stoch_window(d, cycle)
+    return ewm_gaps(kd, 2.0 / (smooth2 + 1.0), smooth2)

@@ -643,14 +643,6 @@ def psar_down_indicator(
 # --- STC ---------------------------------------------------------------------------------
 
 
-def _stoch_of(x: pl.Expr, cycle: int) -> pl.Expr:
-    lo = x.rolling_min(cycle)
-    hi = x.rolling_max(cycle)
-    # pandas yields NaN for 0/0 (a flat cycle) and its ewm treats it as missing; Polars'
-    # ewm would propagate NaN, so make it null and smooth with pandas' gap rule
-    return (100 * (x - lo) / (hi - lo)).fill_nan(None)
-
-
 def stc(
     close: ColumnLike = "close",
     /,
@@ -661,11 +653,20 @@ def stc(
     smooth1: int = 3,
     smooth2: int = 3,
 ) -> pl.Expr:
-    """Schaff Trend Cycle (`ta.trend.stc`): a twice-stochastic, twice-smoothed MACD."""
+    """Schaff Trend Cycle (`ta.trend.stc`): a twice-stochastic, twice-smoothed MACD.
+
+    The MACD is a Polars expression; the two stochastic-and-EMA passes run in one numba
+    loop (pandas' EMA gap rule included: a flat cycle gives 0/0, which pandas skips).
+    """
     c = as_float(close)
     line = ema(c, window_fast) - ema(c, window_slow)
-    d = ema(_stoch_of(line, cycle), smooth1, interior_nulls=True)
-    return ema(_stoch_of(d, cycle), smooth2, interior_nulls=True).alias("stc")
+
+    def run(m: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels
+
+        return _kernels.stc(m, cycle, smooth1, smooth2)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [line]).alias("stc")
 
 
 # --- registry ----------------------------------------------------------------------------

@@ -403,3 +403,25 @@ def test_registry_entry_params_exprs_and_warmup(entry: Any) -> None:
     assert valid.slice(warm, 100).to_numpy().all(), (entry.name, warm)
     if warm > 0:
         assert valid.row(warm - 1) != (True,) * len(names), (entry.name, warm)
+
+
+@pytest.mark.parametrize("span", [3, 4, 10, 27])
+@pytest.mark.parametrize("gap_share", [0.0, 0.2, 0.5])
+def test_ema_with_interior_nulls_matches_pandas_gap_rule(
+    span: int, gap_share: float, assert_parity: Callable[..., None]
+) -> None:
+    # the rule STC relies on when a flat cycle makes its stochastic 0/0
+    from omni_research.indicators._common import ema, wilder_ewm
+
+    rng = np.random.default_rng(span)
+    x = rng.normal(size=2000)
+    x[rng.random(2000) < gap_share] = np.nan
+    x[:5] = np.nan
+    df = pl.DataFrame({"x": x}).with_columns(pl.col("x").fill_nan(None))
+    got = df.select(
+        ema("x", span, interior_nulls=True).alias("e"),
+        wilder_ewm("x", span, interior_nulls=True).alias("w"),
+    )
+    s = pd.Series(x)
+    assert_parity(got["e"], s.ewm(span=span, adjust=False, min_periods=span).mean())
+    assert_parity(got["w"], s.ewm(alpha=1 / span, adjust=False, min_periods=span).mean())
