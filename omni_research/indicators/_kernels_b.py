@@ -157,45 +157,50 @@ def kama(close: F64, window: int, pow1: float, pow2: float) -> F64:  # pragma: n
 
 
 @_JIT
-def _window_sums(x: F64, window: int) -> F64:  # pragma: no cover
+def _window_sums(x: F64, window: int, nonfinite_nan: bool = False) -> F64:  # pragma: no cover
     """Sum of each ``window``-row window, NaN before row ``w-1`` and where the window holds
     a NaN; exactly 0.0 for an all-zero window; re-summed from scratch every ``window`` rows
-    so sliding residue never builds up."""
+    so sliding residue never builds up.
+
+    ``nonfinite_nan``: a window holding +-inf is NaN too, as pandas' rolling sum and mean
+    give (their compensated summation turns inf - inf into NaN); ``rolling.apply(np.sum)``
+    (MFI) keeps the infinity instead.
+    """
     n = x.shape[0]
     out = np.full(n, np.nan)
     if window < 1:
         return out
     acc = 0.0
     nonzero = 0
-    nans = 0
+    bad = 0  # NaN (or non-finite) values in the window
     for i in range(n):
         if i % window == 0 and i >= window:
             acc = 0.0
             nonzero = 0
-            nans = 0
+            bad = 0
             for j in range(i - window + 1, i + 1):
                 v = x[j]
-                if np.isnan(v):
-                    nans += 1
+                if np.isnan(v) or (nonfinite_nan and np.isinf(v)):
+                    bad += 1
                 else:
                     acc += v
                     nonzero += v != 0
         else:
             v = x[i]
-            if np.isnan(v):
-                nans += 1
+            if np.isnan(v) or (nonfinite_nan and np.isinf(v)):
+                bad += 1
             else:
                 acc += v
                 nonzero += v != 0
             if i >= window:
                 o = x[i - window]
-                if np.isnan(o):
-                    nans -= 1
+                if np.isnan(o) or (nonfinite_nan and np.isinf(o)):
+                    bad -= 1
                 else:
                     acc -= o
                     nonzero -= o != 0
         if i >= window - 1:
-            if nans > 0:
+            if bad > 0:
                 out[i] = np.nan
             elif nonzero == 0:
                 out[i] = 0.0
@@ -205,9 +210,16 @@ def _window_sums(x: F64, window: int) -> F64:  # pragma: no cover
 
 
 @_JIT
-def rolling_sum_exact(x: F64, window: int) -> F64:  # pragma: no cover
+def rolling_sum_exact(x: F64, window: int, nonfinite_nan: bool = False) -> F64:  # pragma: no cover
     """`rolling(window).sum()` with an exact 0 for all-zero windows (see ``_window_sums``)."""
-    return _window_sums(x, window)
+    return _window_sums(x, window, nonfinite_nan)
+
+
+@_JIT
+def rolling_ratio(num: F64, den: F64, window: int) -> F64:  # pragma: no cover
+    """``num.rolling(w).sum() / den.rolling(w).sum()`` as pandas gives it (CMF, VWAP): a
+    window of zero volume is 0/0 = NaN, not a sliding sum's residue."""
+    return _window_sums(num, window, True) / _window_sums(den, window, True)
 
 
 @_JIT
@@ -400,3 +412,81 @@ def ultimate_oscillator(
     avg2 = _window_sums(bp, w2) / _window_sums(tr, w2)
     avg3 = _window_sums(bp, w3) / _window_sums(tr, w3)
     return 100.0 * (k1 * avg1 + k2 * avg2 + k3 * avg3) / (k1 + k2 + k3)
+
+
+@_JIT
+def pandas_rolling_mean(x: F64, window: int, min_periods: int) -> F64:  # pragma: no cover
+    """pandas' ``rolling(window, min_periods).mean()``, step for step (Kahan-compensated
+    add and remove, a window of identical values returns that value, a mean of all
+    non-negative values is never below 0): bit-identical to pandas, so comparisons against
+    it (Keltner's band flags) decide exactly as `ta` does, ties included."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    nobs = 0
+    neg_ct = 0
+    sum_x = 0.0
+    comp_add = 0.0
+    comp_rem = 0.0
+    same = 0
+    prev = np.nan
+    for i in range(n):
+        if i == 0:
+            prev = x[0]
+        else:
+            old_i = i - window
+            if old_i >= 0:
+                val = x[old_i]
+                if val == val:
+                    nobs -= 1
+                    y = -val - comp_rem
+                    t = sum_x + y
+                    comp_rem = t - sum_x - y
+                    sum_x = t
+                    if np.signbit(val):
+                        neg_ct -= 1
+        val = x[i]
+        if val == val:
+            nobs += 1
+            y = val - comp_add
+            t = sum_x + y
+            comp_add = t - sum_x - y
+            sum_x = t
+            if np.signbit(val):
+                neg_ct += 1
+            if val == prev:
+                same += 1
+            else:
+                same = 1
+            prev = val
+        if nobs >= min_periods and nobs > 0:
+            res = sum_x / nobs
+            if same >= nobs:
+                res = prev
+            elif (neg_ct == 0 and res < 0) or (neg_ct == nobs and res > 0):
+                res = 0.0
+            out[i] = res
+    return out
+
+
+@_JIT
+def keltner_original(high: F64, low: F64, close: F64, window: int) -> F64:  # pragma: no cover
+    """`ta.volatility.KeltnerChannel(original_version=True)`: a (3, n) array of the middle
+    line (mean of ``(H + L + C) / 3``, NaN before row ``w-1``) and the upper and lower
+    bands (means of ``(4H - 2L + C) / 3`` and ``(-2H + 4L + C) / 3`` from row 0, `ta`'s
+    ``min_periods=0``), each exactly as pandas computes it."""
+    n = close.shape[0]
+    mid = np.empty(n)
+    up = np.empty(n)
+    lo = np.empty(n)
+    for i in range(n):
+        h = high[i]
+        v = low[i]
+        c = close[i]
+        mid[i] = (h + v + c) / 3.0
+        up[i] = (4 * h - 2 * v + c) / 3.0
+        lo[i] = (-2 * h + 4 * v + c) / 3.0
+    out = np.empty((3, n))
+    out[0] = pandas_rolling_mean(mid, window, window)
+    out[1] = pandas_rolling_mean(up, window, 0)
+    out[2] = pandas_rolling_mean(lo, window, 0)
+    return out

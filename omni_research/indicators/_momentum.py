@@ -331,7 +331,11 @@ def _po(
     v = as_float(x)
     slow = ema(v, ws)
     line = (ema(v, wf) - slow) / slow * 100
-    return line, ema(line, wsg)
+    if what == "ppo":
+        return line, ema(line, wsg)
+    # zero volumes make the PVO line 0/0 = NaN; pandas' EWM skips NaN (carrying the mean
+    # through), Polars' would propagate it, so the signal runs on nulls with pandas' gap rule
+    return line, ema(line.fill_nan(None), wsg, interior_nulls=True)
 
 
 def ppo(

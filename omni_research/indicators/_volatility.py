@@ -257,42 +257,46 @@ def _keltner(
     window_atr: int,
     original_version: bool,
     multiplier: float,
-) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    out: str,
+) -> pl.Expr:
+    """One Keltner output.
+
+    Original version: one numba pass reproduces pandas' rolling means bit for bit, so the
+    band flags (close above/below a band) decide exactly as `ta`, even where the close sits
+    on a band (tick prices, flat stretches); the other outputs derive from its struct.
+    """
     w = check_window("keltner_channel", "window", window)
-    h, lo, c = as_float(high), as_float(low), as_float(close)
+    c = as_float(close)
     if original_version:
-        mid = ((h + lo + c) / 3.0).rolling_mean(w)
-        # `ta` uses min_periods=0 for the outer bands: they start at row 0 as expanding means
-        upper = ((4 * h - 2 * lo + c) / 3.0).rolling_mean(w, min_samples=1)
-        lower = ((-2 * h + 4 * lo + c) / 3.0).rolling_mean(w, min_samples=1)
+
+        def run(h_: KernelResult, lo_: KernelResult, c_: KernelResult) -> KernelResult:
+            from omni_research.indicators import _kernels_b
+
+            return _kernels_b.keltner_original(h_, lo_, c_, w)  # type: ignore[no-any-return]
+
+        bands = kernel_expr(run, [high, low, close], outputs=("mband", "hband", "lband"))
+        mid, upper, lower = pl.field("mband"), pl.field("hband"), pl.field("lband")
     else:
         wa = check_window("keltner_channel", "window_atr", window_atr)
         mid = ema(c, w)
         atr = average_true_range(high, low, close, window=wa)
         upper = mid + multiplier * atr
         lower = mid - multiplier * atr
-    return mid, upper, lower
-
-
-def _keltner_cross(
-    high: ColumnLike, low: ColumnLike, close: ColumnLike, window: int, *, upper: bool
-) -> pl.Expr:
-    """close > mean((4H - 2L + C) / 3) (or < mean((4L - 2H + C) / 3)), compared as
-    ``3 * n * close`` against the window's sum of ``4H - 2L + C``.
-
-    On tick-rounded prices the close often sits exactly on the band; the band itself
-    (a mean of thirds) carries rounding, so `ta`'s flag there is rounding noise. The
-    sums of tick multiples are exact in floating point, so this form decides such ties
-    exactly (the tests check each row where it differs from `ta` with rational arithmetic).
-    """
-    w = check_window("keltner_channel", "window", window)
-    h, lo, c = as_float(high), as_float(low), as_float(close)
-    num = (4 * h - 2 * lo + c) if upper else (-2 * h + 4 * lo + c)
-    total = num.rolling_sum(w, min_samples=1)
-    count = num.is_not_null().cast(pl.Float64).rolling_sum(w, min_samples=1)
-    scaled = 3 * count * c
-    cross = scaled > total if upper else scaled < total
-    return cross.fill_null(False)
+    exprs = {
+        "mband": mid,
+        "hband": upper,
+        "lband": lower,
+        "wband": (upper - lower) / mid * 100,
+        "pband": (c - lower) / (upper - lower),
+        # `ta` compares with NaN bands in warm-up rows: 0.0 there, not missing
+        "hband_indicator": (c > upper).fill_null(False).cast(pl.Float64),
+        "lband_indicator": (c < lower).fill_null(False).cast(pl.Float64),
+    }
+    if not original_version:
+        return exprs[out]
+    if out in ("mband", "hband", "lband"):
+        return bands.struct.field(out)
+    return bands.struct.with_fields(_out=exprs[out]).struct.field("_out")
 
 
 def keltner_channel_mband(
@@ -315,8 +319,8 @@ def keltner_channel_mband(
     pl.Expr
         Named ``keltner_channel_mband``.
     """
-    mid = _keltner(high, low, close, window, window_atr, original_version, multiplier)[0]
-    return mid.alias("keltner_channel_mband")
+    args = (window, window_atr, original_version, multiplier)
+    return _keltner(high, low, close, *args, "mband").alias("keltner_channel_mband")
 
 
 def keltner_channel_hband(
@@ -340,8 +344,8 @@ def keltner_channel_hband(
     pl.Expr
         Named ``keltner_channel_hband``.
     """
-    upper = _keltner(high, low, close, window, window_atr, original_version, multiplier)[1]
-    return upper.alias("keltner_channel_hband")
+    args = (window, window_atr, original_version, multiplier)
+    return _keltner(high, low, close, *args, "hband").alias("keltner_channel_hband")
 
 
 def keltner_channel_lband(
@@ -362,8 +366,8 @@ def keltner_channel_lband(
     pl.Expr
         Named ``keltner_channel_lband``.
     """
-    lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)[2]
-    return lower.alias("keltner_channel_lband")
+    args = (window, window_atr, original_version, multiplier)
+    return _keltner(high, low, close, *args, "lband").alias("keltner_channel_lband")
 
 
 def keltner_channel_wband(
@@ -384,8 +388,8 @@ def keltner_channel_wband(
     pl.Expr
         Named ``keltner_channel_wband``.
     """
-    mid, upper, lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)
-    return ((upper - lower) / mid * 100).alias("keltner_channel_wband")
+    args = (window, window_atr, original_version, multiplier)
+    return _keltner(high, low, close, *args, "wband").alias("keltner_channel_wband")
 
 
 def keltner_channel_pband(
@@ -406,8 +410,8 @@ def keltner_channel_pband(
     pl.Expr
         Named ``keltner_channel_pband``.
     """
-    _, upper, lower = _keltner(high, low, close, window, window_atr, original_version, multiplier)
-    return ((as_float(close) - lower) / (upper - lower)).alias("keltner_channel_pband")
+    args = (window, window_atr, original_version, multiplier)
+    return _keltner(high, low, close, *args, "pband").alias("keltner_channel_pband")
 
 
 def keltner_channel_hband_indicator(
@@ -428,12 +432,10 @@ def keltner_channel_hband_indicator(
     pl.Expr
         Named ``keltner_channel_hband_indicator``.
     """
-    if original_version:
-        above = _keltner_cross(high, low, close, window, upper=True)
-    else:
-        band = _keltner(high, low, close, window, window_atr, original_version, multiplier)[1]
-        above = (as_float(close) > band).fill_null(False)
-    return above.cast(pl.Float64).alias("keltner_channel_hband_indicator")
+    args = (window, window_atr, original_version, multiplier)
+    return _keltner(high, low, close, *args, "hband_indicator").alias(
+        "keltner_channel_hband_indicator"
+    )
 
 
 def keltner_channel_lband_indicator(
@@ -454,12 +456,10 @@ def keltner_channel_lband_indicator(
     pl.Expr
         Named ``keltner_channel_lband_indicator``.
     """
-    if original_version:
-        below = _keltner_cross(high, low, close, window, upper=False)
-    else:
-        band = _keltner(high, low, close, window, window_atr, original_version, multiplier)[2]
-        below = (as_float(close) < band).fill_null(False)
-    return below.cast(pl.Float64).alias("keltner_channel_lband_indicator")
+    args = (window, window_atr, original_version, multiplier)
+    return _keltner(high, low, close, *args, "lband_indicator").alias(
+        "keltner_channel_lband_indicator"
+    )
 
 
 # --------------------------------------------------------------------------- Donchian

@@ -17,7 +17,7 @@ from omni_research.indicators._common import (
     kernel_expr,
     sma,
 )
-from omni_research.indicators._helpers_b import check_window
+from omni_research.indicators._helpers_b import check_window, kernel_expr_nan
 from omni_research.indicators._registry import Indicator, register
 
 
@@ -26,6 +26,19 @@ def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
     # `ta` fills the 0/0 of a bar with high == low with 0.0 (``fillna(0.0)``); a
     # division of a non-zero by zero stays infinite, as in `ta`.
     return (((c - lo) - (h - c)) / (h - lo)).fill_nan(0.0).fill_null(0.0)
+
+
+def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
+    """``sum(num) / sum(den)`` over ``window`` rows, with pandas' results where a sliding
+    sum would differ: 0/0 = NaN for a window of zero volume (a sliding sum leaves residue
+    and gives +-inf), NaN for a window holding an infinity."""
+
+    def run(a: KernelResult, b: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.rolling_ratio(a, b, window)  # type: ignore[no-any-return]
+
+    return kernel_expr_nan(run, [num, den], null_rows=window - 1)
 
 
 def acc_dist_index(
@@ -103,8 +116,7 @@ def chaikin_money_flow(
     """
     w = check_window("chaikin_money_flow", "window", window)
     v = as_float(volume)
-    mfv = _clv(high, low, close) * v
-    return (mfv.rolling_sum(w) / v.rolling_sum(w)).alias("chaikin_money_flow")
+    return _rolling_ratio(_clv(high, low, close) * v, v, w).alias("chaikin_money_flow")
 
 
 def force_index(
@@ -165,7 +177,16 @@ def sma_ease_of_movement(
         Null in the first ``window`` rows; named ``sma_ease_of_movement``.
     """
     w = check_window("sma_ease_of_movement", "window", window)
-    return sma(_emv(high, low, volume), w).alias("sma_ease_of_movement")
+
+    # a zero volume makes EMV infinite; pandas' rolling mean turns a window holding an
+    # infinity into NaN (Polars keeps inf), so the window sums run in a kernel
+    def run(x: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.rolling_sum_exact(x, w, True) / w  # type: ignore[no-any-return]
+
+    sma_emv = kernel_expr_nan(run, [_emv(high, low, volume)], null_rows=w)
+    return sma_emv.alias("sma_ease_of_movement")
 
 
 def volume_price_trend(
@@ -266,7 +287,7 @@ def volume_weighted_average_price(
     w = check_window("volume_weighted_average_price", "window", window)
     v = as_float(volume)
     tp = (as_float(high) + as_float(low) + as_float(close)) / 3.0
-    return ((tp * v).rolling_sum(w) / v.rolling_sum(w)).alias("volume_weighted_average_price")
+    return _rolling_ratio(tp * v, v, w).alias("volume_weighted_average_price")
 
 
 def _vpt_warmup(smoothing_factor: int | None = None) -> int:

@@ -13,6 +13,7 @@ import ta
 
 from omni_research import indicators as ind
 
+from ._edge_b import edge_frame
 from .conftest import DATASETS, frame_to_pandas, load_dataset
 
 Ours = Callable[[], pl.Expr]
@@ -104,3 +105,18 @@ def test_others_registered_with_ta_references() -> None:
         "ta.others.DailyLogReturnIndicator",
         "ta.others.CumulativeReturnIndicator",
     }
+
+
+RTOL_EDGE: dict[str, float] = {}
+
+
+@pytest.mark.parametrize(("case_id", "ours", "ref"), CASES, ids=[c[0] for c in CASES])
+def test_others_matches_ta_on_flat_and_zero_volume_stretches(
+    case_id: str, ours: Ours, ref: Ref, assert_parity: Callable[..., None]
+) -> None:
+    df = edge_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 and x/0
+        want = ref(frame_to_pandas(df))
+    got = df.select(ours()).to_series()
+    assert_parity(got, want, rtol=RTOL_EDGE.get(case_id, 1e-9), name=f"edge/{case_id}")

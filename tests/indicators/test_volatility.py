@@ -19,6 +19,7 @@ from omni_research import indicators as ind
 from omni_research.exceptions import ConfigurationError
 from omni_research.indicators._volatility import bollinger_bands
 
+from ._edge_b import edge_frame
 from .conftest import DATASETS, exact_rolling_std, frame_to_pandas, load_dataset
 
 Ours = Callable[[], pl.Expr]
@@ -371,3 +372,24 @@ def test_volatility_registry_entry_params_and_warmup(entry: Any) -> None:
     assert valid.slice(warm, 100).to_numpy().all(), (entry.name, warm)
     if warm > 0:
         assert not all(valid.row(warm - 1)), (entry.name, warm)
+
+
+# In the flat stretch ATR decays towards 0 and the EMA version's band width is the
+# difference of two nearly equal numbers: one ulp of ATR (ours multiplies by 1/w, ta
+# divides by w) moves %B by ~1e-9 there
+RTOL_EDGE: dict[str, float] = {
+    "keltner_pband_window7_window_atr5_original_versionFalse_multiplier3": 1e-8,
+    "keltner_pband_original_versionFalse": 1e-8,
+}
+
+
+@pytest.mark.parametrize(("case_id", "ours", "ref"), CASES, ids=[c[0] for c in CASES])
+def test_volatility_matches_ta_on_flat_and_zero_volume_stretches(
+    case_id: str, ours: Ours, ref: Ref, assert_parity: Callable[..., None]
+) -> None:
+    df = edge_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 and x/0
+        want = ref(frame_to_pandas(df))
+    got = df.select(ours()).to_series()
+    assert_parity(got, want, rtol=RTOL_EDGE.get(case_id, 1e-9), name=f"edge/{case_id}")

@@ -16,6 +16,7 @@ import ta
 from omni_research import indicators as ind
 from omni_research.exceptions import ConfigurationError
 
+from ._edge_b import edge_frame
 from .conftest import DATASETS, frame_to_pandas, load_dataset
 
 Ours = Callable[[], pl.Expr]
@@ -231,3 +232,18 @@ def test_volume_registry_entry_params_and_warmup(entry: Any) -> None:
     assert valid.slice(warm, 100).to_numpy().all(), (entry.name, warm)
     if warm > 0:
         assert not all(valid.row(warm - 1)), (entry.name, warm)
+
+
+RTOL_EDGE: dict[str, float] = {}
+
+
+@pytest.mark.parametrize(("case_id", "ours", "ref"), CASES, ids=[c[0] for c in CASES])
+def test_volume_matches_ta_on_flat_and_zero_volume_stretches(
+    case_id: str, ours: Ours, ref: Ref, assert_parity: Callable[..., None]
+) -> None:
+    df = edge_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 and x/0
+        want = ref(frame_to_pandas(df))
+    got = df.select(ours()).to_series()
+    assert_parity(got, want, rtol=RTOL_EDGE.get(case_id, 1e-9), name=f"edge/{case_id}")
