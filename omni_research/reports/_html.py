@@ -80,6 +80,7 @@ def table_html(
 ) -> str:
     """Render a DataFrame as an HTML table (numbers right-aligned, rows capped at ``max_rows``)."""
     numeric = {name for name, dtype in df.schema.items() if dtype.is_numeric()}
+    temporal = {name for name, dtype in df.schema.items() if dtype.is_temporal()}
     head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
     shown = df if max_rows is None or df.height <= max_rows else df.head(max_rows)
     rows = []
@@ -89,6 +90,8 @@ def table_html(
             css = []
             if col in numeric:
                 css.append("num")
+            elif col in temporal:
+                css.append("ts")
             if severity_column is not None and col == severity_column and val is not None:
                 css.append(f"sev-{slugify(str(val))}")
             cls = f' class="{" ".join(css)}"' if css else ""

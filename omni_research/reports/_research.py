@@ -432,8 +432,8 @@ def build_research_report(
         )
     rep.add_table(
         _trade_table(result.trades),
-        caption=f"Trade list ({result.trades.height} trades; the last may be open, marked at "
-        "the final close).",
+        caption=f"Trade list ({result.trades.height} trades; positions still open at the end "
+        "are marked at the final close, is_open = yes).",
         max_rows=40,
     )
 
