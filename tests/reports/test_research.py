@@ -15,7 +15,7 @@ import pytest
 import omni_research as omr
 from omni_research import backtest
 from omni_research.bars import resample_ohlcv
-from omni_research.exceptions import ConfigurationError, ProductionDataError
+from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
 from omni_research.reports import Report, build_research_report
 from omni_research.reports._cli import report_main
 from omni_research.reports._research import STRATEGIES
@@ -166,6 +166,10 @@ def test_research_report_rejects_bad_options(catalog: omr.Catalog) -> None:
         build_research_report(catalog, params={"window": 3})
     with pytest.raises(ConfigurationError, match="cannot read start"):
         build_research_report(catalog, start="yesterday")
+    with pytest.raises(DataFormatError, match=r"no ohlcv bars for \['DOGEUSDT'\]"):
+        build_research_report(catalog, symbols=["BTCUSDT", "DOGEUSDT"])
+    with pytest.raises(DataFormatError, match="widen the dates"):
+        build_research_report(catalog, symbols=["BTCUSDT"], start="2030-01-01")
 
 
 def test_research_report_from_production_root_is_impossible(tmp_path: Path) -> None:
