@@ -179,6 +179,14 @@ def fifo_ledger(fills: FrameT, /) -> FrameT:
 def _days(ohlcv: pl.DataFrame) -> pl.DataFrame:
     """symbol, date, mark (close of the day's last bar)."""
     _require(ohlcv, ("timestamp", "symbol", "close"), "ohlcv")
+    if "timeframe" in ohlcv.columns and ohlcv.get_column("timeframe").n_unique() > 1:
+        # Marks are the close of the day's last 1m bar; other timeframes would double count.
+        ohlcv = ohlcv.filter(pl.col("timeframe") == "1m")
+        if ohlcv.height == 0:
+            raise DataFormatError(
+                "pnl: ohlcv holds several timeframes but no 1m bars; pass 1m bars to mark "
+                "positions at each day's last 1m close"
+            )
     return (
         ohlcv.group_by("symbol", pl.col("timestamp").dt.date().alias("date"))
         .agg(pl.col("close").sort_by("timestamp").last().cast(pl.Float64).alias("mark_price"))

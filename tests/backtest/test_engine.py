@@ -308,3 +308,22 @@ def test_run_wiped_out_account_opens_nothing() -> None:
     )
     assert res.positions["size"].to_list() == pytest.approx([0, -100, -100, 0, 0])
     assert res.trades.height == 1 and res.trades["pnl"][0] == pytest.approx(-20_000)
+
+
+def test_run_funding_from_the_shipped_funding_dataset() -> None:
+    import omni_research as omr
+
+    catalog = omr.open_catalog()
+    bars = catalog.load("ohlcv", symbols="BTCUSDT")
+    funding = catalog.load("funding", symbols="BTCUSDT")
+    # A fixed notional keeps the unit count constant from the first fill (bar 1's open).
+    res = run(bars, pl.lit(1.0), sizing="notional", size=5_000.0, funding=funding)
+    units = res.trades["size"][0]
+    first_fill = bars["timestamp"][1]
+    end = bars["timestamp"][-1] + dt.timedelta(minutes=1)
+    owed = funding.filter((pl.col("timestamp") >= first_fill) & (pl.col("timestamp") < end)).select(
+        (pl.col("funding_rate") * pl.col("mark_price")).sum()
+    )
+    assert owed.item() != 0
+    assert res.stats()["funding"] == pytest.approx(units * owed.item(), rel=1e-12)
+    assert res.trades["funding"][0] == pytest.approx(units * owed.item(), rel=1e-12)
