@@ -36,12 +36,13 @@ def ta_feature_exprs(
     `ta`'s 86 column names to its expression, which may read the ``shared`` columns.
     """
     h, lo, c, v = as_float(high), as_float(low), as_float(close), as_float(volume)
-    adx_col, psar_col = f"{_TMP}adx", f"{_TMP}psar"
+    adx_col, psar_col, macd_col = f"{_TMP}adx", f"{_TMP}psar", f"{_TMP}macd"
     shared = {
         adx_col: tr.adx_all(h, lo, c, window=14),
         psar_col: tr.psar_all(h, lo, c, step=0.02, max_step=0.2),
+        macd_col: tr.macd_all(c, window_slow=26, window_fast=12, window_sign=9),
     }
-    adx_s, psar_s = pl.col(adx_col), pl.col(psar_col)
+    adx_s, psar_s, macd_s = pl.col(adx_col), pl.col(psar_col), pl.col(macd_col)
     psar_up = psar_s.struct.field("psar_up")
     psar_down = psar_s.struct.field("psar_down")
     starts_up = psar_up.is_not_null() & psar_up.shift(1).is_null()
@@ -97,9 +98,9 @@ def ta_feature_exprs(
         "volatility_atr": vo.average_true_range(h, lo, c, window=10),
         "volatility_ui": vo.ulcer_index(c, window=14),
         # trend
-        "trend_macd": tr.macd(c, window_slow=26, window_fast=12),
-        "trend_macd_signal": tr.macd_signal(c, window_slow=26, window_fast=12, window_sign=9),
-        "trend_macd_diff": tr.macd_diff(c, window_slow=26, window_fast=12, window_sign=9),
+        "trend_macd": macd_s.struct.field("macd"),
+        "trend_macd_signal": macd_s.struct.field("macd_signal"),
+        "trend_macd_diff": macd_s.struct.field("macd_diff"),
         "trend_sma_fast": tr.sma_indicator(c, window=12),
         "trend_sma_slow": tr.sma_indicator(c, window=26),
         "trend_ema_fast": tr.ema_indicator(c, window=12),

@@ -243,7 +243,12 @@ def ewm_gaps(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
         if not np.isnan(mean):
             old *= 1.0 - alpha
             if observed:
-                if mean != v:
+                if old == 1.0 - alpha:
+                    # no gap: pandas' (old*mean + a*v)/(old + a) with old + a == 1 up to an
+                    # ulp; the multiply-add form avoids a division in the loop-carried chain
+                    # (3x faster), at most a few ulps from pandas
+                    mean = mean + alpha * (v - mean)
+                elif mean != v:
                     if half:
                         mean = old * mean + (1.0 - old) * v
                     else:
@@ -290,3 +295,80 @@ def stc(macd: F64, cycle: int, smooth1: int, smooth2: int) -> F64:  # pragma: no
     d = ewm_gaps(k, 2.0 / (smooth1 + 1.0), smooth1)
     kd = _stoch_window(d, cycle)
     return ewm_gaps(kd, 2.0 / (smooth2 + 1.0), smooth2)
+
+
+@_JIT
+def rolling_mean(x: F64, window: int) -> F64:  # pragma: no cover
+    """pandas' ``rolling(window).mean()`` (NaN unless the window holds ``window`` values).
+
+    A compensated (Kahan) running sum: one pass, no drift worth the name over millions of
+    rows, about TA-Lib's speed (Polars' ``rolling_mean`` is ~4x slower here).
+    """
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    s = 0.0
+    comp = 0.0
+    nans = 0
+    for i in range(n):
+        v = x[i]
+        if np.isnan(v):
+            nans += 1
+        else:
+            y = v - comp
+            t = s + y
+            comp = (t - s) - y
+            s = t
+        if i >= window:
+            old = x[i - window]
+            if np.isnan(old):
+                nans -= 1
+            else:
+                y = -old - comp
+                t = s + y
+                comp = (t - s) - y
+                s = t
+        if i >= window - 1 and nans == 0:
+            out[i] = s / window
+    return out
+
+
+@_JIT
+def macd(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cover
+    """MACD line, signal and histogram as `ta.trend.MACD`, in one pass: a (3, n) array.
+
+    The three EMAs (pandas' ``ewm(span, adjust=False, min_periods=span)``) advance in the
+    same loop: three independent multiply-add chains instead of five EWM passes (an
+    expression for the histogram evaluates the line twice). Input with NaN takes the
+    general `ewm_gaps` path.
+    """
+    n = close.shape[0]
+    out = np.full((3, n), np.nan)
+    if n == 0:
+        return out
+    if np.isnan(close).any():
+        line = ewm_gaps(close, 2.0 / (fast + 1.0), fast) - ewm_gaps(close, 2.0 / (slow + 1.0), slow)
+        signal = ewm_gaps(line, 2.0 / (sign + 1.0), sign)
+        out[0] = line
+        out[1] = signal
+        out[2] = line - signal
+        return out
+    af = 2.0 / (fast + 1.0)
+    asl = 2.0 / (slow + 1.0)
+    asg = 2.0 / (sign + 1.0)
+    ef = close[0]
+    es = close[0]
+    sig = 0.0
+    start = max(fast, slow) - 1  # first row where the line exists
+    for i in range(n):
+        v = close[i]
+        if i > 0:
+            ef = ef + af * (v - ef)
+            es = es + asl * (v - es)
+        if i >= start:
+            line = ef - es
+            sig = line if i == start else sig + asg * (line - sig)
+            out[0, i] = line
+            if i - start + 1 >= sign:
+                out[1, i] = sig
+                out[2, i] = line - sig
+    return out

@@ -49,6 +49,7 @@ __all__ = [
     "kst_diff",
     "kst_sig",
     "macd",
+    "macd_all",
     "macd_diff",
     "macd_signal",
     "mass_index",
@@ -98,9 +99,16 @@ def ema_indicator(close: ColumnLike = "close", /, *, window: int = 12) -> pl.Exp
     """Exponential moving average as `ta.trend.ema_indicator`.
 
     ``ewm(span=window, adjust=False)`` seeded at the first close (TA-Lib seeds with an SMA),
-    null for the first ``window-1`` rows.
+    null for the first ``window-1`` rows. Runs pandas' EWM loop in numba (about TA-Lib's
+    speed; Polars' ``ewm_mean`` gives the same values 2-3x slower).
     """
-    return ema(as_float(close), window).alias(f"ema_{window}")
+
+    def run(x: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels
+
+        return _kernels.ewm_gaps(x, 2.0 / (window + 1.0), window)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [as_float(close)]).alias(f"ema_{window}")
 
 
 def wma_indicator(close: ColumnLike = "close", /, *, window: int = 9) -> pl.Expr:
@@ -112,13 +120,37 @@ def wma_indicator(close: ColumnLike = "close", /, *, window: int = 9) -> pl.Expr
 
 # --- MACD --------------------------------------------------------------------------------
 
+_MACD_FIELDS = ("macd", "macd_signal", "macd_diff")
+
+
+def macd_all(
+    close: ColumnLike = "close",
+    /,
+    *,
+    window_slow: int = 26,
+    window_fast: int = 12,
+    window_sign: int = 9,
+) -> pl.Expr:
+    """MACD line, signal and histogram as a Struct (fields ``macd``, ``macd_signal``,
+    ``macd_diff``) from one numba pass: the three EMAs advance in the same loop."""
+
+    def run(c: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels
+
+        return _kernels.macd(c, window_slow, window_fast, window_sign)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [as_float(close)], outputs=_MACD_FIELDS).alias("macd_all")
+
 
 def macd(
     close: ColumnLike = "close", /, *, window_slow: int = 26, window_fast: int = 12
 ) -> pl.Expr:
     """MACD line, ``ema(fast) - ema(slow)`` (`ta.trend.macd`)."""
-    c = as_float(close)
-    return (ema(c, window_fast) - ema(c, window_slow)).alias("macd")
+    return (
+        macd_all(close, window_slow=window_slow, window_fast=window_fast)
+        .struct.field("macd")
+        .alias("macd")
+    )
 
 
 def macd_signal(
@@ -130,8 +162,10 @@ def macd_signal(
     window_sign: int = 9,
 ) -> pl.Expr:
     """MACD signal line, an EMA of the MACD line (`ta.trend.macd_signal`)."""
-    line = macd(close, window_slow=window_slow, window_fast=window_fast)
-    return ema(line, window_sign).alias("macd_signal")
+    full = macd_all(
+        close, window_slow=window_slow, window_fast=window_fast, window_sign=window_sign
+    )
+    return full.struct.field("macd_signal").alias("macd_signal")
 
 
 def macd_diff(
@@ -143,8 +177,10 @@ def macd_diff(
     window_sign: int = 9,
 ) -> pl.Expr:
     """MACD histogram, line minus signal (`ta.trend.macd_diff`)."""
-    line = macd(close, window_slow=window_slow, window_fast=window_fast)
-    return (line - ema(line, window_sign)).alias("macd_diff")
+    full = macd_all(
+        close, window_slow=window_slow, window_fast=window_fast, window_sign=window_sign
+    )
+    return full.struct.field("macd_diff").alias("macd_diff")
 
 
 # --- TRIX, Mass Index, DPO, CCI ----------------------------------------------------------
