@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from omni_research._typing import Execution, Units
-from omni_research.backtest import _kernels as K
+from omni_research.backtest import _layout as L
 from omni_research.exceptions import ConfigurationError, DataFormatError, OmniDataError
 
 Sizing = Literal["equity", "notional"]
@@ -143,9 +143,11 @@ def _stats_dict(
     bar_seconds: float,
 ) -> dict[str, float | int | str]:
     ppy = periods_per_year(bar_seconds, days_per_year)
+    from omni_research.backtest import _kernels as K  # numba, imported on first use
+
     values = K.metrics(equity, cash, trades, trades.shape[0], acc, ppy, True)
     out: dict[str, float | int | str] = {}
-    for name, value in zip(K.STAT_NAMES, values, strict=True):
+    for name, value in zip(L.STAT_NAMES, values, strict=True):
         out[name] = (
             int(value) if name in ("n_trades", "max_drawdown_duration_bars") else float(value)
         )
@@ -524,7 +526,9 @@ def _simulate(
     n, m = prep.close.shape
     equity = np.empty(n)
     pos = np.zeros((n, m))
-    trades = np.empty((K.trade_capacity(target), K.N_TRADE_FIELDS))
+    from omni_research.backtest import _kernels as K  # numba, imported on first use
+
+    trades = np.empty((K.trade_capacity(target), L.N_TRADE_FIELDS))
     acc = np.zeros(4)
     try:
         k = K.simulate(
@@ -552,23 +556,23 @@ def _simulate(
     ts = prep.timestamps
     sym_name = by if by else "symbol"
     sym_values = pl.Series(prep.symbols, dtype=pl.String)
-    ti = trades[:, K.T_ENTRY].astype(np.int64)
-    to = trades[:, K.T_EXIT].astype(np.int64)
-    si = trades[:, K.T_SYM].astype(np.int64)
+    ti = trades[:, L.T_ENTRY].astype(np.int64)
+    to = trades[:, L.T_EXIT].astype(np.int64)
+    si = trades[:, L.T_SYM].astype(np.int64)
     trade_frame = pl.DataFrame(
         {
             sym_name: sym_values.gather(si),
             "entry_time": ts.gather(ti),
             "exit_time": ts.gather(to),
-            "entry_price": trades[:, K.T_EPX],
-            "exit_price": trades[:, K.T_XPX],
-            "size": trades[:, K.T_SIZE],
-            "fees": trades[:, K.T_FEES],
-            "funding": trades[:, K.T_FUND],
-            "pnl": trades[:, K.T_PNL],
-            "return": trades[:, K.T_RET],
+            "entry_price": trades[:, L.T_EPX],
+            "exit_price": trades[:, L.T_XPX],
+            "size": trades[:, L.T_SIZE],
+            "fees": trades[:, L.T_FEES],
+            "funding": trades[:, L.T_FUND],
+            "pnl": trades[:, L.T_PNL],
+            "return": trades[:, L.T_RET],
             "bars_held": to - ti,
-            "is_open": trades[:, K.T_OPEN] > 0,
+            "is_open": trades[:, L.T_OPEN] > 0,
         }
     ).sort("exit_time", "entry_time", maintain_order=True)
     eq = pl.DataFrame({"timestamp": ts, "equity": equity}).with_columns(

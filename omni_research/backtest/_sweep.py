@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from omni_research.backtest import _kernels as K
+from omni_research.backtest import _layout as L
 from omni_research.backtest._engine import (
     _check_options,
     _eval_targets,
@@ -144,6 +144,8 @@ def sweep(
     ppy = periods_per_year(prep.bar_seconds, opts.days_per_year)
     rows: list[np.ndarray] = []
     n, m = prep.close.shape
+    from omni_research.backtest import _kernels as K  # numba, imported on first use
+
     evaluator = SharedEvaluator(prep.frame, grouped=m > 1)
     for start in range(0, len(combos), max(batch, 1)):
         chunk = combos[start : start + max(batch, 1)]
@@ -198,7 +200,7 @@ def sweep(
             raise OmniDataError(f"sweep: the simulation failed ({exc})") from exc
     stats = np.concatenate(rows, axis=0)
     param_frame = pl.DataFrame(combos)
-    metrics = pl.DataFrame({name: stats[:, i] for i, name in enumerate(K.STAT_NAMES)}).with_columns(
+    metrics = pl.DataFrame({name: stats[:, i] for i, name in enumerate(L.STAT_NAMES)}).with_columns(
         pl.col("n_trades", "max_drawdown_duration_bars").cast(pl.Int64),
         max_drawdown_duration_days=pl.col("max_drawdown_duration_bars")
         * (prep.bar_seconds / 86_400.0),
