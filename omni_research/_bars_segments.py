@@ -73,30 +73,67 @@ def _keys(
 
 
 @_JIT
-def _reduce_trades(
-    key: I64, m: int, starts: B1, price: F64, size: F64, buy: B1, sell: B1
-) -> tuple[I64, I64, F64, F64, F64, F64, F64, F64, I64, F64, F64]:  # pragma: no cover
-    n = key.shape[0]
-    first = np.empty(m, np.int64)
-    last = np.empty(m, np.int64)
-    o = np.empty(m)
-    h = np.empty(m)
-    lo = np.empty(m)
-    c = np.empty(m)
-    vol = np.empty(m)
-    turn = np.empty(m)
-    cnt = np.empty(m, np.int64)
-    bv = np.empty(m)
-    sv = np.empty(m)
-    # running values live in locals and are written once per bar; the buy/sell split is
-    # arithmetic, not a branch, because sides alternate at random
+def _trade_bars(
+    mode: int, keys_in: I64, ts: I64, starts: B1, price: F64, size: F64, buy: B1, sell: B1,
+    step: int, offset: int, threshold: float, m_max: int,
+) -> tuple[
+    int, I64, I64, I64, F64, F64, F64, F64, F64, F64, I64, F64, F64
+]:  # pragma: no cover  # fmt: skip
+    """Bars of trades in one pass: the bar key of each row (see ``_keys``) and the running
+    open, high, low, close, sums and counts, written once per bar.
+
+    Returns the number of bars first, or -1 when time goes back inside a series or more
+    than ``m_max`` bars would be needed (the caller then takes the lazy path).
+    """
+    n = ts.shape[0]
+    first = np.empty(m_max, np.int64)
+    last = np.empty(m_max, np.int64)
+    key_out = np.empty(m_max, np.int64)
+    o = np.empty(m_max)
+    h = np.empty(m_max)
+    lo = np.empty(m_max)
+    c = np.empty(m_max)
+    vol = np.empty(m_max)
+    turn = np.empty(m_max)
+    cnt = np.empty(m_max, np.int64)
+    bv = np.empty(m_max)
+    sv = np.empty(m_max)
     j = -1
-    hp = lp = v = tv = b = sl = 0.0
+    cum = 0.0
+    idx = 0
+    k = 0
+    prev_k = 0
+    lo_t = 0
+    hi_t = 0
     k0 = 0
+    hp = lp = v = tv = b = sl = 0.0
     for i in range(n):
+        t = ts[i]
         p = price[i]
         s = size[i]
-        if i == 0 or starts[i] or key[i] != key[i - 1]:
+        new_series = i == 0 or starts[i]
+        if new_series:
+            cum = 0.0
+            idx = 0
+        elif t < ts[i - 1]:
+            return -1, first, last, key_out, o, h, lo, c, vol, turn, cnt, bv, sv
+        if mode == MODE_KEYS:
+            k = keys_in[i]
+        elif mode == MODE_TIME:
+            # sorted times stay in one bucket for many rows: divide only on leaving it
+            if new_series or t >= hi_t or t < lo_t:
+                shifted = t - offset
+                k = shifted - shifted % step + offset
+                lo_t = k
+                hi_t = k + step
+        elif mode == MODE_TICK:
+            k = idx // step
+        else:
+            x = s if mode == MODE_VOLUME else p * s
+            cum = cum + x
+            k = int(np.floor((cum - x) / threshold))
+        idx += 1
+        if new_series or k != prev_k:
             if j >= 0:
                 h[j] = hp
                 lo[j] = lp
@@ -108,12 +145,17 @@ def _reduce_trades(
                 bv[j] = b
                 sv[j] = sl
             j += 1
+            if j >= m_max:
+                return -1, first, last, key_out, o, h, lo, c, vol, turn, cnt, bv, sv
             k0 = i
             first[j] = i
+            key_out[j] = k
             o[j] = p
             hp = p
             lp = p
             v = tv = b = sl = 0.0
+        prev_k = k
+        # the buy/sell split is arithmetic, not a branch: sides alternate at random
         hp = max(hp, p)
         lp = min(lp, p)
         v += s
@@ -130,7 +172,7 @@ def _reduce_trades(
         cnt[j] = n - k0
         bv[j] = b
         sv[j] = sl
-    return first, last, o, h, lo, c, vol, turn, cnt, bv, sv
+    return j + 1, first, last, key_out, o, h, lo, c, vol, turn, cnt, bv, sv
 
 
 @_JIT
@@ -194,7 +236,7 @@ def _time_mode(every: str) -> tuple[int, int, int]:
     return MODE_KEYS, 1, 0
 
 
-def _series_starts(df: pl.DataFrame, keys: list[str]) -> B1 | None:
+def _series_starts(df: pl.DataFrame, keys: list[str], *, check_time: bool = True) -> B1 | None:
     """A mask of the rows where a series starts, if each series is one contiguous run in
     time order; None otherwise."""
     if any(df.get_column(k).null_count() for k in keys):
@@ -209,10 +251,11 @@ def _series_starts(df: pl.DataFrame, keys: list[str]) -> B1 | None:
     first_rows = np.flatnonzero(starts)
     if df.select(keys).gather(first_rows).n_unique() != len(first_rows):
         return None  # a series appears in several runs: rows of symbols interleaved
-    ts = df.get_column("timestamp").to_physical().to_numpy()
-    back = np.flatnonzero(ts[1:] < ts[:-1]) + 1
-    if len(back) and not starts[back].all():
-        return None  # time goes back inside a series
+    if check_time:
+        ts = df.get_column("timestamp").to_physical().to_numpy()
+        back = np.flatnonzero(ts[1:] < ts[:-1]) + 1
+        if len(back) and not starts[back].all():
+            return None  # time goes back inside a series
     return np.ascontiguousarray(starts, dtype=np.bool_)
 
 
@@ -232,50 +275,69 @@ def trade_segments(
     Returns ``by``, ``_key`` (bucket start in µs, or bar id), ``_first_ts``, ``_last_ts``
     and the bar statistics, in input order; None when the fast path does not apply.
     """
-    if df.height == 0:
+    n = df.height
+    if n == 0:
         return None
-    starts = _series_starts(df, [by])
+    starts = _series_starts(df, [by], check_time=False)
     price, size = _floats(df, "price"), _floats(df, "size")
     if starts is None or price is None or size is None:
         return None
     ts = np.ascontiguousarray(df.get_column("timestamp").to_physical().to_numpy(), np.int64)
-    empty = np.empty(0, np.int64)
+    firsts = np.flatnonzero(starts)
+    lasts = np.r_[firsts[1:], n] - 1
+    keys_in = np.empty(0, np.int64)
+    limit = 0.0
+    # an upper bound of the bar count sizes the outputs, so one pass suffices
     if bucket is not None:
         mode, step, offset = _time_mode(bucket)
-        keys_in = empty
         if mode == MODE_KEYS:
             keys_in = np.ascontiguousarray(
                 df.get_column("timestamp").dt.truncate(bucket).to_physical().to_numpy(), np.int64
             )
-        key, m = _keys(mode, keys_in, ts, starts, price, size, step, offset, 0.0)
+            change = starts.copy()
+            change[1:] |= keys_in[1:] != keys_in[:-1]
+            bound = int(change.sum())
+        else:
+            bound = int(np.maximum((ts[lasts] - ts[firsts]) // step + 2, 1).sum())
     else:
         assert threshold is not None
-        mode, size_of_bar = threshold
-        step = int(size_of_bar) if mode == MODE_TICK else 1
-        key, m = _keys(mode, empty, ts, starts, price, size, step, 0, float(size_of_bar))
+        mode, limit = threshold[0], float(threshold[1])
+        offset = 0
+        if mode == MODE_TICK:
+            step = int(limit)
+            bound = int((-(-(lasts - firsts + 1) // step)).sum())
+        else:
+            step = 1
+            x = size if mode == MODE_VOLUME else price * size
+            totals = np.add.reduceat(x, firsts)
+            bound = int(np.floor(np.nan_to_num(totals / limit, posinf=n)).sum()) + 2 * len(firsts)
+    bound = max(1, min(bound, n))
     sides = df.select(buy=pl.col("side") == "buy", sell=pl.col("side") == "sell").fill_null(False)
     buy = np.ascontiguousarray(sides["buy"].to_numpy(), np.bool_)
     sell = np.ascontiguousarray(sides["sell"].to_numpy(), np.bool_)
-    first, last, o, h, lo, c, vol, turn, cnt, bv, sv = _reduce_trades(
-        key, m, starts, price, size, buy, sell
+    m, first, last, key, o, h, lo, c, vol, turn, cnt, bv, sv = _trade_bars(
+        mode, keys_in, ts, starts, price, size, buy, sell, step, offset, limit, bound
     )
+    if m < 0:
+        return None
+    vol, turn = vol[:m], turn[:m]
     return (
         df.select(by)
-        .gather(first)
+        .gather(first[:m])
         .with_columns(
-            pl.Series("_key", key[first]),
-            pl.Series("_first_ts", ts[first]),
-            pl.Series("_last_ts", ts[last]),
-            pl.Series("open", o),
-            pl.Series("high", h),
-            pl.Series("low", lo),
-            pl.Series("close", c),
+            pl.Series("_key", key[:m]),
+            pl.Series("_first_ts", ts[first[:m]]),
+            pl.Series("_last_ts", ts[last[:m]]),
+            pl.Series("open", o[:m]),
+            pl.Series("high", h[:m]),
+            pl.Series("low", lo[:m]),
+            pl.Series("close", c[:m]),
             pl.Series("volume", vol),
             pl.Series("turnover", turn),
-            pl.Series("trade_count", cnt),
+            pl.Series("trade_count", cnt[:m]),
             pl.Series("vwap", turn / vol),
-            pl.Series("buy_volume", bv),
-            pl.Series("sell_volume", sv),
+            pl.Series("buy_volume", bv[:m]),
+            pl.Series("sell_volume", sv[:m]),
         )
     )
 

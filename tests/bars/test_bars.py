@@ -378,7 +378,7 @@ def test_align_without_higher_timeframe_raises() -> None:
 # --------------------------------------------------------------------------- fast path
 
 
-@pytest.mark.parametrize("layout", ["by_symbol", "interleaved"])
+@pytest.mark.parametrize("layout", ["by_symbol", "interleaved", "time_goes_back"])
 @pytest.mark.parametrize(
     ("fn", "kw"),
     [
@@ -395,6 +395,10 @@ def test_eager_fast_path_equals_lazy_group_by(fn: Any, kw: dict[str, Any], layou
     trades = make_market(symbols=("BTCUSDT", "SOLUSDT"), days=2, seed=9)["trades"]
     if layout == "interleaved":  # sorted by time across symbols: the kernel must step aside
         trades = trades.sort("timestamp", maintain_order=True)
+    if layout == "time_goes_back":  # two rows swapped inside a symbol: not the catalog order
+        order = list(range(trades.height))
+        order[100], order[101] = 101, 100
+        trades = trades[order]
     eager = fn(trades, **kw)
     lazy = fn(trades.lazy(), **kw).collect()
     assert_frame_equal(eager, lazy, check_exact=False, rel_tol=1e-12)
