@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from omni_research._typing import Execution
 from omni_research.backtest import BacktestResult, Fees, run
 from omni_research.exceptions import ConfigurationError, DataFormatError
 
@@ -238,7 +239,7 @@ def _goog_bars() -> pl.DataFrame:
     )
 
 
-def _backtesting_sma_cross() -> object:
+def _backtesting_sma_cross(*, trade_on_close: bool) -> object:
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
     from backtesting.test import GOOG, SMA
@@ -261,11 +262,21 @@ def _backtesting_sma_cross() -> object:
         # backtesting.py warns that the last trade is still open, and its progress bar
         # may warn about the terminal; neither is about the result.
         warnings.simplefilter("ignore")
-        return Backtest(GOOG, SmaCross, cash=10_000, commission=0.002, exclusive_orders=True).run()
+        return Backtest(
+            GOOG,
+            SmaCross,
+            cash=10_000,
+            commission=0.002,
+            exclusive_orders=True,
+            trade_on_close=trade_on_close,
+        ).run()
 
 
-def test_run_sma_cross_on_goog_matches_backtesting_py() -> None:
-    stats = _backtesting_sma_cross()
+@pytest.mark.parametrize(("execution", "trade_on_close"), [("next_open", False), ("close", True)])
+def test_run_sma_cross_on_goog_matches_backtesting_py(
+    execution: Execution, trade_on_close: bool
+) -> None:
+    stats = _backtesting_sma_cross(trade_on_close=trade_on_close)
     ref = stats._trades  # type: ignore[attr-defined]
     fast = pl.col("close").rolling_mean(10)
     slow = pl.col("close").rolling_mean(20)
@@ -276,7 +287,7 @@ def test_run_sma_cross_on_goog_matches_backtesting_py() -> None:
     res = run(
         _goog_bars(),
         signal,
-        execution="next_open",
+        execution=execution,
         units="whole",
         size=1.0,
         fee=0.002,
