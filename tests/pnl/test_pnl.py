@@ -37,7 +37,8 @@ def _fills(rows: list[tuple[int, str, float, float]], *, account: str = "ACC-1")
 @pytest.fixture(scope="module")
 def shipped() -> dict[str, pl.DataFrame]:
     catalog = omr.open_catalog()
-    return {k: catalog.load(k) for k in ("fills", "ohlcv", "positions", "pnl", "orders")}
+    kinds = ("fills", "ohlcv", "positions", "pnl", "orders", "orderbook")
+    return {k: catalog.load(k) for k in kinds}
 
 
 @pytest.mark.parametrize("lazy", [False, True])
@@ -164,3 +165,17 @@ def test_execution_analysis_on_shipped_records_has_one_row_per_symbol_and_agent(
 def test_fills_without_required_columns_raise_format_error() -> None:
     with pytest.raises(DataFormatError, match=r"fills lacks column\(s\) \['fee'\]"):
         pnl.fifo_ledger(_fills([(0, "buy", 1.0, 1.0)]).drop("fee"))
+
+
+def test_execution_costs_on_shipped_fills_charge_takers_the_half_spread(
+    shipped: dict[str, pl.DataFrame],
+) -> None:
+    costs = pnl.execution_costs(
+        shipped["fills"], orderbook=shipped["orderbook"], ohlcv=shipped["ohlcv"]
+    )
+    assert costs["mid"].null_count() == 0 and costs["vwap"].null_count() == 0
+    taker = costs.filter(pl.col("liquidity") == "taker")
+    # Market orders fill at the touch (ask for buys, bid for sells): a cost against the mid,
+    # unless the book moved between the snapshot and the fill.
+    assert (taker["slippage_mid_bps"] > 0).mean() > 0.95  # type: ignore[operator]
+    assert taker["fee_bps"].to_list() == pytest.approx([5.5] * taker.height, abs=1e-3)
