@@ -42,3 +42,19 @@ def kernel_expr_nan(
         return pl.concat([pl.Series("", [None] * k, dtype=pl.Float64), out.slice(k)])
 
     return pl.map_batches(exprs, run, return_dtype=pl.Float64)
+
+
+def gt(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """``a > b`` as pandas/numpy compare: False where either side is NaN or null (Polars
+    orders NaN above every number, so its ``NaN > x`` is True)."""
+    return ((a > b) & a.is_not_nan() & b.is_not_nan()).fill_null(False)
+
+
+def lt(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """``a < b`` as pandas/numpy compare: False where either side is NaN or null."""
+    return ((a < b) & a.is_not_nan() & b.is_not_nan()).fill_null(False)
+
+
+def skip_nan_cum_sum(x: pl.Expr) -> pl.Expr:
+    """pandas' ``cumsum()``: a NaN row stays missing and the sum carries on past it."""
+    return x.fill_nan(None).cum_sum()

@@ -127,9 +127,10 @@ def tsi(close: ColumnLike = "close", /, *, window_slow: int = 25, window_fast: i
     """
     ws = check_window("tsi", "window_slow", window_slow)
     wf = check_window("tsi", "window_fast", window_fast)
-    diff = as_float(close).diff()
-    smoothed = ema(ema(diff, ws), wf)
-    smoothed_abs = ema(ema(diff.abs(), ws), wf)
+    # a NaN close: pandas' EWM carries the mean over it (see `_po`)
+    diff = as_float(close).diff().fill_nan(None)
+    smoothed = ema(ema(diff, ws, interior_nulls=True), wf, interior_nulls=True)
+    smoothed_abs = ema(ema(diff.abs(), ws, interior_nulls=True), wf, interior_nulls=True)
     return (smoothed / smoothed_abs * 100).alias("tsi")
 
 
@@ -328,13 +329,11 @@ def _po(
     ws = check_window(what, "window_slow", window_slow)
     wf = check_window(what, "window_fast", window_fast)
     wsg = check_window(what, "window_sign", window_sign)
-    v = as_float(x)
-    slow = ema(v, ws)
-    line = (ema(v, wf) - slow) / slow * 100
-    if what == "ppo":
-        return line, ema(line, wsg)
-    # zero volumes make the PVO line 0/0 = NaN; pandas' EWM skips NaN (carrying the mean
-    # through), Polars' would propagate it, so the signal runs on nulls with pandas' gap rule
+    # pandas' EWM carries its mean over a NaN (a missing price, or the PVO line's 0/0 on
+    # zero volume) where Polars' would propagate it: nulls with pandas' gap rule instead
+    v = as_float(x).fill_nan(None)
+    slow = ema(v, ws, interior_nulls=True)
+    line = (ema(v, wf, interior_nulls=True) - slow) / slow * 100
     return line, ema(line.fill_nan(None), wsg, interior_nulls=True)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from omni_research.indicators._common import ColumnLike, KernelResult, as_float, ema, kernel_expr
-from omni_research.indicators._helpers_b import check_window
+from omni_research.indicators._helpers_b import check_window, gt, lt
 from omni_research.indicators._registry import Indicator, register
 
 # --------------------------------------------------------------------------- ATR
@@ -99,8 +99,8 @@ def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr
         "wband": (h - lo) / mavg * 100,
         "pband": (c - lo) / pl.when(h != lo).then(h - lo).otherwise(float("nan")),
         # `ta` compares with NaN bands in warm-up rows: 0.0 there, not missing
-        "hband_indicator": (c > h).fill_null(False).cast(pl.Float64),
-        "lband_indicator": (c < lo).fill_null(False).cast(pl.Float64),
+        "hband_indicator": gt(c, h).cast(pl.Float64),
+        "lband_indicator": lt(c, lo).cast(pl.Float64),
     }
 
 
@@ -278,7 +278,7 @@ def _keltner(
         mid, upper, lower = pl.field("mband"), pl.field("hband"), pl.field("lband")
     else:
         wa = check_window("keltner_channel", "window_atr", window_atr)
-        mid = ema(c, w)
+        mid = ema(c.fill_nan(None), w, interior_nulls=True)
         atr = average_true_range(high, low, close, window=wa)
         upper = mid + multiplier * atr
         lower = mid - multiplier * atr
@@ -289,8 +289,8 @@ def _keltner(
         "wband": (upper - lower) / mid * 100,
         "pband": (c - lower) / (upper - lower),
         # `ta` compares with NaN bands in warm-up rows: 0.0 there, not missing
-        "hband_indicator": (c > upper).fill_null(False).cast(pl.Float64),
-        "lband_indicator": (c < lower).fill_null(False).cast(pl.Float64),
+        "hband_indicator": gt(c, upper).cast(pl.Float64),
+        "lband_indicator": lt(c, lower).cast(pl.Float64),
     }
     if not original_version:
         return exprs[out]
@@ -610,7 +610,8 @@ def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
     """
     w = check_window("ulcer_index", "window", window)
     c = as_float(close)
-    peak = c.rolling_max(w, min_samples=1)
+    # pandas' rolling max skips NaN (Polars would carry it): max over the non-NaN closes
+    peak = c.fill_nan(None).rolling_max(w, min_samples=1)
     sq = ((100 * (c - peak) / peak) ** 2) / w
 
     def run(x: KernelResult) -> KernelResult:

@@ -17,7 +17,13 @@ from omni_research.indicators._common import (
     kernel_expr,
     sma,
 )
-from omni_research.indicators._helpers_b import check_window, kernel_expr_nan
+from omni_research.indicators._helpers_b import (
+    check_window,
+    gt,
+    kernel_expr_nan,
+    lt,
+    skip_nan_cum_sum,
+)
 from omni_research.indicators._registry import Indicator, register
 
 
@@ -78,7 +84,7 @@ def acc_dist_index(
     │ 0.0            │
     └────────────────┘
     """
-    return (_clv(high, low, close) * as_float(volume)).cum_sum().alias("acc_dist_index")
+    return skip_nan_cum_sum(_clv(high, low, close) * as_float(volume)).alias("acc_dist_index")
 
 
 def on_balance_volume(close: ColumnLike = "close", volume: ColumnLike = "volume", /) -> pl.Expr:
@@ -93,8 +99,8 @@ def on_balance_volume(close: ColumnLike = "close", volume: ColumnLike = "volume"
         Named ``on_balance_volume``.
     """
     c, v = as_float(close), as_float(volume)
-    down = (c < c.shift(1)).fill_null(False)
-    return pl.when(down).then(-v).otherwise(v).cum_sum().alias("on_balance_volume")
+    signed = pl.when(lt(c, c.shift(1))).then(-v).otherwise(v)
+    return skip_nan_cum_sum(signed).alias("on_balance_volume")
 
 
 def chaikin_money_flow(
@@ -134,7 +140,9 @@ def force_index(
     """
     w = check_window("force_index", "window", window)
     c = as_float(close)
-    return ema((c - c.shift(1)) * as_float(volume), w).alias("force_index")
+    # a NaN price or volume mid-series: pandas' EWM carries the mean over it
+    fi = ema(((c - c.shift(1)) * as_float(volume)).fill_nan(None), w, interior_nulls=True)
+    return fi.alias("force_index")
 
 
 def _emv(high: ColumnLike, low: ColumnLike, volume: ColumnLike) -> pl.Expr:
@@ -213,7 +221,7 @@ def volume_price_trend(
         ``volume_price_trend``.
     """
     c = as_float(close)
-    vpt = ((c / c.shift(1) - 1) * as_float(volume)).cum_sum()
+    vpt = skip_nan_cum_sum((c / c.shift(1) - 1) * as_float(volume))
     if smoothing_factor:
         sf = check_window("volume_price_trend", "smoothing_factor", smoothing_factor)
         vpt = sma(vpt, sf)
@@ -232,7 +240,7 @@ def negative_volume_index(close: ColumnLike = "close", volume: ColumnLike = "vol
         Named ``negative_volume_index``.
     """
     c, v = as_float(close), as_float(volume)
-    vol_decrease = (v.shift(1) > v).fill_null(False)
+    vol_decrease = gt(v.shift(1), v)
     factor = pl.when(vol_decrease).then(1.0 + (c / c.shift(1) - 1)).otherwise(1.0)
     return (factor.cum_prod() * 1000.0).alias("negative_volume_index")
 

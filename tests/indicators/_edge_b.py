@@ -22,3 +22,17 @@ def edge_frame() -> pl.DataFrame:
             for c in ("open", "high", "low", "close")
         ]
     ).with_columns(volume=pl.when(zero).then(0.0).otherwise(pl.col("volume")))
+
+
+def missing_frame() -> pl.DataFrame:
+    """The rw0 walk with NaN in one close (row 300), one high (row 500) and one volume
+    (row 600): pandas skips NaN in cumulative sums and EWMs, Polars would propagate it."""
+    from .conftest import load_dataset
+
+    i = pl.int_range(pl.len())
+    nan = float("nan")
+    return load_dataset("rw0").with_columns(
+        close=pl.when(i == 300).then(nan).otherwise(pl.col("close")),
+        high=pl.when(i == 500).then(nan).otherwise(pl.col("high")),
+        volume=pl.when(i == 600).then(nan).otherwise(pl.col("volume")),
+    )

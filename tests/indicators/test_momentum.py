@@ -16,7 +16,7 @@ import ta
 from omni_research import indicators as ind
 from omni_research.exceptions import ConfigurationError
 
-from ._edge_b import edge_frame
+from ._edge_b import edge_frame, missing_frame
 from .conftest import DATASETS, frame_to_pandas, load_dataset
 
 Ours = Callable[[], pl.Expr]
@@ -250,3 +250,15 @@ def test_momentum_matches_ta_on_flat_and_zero_volume_stretches(
         want = ref(frame_to_pandas(df))
     got = df.select(ours()).to_series()
     assert_parity(got, want, rtol=RTOL_EDGE.get(case_id, 1e-9), name=f"edge/{case_id}")
+
+
+@pytest.mark.parametrize(("case_id", "ours", "ref"), CASES, ids=[c[0] for c in CASES])
+def test_momentum_matches_ta_with_nan_prices_and_volume(
+    case_id: str, ours: Ours, ref: Ref, assert_parity: Callable[..., None]
+) -> None:
+    df = missing_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = ref(frame_to_pandas(df))
+    got = df.select(ours()).to_series()
+    assert_parity(got, want, name=f"nan/{case_id}")
