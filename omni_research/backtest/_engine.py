@@ -41,7 +41,7 @@ class Fees:
         return self.maker if self.liquidity == "maker" else self.taker
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # holds arrays: no value equality
 class _Prepared:
     timestamps: pl.Series
     symbols: list[str]
@@ -65,7 +65,7 @@ class _Options:
     days_per_year: float
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # holds frames: no value equality
 class BacktestResult:
     """What `run` returns.
 

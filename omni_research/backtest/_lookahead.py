@@ -28,7 +28,7 @@ _FINDINGS_SCHEMA = pl.Schema(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # holds a frame: no value equality
 class LookaheadReport:
     """What `lookahead_check` found.
 
