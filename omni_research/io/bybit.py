@@ -28,12 +28,12 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import polars as pl
 
 from omni_research import _guard
-from omni_research.exceptions import ConfigurationError, DataFormatError
+from omni_research.exceptions import ConfigurationError, DataFormatError, OmniDataError
 
 __all__ = [
     "BYBIT_INTERVALS",
@@ -41,6 +41,7 @@ __all__ = [
     "import_bybit_klines",
     "import_bybit_orderbook",
     "import_bybit_trades",
+    "import_main",
 ]
 
 log = logging.getLogger(__name__)
@@ -696,4 +697,88 @@ def import_bybit_orderbook(
     )
     return _finish(
         label, "orderbook", len(responses), imported, duplicates, _rejects_frame(rejects), files
+    )
+
+
+def import_main(
+    paths: Sequence[str],
+    root: str,
+    *,
+    kind: str | None = None,
+    symbol: str | None = None,
+    interval: str = "1",
+    out: TextIO | None = None,
+) -> int:
+    """Entry point for an ``omni-research import-bybit`` command: import files, print summaries.
+
+    Parameters
+    ----------
+    paths
+        Files to import, in order.
+    root
+        A research-tier data root.
+    kind
+        ``"trades"``, ``"klines"`` or ``"orderbook"``; by default guessed per file (CSV
+        dumps are trades; JSON with ``result.list`` klines, with ``result.b`` order books).
+    symbol, interval
+        Passed to the importers (``interval`` only to klines).
+    out
+        Where to print (default standard output).
+
+    Returns
+    -------
+    int
+        0 when every file was imported (rows may still be rejected: they are listed),
+        2 when a file could not be imported at all.
+    """
+    import sys
+
+    stream = out if out is not None else sys.stdout
+    code = 0
+    for path in paths:
+        try:
+            which = kind or _guess_kind(Path(path))
+            summary: ImportSummary
+            if which == "trades":
+                summary = import_bybit_trades(path, root, symbol=symbol)
+            elif which == "klines":
+                summary = import_bybit_klines(path, root, symbol=symbol, interval=interval)
+            elif which == "orderbook":
+                summary = import_bybit_orderbook(path, root, symbol=symbol)
+            else:
+                raise ConfigurationError(
+                    f"kind {which!r} is not importable; expected trades, klines or orderbook"
+                )
+        except OmniDataError as exc:
+            print(f"omni-research import-bybit: {exc}", file=stream)
+            code = 2
+            continue
+        print(summary, file=stream)
+        for location, reason, _raw in summary.rejects.head(10).iter_rows():
+            print(f"  rejected {location}: {reason}", file=stream)
+        if summary.rejected > 10:
+            print(f"  ... and {summary.rejected - 10} more rejected rows", file=stream)
+    return code
+
+
+def _guess_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "trades"
+    _guard.check_path(path)
+    try:
+        head = path.read_bytes()[:65536]
+        if head[:2] == b"\x1f\x8b":
+            head = gzip.decompress(path.read_bytes())[:65536]
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataFormatError(f"{path}: could not read it ({exc})") from exc
+    text = head.decode("utf-8", "replace")
+    if '"list"' in text:
+        return "klines"
+    if '"b"' in text and '"a"' in text:
+        return "orderbook"
+    raise DataFormatError(
+        f"{path}: cannot tell what Bybit data this is; expected a trade dump (.csv.gz), a "
+        "v5 kline response (result.list) or a v5 order-book response (result.b, result.a); "
+        "pass kind="
     )

@@ -19,6 +19,7 @@ from omni_research.io.bybit import (
     import_bybit_klines,
     import_bybit_orderbook,
     import_bybit_trades,
+    import_main,
 )
 from omni_research.schemas import validate
 
@@ -349,3 +350,25 @@ def test_import_orderbook_jsonl_rejects_short_and_crossed_and_dedups(root: Path)
     ]
     again = import_bybit_orderbook(DATA / "orderbook_BTCUSDT.json", root)
     assert (again.imported, again.duplicates) == (0, 1)
+
+
+def test_import_main_guesses_kinds_and_prints_summaries(root: Path, tmp_path: Path) -> None:
+    import io
+
+    out = io.StringIO()
+    files = [
+        str(BTC_TRADES),
+        str(DATA / "kline_BTCUSDT_1.json"),
+        str(DATA / "orderbook_BTCUSDT.jsonl"),
+    ]
+    assert import_main(files, str(root), out=out) == 0
+    text = out.getvalue()
+    assert "bybit trades import" in text and "imported 6" in text
+    assert "bybit ohlcv import" in text and "imported 4" in text
+    assert "bybit orderbook import" in text and "imported 3" in text
+    assert "rejected line 7: side is not Buy or Sell" in text
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"hello": 1}')
+    out = io.StringIO()
+    assert import_main([str(junk)], str(root), out=out) == 2
+    assert "cannot tell what Bybit data this is" in out.getvalue()
