@@ -53,8 +53,3 @@ def gt(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 def lt(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     """``a < b`` as pandas/numpy compare: False where either side is NaN or null."""
     return ((a < b) & a.is_not_nan() & b.is_not_nan()).fill_null(False)
-
-
-def skip_nan_cum_sum(x: pl.Expr) -> pl.Expr:
-    """pandas' ``cumsum()``: a NaN row stays missing and the sum carries on past it."""
-    return x.fill_nan(None).cum_sum()

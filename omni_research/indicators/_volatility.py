@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from omni_research.indicators._common import ColumnLike, KernelResult, as_float, ema, kernel_expr
@@ -599,9 +598,9 @@ def donchian_channel_pband(
 def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
     """Ulcer Index, as ``ta.volatility.ulcer_index``.
 
-    Root mean square of the percent drawdown from the running ``window``-row maximum.
-    Each window's sum is computed afresh by a numba kernel, as `ta` does: a sliding sum
-    leaves rounding residue that the square root magnifies where the true sum is 0.
+    Root mean square of the percent drawdown from the running ``window``-row maximum, in
+    one numba pass. Windows of zero drawdown give exactly 0 as in `ta` (which sums each
+    window afresh): a sliding sum's residue, magnified by the square root, would not.
 
     Returns
     -------
@@ -609,17 +608,13 @@ def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
         Null before row ``window - 1``; named ``ulcer_index``.
     """
     w = check_window("ulcer_index", "window", window)
-    c = as_float(close)
-    # pandas' rolling max skips NaN (Polars would carry it): max over the non-NaN closes
-    peak = c.fill_nan(None).rolling_max(w, min_samples=1)
-    sq = ((100 * (c - peak) / peak) ** 2) / w
 
     def run(x: KernelResult) -> KernelResult:
         from omni_research.indicators import _kernels_b
 
-        return np.sqrt(_kernels_b.rolling_sum_exact(x, w))  # type: ignore[no-any-return]
+        return _kernels_b.ulcer_index(x, w)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [sq]).alias("ulcer_index")
+    return kernel_expr(run, [close]).alias("ulcer_index")
 
 
 # --------------------------------------------------------------------------- registry

@@ -22,7 +22,6 @@ from omni_research.indicators._helpers_b import (
     gt,
     kernel_expr_nan,
     lt,
-    skip_nan_cum_sum,
 )
 from omni_research.indicators._registry import Indicator, register
 
@@ -32,6 +31,16 @@ def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
     # `ta` fills the 0/0 of a bar with high == low with 0.0 (``fillna(0.0)``); a
     # division of a non-zero by zero stays infinite, as in `ta`.
     return (((c - lo) - (h - c)) / (h - lo)).fill_nan(0.0).fill_null(0.0)
+
+
+def _cumsum(x: pl.Expr) -> pl.Expr:
+    # pandas' cumsum skips NaN (a missing price or volume): one numba pass
+    def run(a: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.nan_cumsum(a)  # type: ignore[no-any-return]
+
+    return kernel_expr_nan(run, [x], null_rows=0)
 
 
 def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
@@ -84,7 +93,7 @@ def acc_dist_index(
     │ 0.0            │
     └────────────────┘
     """
-    return skip_nan_cum_sum(_clv(high, low, close) * as_float(volume)).alias("acc_dist_index")
+    return _cumsum(_clv(high, low, close) * as_float(volume)).alias("acc_dist_index")
 
 
 def on_balance_volume(close: ColumnLike = "close", volume: ColumnLike = "volume", /) -> pl.Expr:
@@ -100,7 +109,7 @@ def on_balance_volume(close: ColumnLike = "close", volume: ColumnLike = "volume"
     """
     c, v = as_float(close), as_float(volume)
     signed = pl.when(lt(c, c.shift(1))).then(-v).otherwise(v)
-    return skip_nan_cum_sum(signed).alias("on_balance_volume")
+    return _cumsum(signed).alias("on_balance_volume")
 
 
 def chaikin_money_flow(
@@ -221,7 +230,7 @@ def volume_price_trend(
         ``volume_price_trend``.
     """
     c = as_float(close)
-    vpt = skip_nan_cum_sum((c / c.shift(1) - 1) * as_float(volume))
+    vpt = _cumsum((c / c.shift(1) - 1) * as_float(volume))
     if smoothing_factor:
         sf = check_window("volume_price_trend", "smoothing_factor", smoothing_factor)
         vpt = sma(vpt, sf)
