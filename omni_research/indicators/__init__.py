@@ -79,6 +79,7 @@ from omni_research.indicators._trend import (
 )
 from omni_research.indicators._volatility import (
     average_true_range,
+    bollinger_bands,
     bollinger_hband,
     bollinger_hband_indicator,
     bollinger_lband,
@@ -127,6 +128,7 @@ __all__ = [
     "aroon_up",
     "average_true_range",
     "awesome_oscillator",
+    "bollinger_bands",
     "bollinger_hband",
     "bollinger_hband_indicator",
     "bollinger_lband",

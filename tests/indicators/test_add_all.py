@@ -205,3 +205,25 @@ def test_long_series_trend_columns_match_ta(assert_parity: Callable[..., None]) 
     }
     for col, ref in refs.items():
         assert_parity(ours[col], ref, name=col)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 30])
+def test_short_frames_give_all_columns_without_error(n: int) -> None:
+    # a symbol with fewer rows than the warm-ups must not fail a panel
+    df = random_walk_ohlcv(31, 30).head(n)
+    out = add_all_ta_features(df)
+    assert out.height == n and out.columns[5:] == list(TA_FEATURE_COLUMNS)
+    if n:
+        assert out["trend_adx"].head(27).to_list() == [0.0] * min(n, 27)  # ta's warm-up
+        assert out["trend_macd_signal"].null_count() == min(n, 33)
+
+
+def test_package_all_names_import() -> None:
+    import omni_research.indicators as pkg
+
+    for name in pkg.__all__:
+        assert getattr(pkg, name) is not None, name
+    for module in ("_trend", "_momentum", "_volume", "_volatility", "_others"):
+        mod = __import__(f"omni_research.indicators.{module}", fromlist=["__all__"])
+        missing = sorted(set(mod.__all__) - set(pkg.__all__))
+        assert not missing, f"{module} exports {missing} that the package does not"
