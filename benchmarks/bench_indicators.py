@@ -233,6 +233,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 repeats")
     parser.add_argument("--skip-ta-single", action="store_true", help="no ta in part [2]")
+    parser.add_argument(
+        "--parts", default="123", help="which parts to run, e.g. '2' or '13' (default all)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rows, args.ta_rows = 100_000, 20_000
@@ -244,9 +247,12 @@ def main() -> None:
         f"panel={args.symbols}x{args.symbol_rows:,}; medians of {args.repeat}; "
         f"load average {load:.1f} on {os.cpu_count()} cores (figures are noisy above ~1)"
     )
-    part_add_all(args.rows, args.ta_rows, max(1, args.repeat // 2))
-    part_single(args.rows, args.repeat, args.skip_ta_single)
-    part_panel(args.symbols, args.symbol_rows, args.ta_symbols, max(1, args.repeat // 2))
+    if "1" in args.parts:
+        part_add_all(args.rows, args.ta_rows, max(1, args.repeat // 2))
+    if "2" in args.parts:
+        part_single(args.rows, args.repeat, args.skip_ta_single)
+    if "3" in args.parts:
+        part_panel(args.symbols, args.symbol_rows, args.ta_symbols, max(1, args.repeat // 2))
 
 
 if __name__ == "__main__":
