@@ -4,6 +4,9 @@ Polars-first: a validated, lazily scanned catalog of test and research data (nev
 production), indicators as expressions, bars, backtests, widgets and reports.
 """
 
+import importlib
+from types import ModuleType
+
 from omni_research import schemas, testing
 from omni_research._catalog import Catalog, DataFile, Dataset, ReadRecord, open_catalog, read
 from omni_research.exceptions import (
@@ -18,6 +21,30 @@ from omni_research.schemas import validate
 
 __version__ = "0.1.0"
 
+# Subpackages that pull in heavy libraries (numba, matplotlib, ipywidgets, nbconvert) load on
+# first use, so that `import omni_research` stays fast for scripts.
+_LAZY = (
+    "backtest",
+    "bars",
+    "indicators",
+    "io",
+    "orderbook",
+    "plotting",
+    "pnl",
+    "quality",
+    "reports",
+    "widgets",
+)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY:
+        module = importlib.import_module(f"omni_research.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'omni_research' has no attribute {name!r}")
+
+
 __all__ = [
     "Catalog",
     "ConfigurationError",
@@ -30,9 +57,19 @@ __all__ = [
     "ReadRecord",
     "UnknownKindError",
     "__version__",
+    "backtest",
+    "bars",
+    "indicators",
+    "io",
     "open_catalog",
+    "orderbook",
+    "plotting",
+    "pnl",
+    "quality",
     "read",
+    "reports",
     "schemas",
     "testing",
     "validate",
+    "widgets",
 ]

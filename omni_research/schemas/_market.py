@@ -6,9 +6,15 @@ from typing import Annotated
 
 import pandera.polars as pa
 import polars as pl
+from pandera.backends.polars.register import register_polars_backends
 
 from omni_research._typing import TIMEFRAMES
 from omni_research.schemas import _rules
+
+# Pandera registers its built-in Polars checks lazily, at the first validate(); a model whose
+# Field checks are made before that holds dispatchers that cannot be called directly, which
+# the one-query rule check in _validate.py does. Register first, then define the models.
+register_polars_backends()
 
 UTC = Annotated[pl.Datetime, "us", "UTC"]
 BOOK_LEVELS = 5

@@ -9,7 +9,6 @@ import pandera.errors as pa_errors
 import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
-from pandera.backends.polars.register import register_polars_backends
 
 from omni_research._typing import KINDS
 from omni_research.exceptions import DataValidationError, UnknownKindError
@@ -111,7 +110,6 @@ def validate(
 
 @cache
 def _compiled(model: type[pa.DataFrameModel]) -> Any:
-    register_polars_backends()  # registers Pandera's built-in checks for Polars data
     return model.to_schema()
 
 
