@@ -28,11 +28,15 @@ class Settings:
     pseudonym_key : str or None
         ``OMNI_PSEUDONYM_KEY``: key of the keyed hash that pseudonymises account ids of
         research-tier trading data.
+    chromium : str or None
+        ``OMNI_CHROMIUM``: the Chromium executable that prints PDF reports (default: Debian's
+        ``/usr/bin/chromium`` or one on ``PATH``).
     """
 
     production_paths: tuple[str, ...]
     audit_log: Path
     pseudonym_key: str | None
+    chromium: str | None = None
 
     def require_pseudonym_key(self) -> bytes:
         """The pseudonymisation key, or a ConfigurationError saying how to set it."""
@@ -60,4 +64,5 @@ def settings() -> Settings:
         production_paths=tuple(p for p in parts if p),
         audit_log=audit_path,
         pseudonym_key=os.environ.get("OMNI_PSEUDONYM_KEY") or None,
+        chromium=os.environ.get("OMNI_CHROMIUM") or None,
     )

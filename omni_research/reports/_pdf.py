@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from omni_research.config import settings
 from omni_research.exceptions import ConfigurationError, DataFormatError
 
 _CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -27,7 +28,7 @@ def find_chromium() -> str:
     ConfigurationError
         When no Chromium is installed.
     """
-    env = os.environ.get("OMNI_CHROMIUM")
+    env = settings().chromium
     if env:
         if Path(env).is_file() and os.access(env, os.X_OK):
             return env
