@@ -255,10 +255,12 @@ def _resample_eager(
     from omni_research._bars_segments import ohlcv_segments
 
     if source is None:
-        sources = df.get_column("timeframe").unique()
-        if len(sources) != 1 or sources[0] is None:
+        # one source timeframe is the usual case; comparing with the first value is much
+        # cheaper than unique() on a string column
+        tf = df.get_column("timeframe")
+        if tf.null_count() or not (tf == tf[0]).all():
             return None
-        source = str(sources[0])
+        source = str(tf[0])
     seg = ohlcv_segments(df, by=by, every=timeframe)
     if seg is None:
         return None
