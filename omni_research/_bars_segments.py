@@ -308,8 +308,9 @@ def trade_segments(
             bound = int((-(-(lasts - firsts + 1) // step)).sum())
         else:
             step = 1
-            x = size if mode == MODE_VOLUME else price * size
-            totals = np.add.reduceat(x, firsts)
+            totals = np.add.reduceat(size, firsts)
+            if mode == MODE_DOLLAR:  # notional <= size × the series' highest price
+                totals = totals * np.maximum.reduceat(price, firsts)
             bound = int(np.floor(np.nan_to_num(totals / limit, posinf=n)).sum()) + 2 * len(firsts)
     bound = max(1, min(bound, n))
     sides = df.select(buy=pl.col("side") == "buy", sell=pl.col("side") == "sell").fill_null(False)
