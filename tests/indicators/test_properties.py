@@ -130,3 +130,20 @@ def test_add_all_by_equals_per_symbol() -> None:
         mine = out.filter(pl.col("symbol") == sym).drop("symbol", "t")
         for col in alone.columns:
             assert _same(mine[col], alone[col]), (sym, col)
+
+
+def test_registry_covers_every_ta_class_once() -> None:
+    import inspect
+
+    import ta
+
+    classes = {
+        f"ta.{mod}.{name}"
+        for mod in ("volume", "volatility", "trend", "momentum", "others")
+        for name, obj in inspect.getmembers(getattr(ta, mod), inspect.isclass)
+        if obj.__module__ == f"ta.{mod}" and name != "IndicatorMixin"
+    }
+    refs = [e.ta_reference for e in ENTRIES]
+    assert len(refs) == len(set(refs))
+    assert set(refs) == classes
+    assert all(e.placement in ("overlay", "panel") for e in ENTRIES)
