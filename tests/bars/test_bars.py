@@ -101,6 +101,11 @@ def test_time_bars_from_data_test_trades_equal_shipped_1m_bars() -> None:
     built = time_bars(catalog.scan("trades"), timeframe="1m").collect()
     assert shipped.height > 20_000
     assert_frame_equal(built.select(shipped.columns), shipped, check_exact=False, rel_tol=1e-12)
+    # the in-memory kernel and the streaming engine build the same bars
+    eager = time_bars(catalog.load("trades"), timeframe="1m")
+    assert_frame_equal(eager.select(shipped.columns), shipped, check_exact=False, rel_tol=1e-12)
+    streamed = time_bars(catalog.scan("trades"), timeframe="1m").collect(engine="streaming")
+    assert_frame_equal(streamed, built, check_exact=False, rel_tol=1e-12)
     # and the extra columns hold together on the real data
     assert_frame_equal(
         built.select((pl.col("buy_volume") + pl.col("sell_volume")).alias("volume")),
