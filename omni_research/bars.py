@@ -254,6 +254,8 @@ def _resample_eager(
 ) -> pl.LazyFrame | None:
     from omni_research._bars_segments import ohlcv_segments
 
+    if df.height == 0:
+        return None
     if source is None:
         # one source timeframe is the usual case; comparing with the first value is much
         # cheaper than unique() on a string column

@@ -417,3 +417,13 @@ def test_resample_fast_path_equals_lazy_group_by(timeframe: str) -> None:
     eager = resample_ohlcv(m1, timeframe=timeframe)
     lazy = resample_ohlcv(m1.lazy(), timeframe=timeframe).collect()
     assert_frame_equal(eager, lazy, check_exact=False, rel_tol=1e-12)
+
+
+def test_empty_inputs_give_empty_frames_with_the_columns() -> None:
+    trades = SMALL.head(0)
+    assert time_bars(trades).columns == time_bars(SMALL).columns
+    assert volume_bars(trades, volume=1.0).height == 0
+    empty_m1 = make_ohlcv(n=10).head(0)
+    out = resample_ohlcv(empty_m1, timeframe="1h", fill="forward")
+    assert out.height == 0
+    assert out.columns == resample_ohlcv(make_ohlcv(n=10), timeframe="1h").columns
