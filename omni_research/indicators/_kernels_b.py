@@ -695,3 +695,27 @@ def tsi(close: F64, window_slow: int, window_fast: int) -> F64:
     den = ewm_gaps(ewm_gaps(np.abs(d), a_s, window_slow), a_f, window_fast)
     with np.errstate(divide="ignore", invalid="ignore"):
         return num / den * 100  # type: ignore[no-any-return]
+
+
+@_JIT
+def acc_dist_index(high: F64, low: F64, close: F64, volume: F64) -> F64:  # pragma: no cover
+    """`ta.volume.AccDistIndexIndicator`: cumulative close-location value times volume; a
+    0/0 location (high == low, or a NaN price) counts 0 as `ta`'s ``fillna(0.0)``, and a NaN
+    volume leaves its row NaN while the sum carries on (pandas' cumsum)."""
+    n = close.shape[0]
+    out = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        h = high[i]
+        lo = low[i]
+        c = close[i]
+        clv = ((c - lo) - (h - c)) / (h - lo)
+        if np.isnan(clv):
+            clv = 0.0
+        x = clv * volume[i]
+        if np.isnan(x):
+            out[i] = np.nan
+        else:
+            acc += x
+            out[i] = acc
+    return out

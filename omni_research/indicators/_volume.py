@@ -93,7 +93,14 @@ def acc_dist_index(
     │ 0.0            │
     └────────────────┘
     """
-    return _cumsum(_clv(high, low, close) * as_float(volume)).alias("acc_dist_index")
+
+    # one numba pass: the location value, its 0/0 fill and pandas' NaN-skipping cumsum
+    def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.acc_dist_index(h, lo, c, v)  # type: ignore[no-any-return]
+
+    return kernel_expr_nan(run, [high, low, close, volume], null_rows=0).alias("acc_dist_index")
 
 
 def on_balance_volume(close: ColumnLike = "close", volume: ColumnLike = "volume", /) -> pl.Expr:
