@@ -72,6 +72,14 @@ def _quality(args: argparse.Namespace) -> int:
     return quality_main(args.root, args.kind, args.symbols)
 
 
+def _import_bybit(args: argparse.Namespace) -> int:
+    from omni_research.io.bybit import import_main
+
+    return import_main(
+        args.paths, args.root, kind=args.kind, symbol=args.symbol, interval=args.interval
+    )
+
+
 def _report(args: argparse.Namespace) -> int:
     from omni_research.reports._cli import report_main
 
@@ -110,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     qual.add_argument("--kind", default=None)
     qual.add_argument("--symbols", nargs="*", default=None)
     qual.set_defaults(func=_quality)
+    imp = sub.add_parser("import-bybit", help="import Bybit dumps/responses into a research root")
+    imp.add_argument("paths", nargs="+")
+    imp.add_argument("--root", required=True, help="a research-tier data root")
+    imp.add_argument("--kind", choices=["trades", "klines", "orderbook"], default=None)
+    imp.add_argument("--symbol", default=None)
+    imp.add_argument("--interval", default="1")
+    imp.set_defaults(func=_import_bybit)
     rep = add("report", "build the research report (HTML and PDF) into exports/")
     rep.add_argument("--out", default=None, help="output folder (default: <root>/exports/reports)")
     rep.add_argument("--symbols", nargs="*", default=None)

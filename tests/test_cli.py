@@ -66,3 +66,25 @@ def test_make_test_data_writes_a_valid_root(
         main(["make-test-data", "--root", str(tmp_path / "r"), "--days", "1", "--seed", "2"]) == 0
     )
     assert main(["validate", "--root", str(tmp_path / "r")]) == 0
+
+
+def test_import_bybit_into_a_research_root(
+    capsys: pytest.CaptureFixture[str], small_root: Path
+) -> None:
+    import polars as pl
+
+    import omni_research as omr
+
+    manifest = small_root / "omni-data.toml"
+    manifest.write_text(manifest.read_text().replace('tier = "test"', 'tier = "research"'))
+    dump = small_root / "exports" / "imports" / "bybit" / "BTCUSDT2025-01-06.csv.gz"
+    shipped = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-07")
+    for path in (small_root / "historical" / "trades").rglob("*.parquet"):
+        path.unlink()
+    assert main(["import-bybit", str(dump), "--root", str(small_root), "--kind", "trades"]) == 0
+    imported = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT")
+    assert imported.sort("timestamp", "trade_id").equals(shipped.sort("timestamp", "trade_id"))
+    assert main(["import-bybit", str(dump), "--root", str(small_root), "--kind", "trades"]) == 0
+    again = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT")
+    assert again.height == imported.height  # idempotent
+    assert pl.Series(capsys.readouterr().out.splitlines()).str.contains("duplicate").any()
