@@ -110,6 +110,9 @@ class BacktestPanel(WidgetBase):
         Initial market choice, as in :class:`MarketExplorer`.
     autorun : bool, default True
         Run once when built.
+    background : bool, default True
+        The Run and Sweep buttons work in a thread, so the kernel stays responsive and the
+        progress bar moves; ``run()`` and ``run_sweep()`` called from code always block.
 
     Attributes
     ----------
@@ -131,6 +134,7 @@ class BacktestPanel(WidgetBase):
         start: dt.date | None = None,
         end: dt.date | None = None,
         autorun: bool = True,
+        background: bool = True,
     ) -> None:
         import ipywidgets as w
 
@@ -159,7 +163,8 @@ class BacktestPanel(WidgetBase):
             value=10_000.0, min=1.0, max=1e12, description="cash", style=style
         )
         self.run_button = w.Button(description="Run backtest", button_style="primary", icon="play")
-        self.run_button.on_click(lambda _b: self.run())
+        self.background = background
+        self.run_button.on_click(lambda _b: self._click(self.run))
         self.params_box = w.VBox([])
         self.param_controls: dict[str, Any] = {}
         self.metrics = w.HTML()
@@ -187,7 +192,7 @@ class BacktestPanel(WidgetBase):
             options=list(METRICS), value="sharpe", description="metric", style=style
         )
         self.sweep_button = w.Button(description="Run sweep", button_style="warning", icon="th")
-        self.sweep_button.on_click(lambda _b: self.run_sweep())
+        self.sweep_button.on_click(lambda _b: self._click(self.run_sweep))
         self.heatmap = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.heatmap.add_class("omni-heatmap")
         self.heatmap_figure: Any = None
@@ -230,6 +235,12 @@ class BacktestPanel(WidgetBase):
             self.run()
         if notes and self.last_error is None:
             self.show_message("; ".join(notes))
+
+    def _click(self, job: Callable[[], None]) -> None:
+        if self.background:
+            self.in_background(job)
+        else:
+            job()
 
     # -- state -----------------------------------------------------------------------------
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ class WidgetBase:
         self.widget: Any = None
         self._hold = 0
         self.last_error: str | None = None
+        self._worker: threading.Thread | None = None
 
     # -- display ---------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -85,6 +87,27 @@ class WidgetBase:
             yield
         finally:
             self._hold -= 1
+
+    # -- background work -------------------------------------------------------------------
+    def in_background(self, job: Callable[[], None]) -> bool:
+        """Run ``job`` in a worker thread so the kernel keeps answering while it works.
+
+        Widget updates (progress, charts, messages) are sent from the thread as they happen.
+        One job at a time: a second request while one runs is refused with a message.
+        """
+        if self._worker is not None and self._worker.is_alive():
+            self.show_message(
+                "still working on the previous request; try again when it ends", level="info"
+            )
+            return False
+        self._worker = threading.Thread(target=job, name=f"{type(self).__name__}-job", daemon=True)
+        self._worker.start()
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the background job (if any) has finished."""
+        if self._worker is not None:
+            self._worker.join(timeout)
 
     # -- progress --------------------------------------------------------------------------
     def start_progress(self, steps: int, label: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -43,14 +42,6 @@ def _make_bars(
     )
 
 
-def load_registry() -> None:
-    """Import the indicator families that exist, so their registrations run."""
-    importlib.import_module("omni_research.indicators")
-    for family in ("_trend", "_momentum", "_volatility", "_volume", "_others"):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(f"omni_research.indicators.{family}")
-
-
 @pytest.fixture
 def make_bars() -> Callable[..., pl.DataFrame]:
     """``make_bars(n, *, seed=0, symbol="BTCUSDT", start=START)``: seeded 1m OHLCV bars."""
@@ -59,4 +50,5 @@ def make_bars() -> Callable[..., pl.DataFrame]:
 
 @pytest.fixture
 def registry_loaded() -> None:
-    load_registry()
+    """The indicator package imported, so every family has registered its indicators."""
+    importlib.import_module("omni_research.indicators")

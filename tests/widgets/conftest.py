@@ -1,9 +1,7 @@
-"""Fixtures for the widget tests: the shipped test catalog and a loaded indicator registry."""
+"""Fixtures for the widget tests: a private copy of the shipped test catalog, helpers."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import re
 import shutil
 import time
@@ -17,16 +15,6 @@ import pytest
 from omni_research.exceptions import OmniDataError
 
 matplotlib.use("Agg")
-
-
-def _load_registry() -> None:
-    importlib.import_module("omni_research.indicators")
-    for family in ("_trend", "_momentum", "_volatility", "_volume", "_others"):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(f"omni_research.indicators.{family}")
-
-
-_load_registry()
 
 
 def private_data_root(target: Path) -> Path:

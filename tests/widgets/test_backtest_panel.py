@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,7 @@ def test_backtest_panel_fee_and_short_controls_reach_the_engine(panel: BacktestP
     panel.allow_short.value = False
     panel.fee.value = 0.0
     panel.run_button.click()
+    panel.wait()
     trades = panel.result["trades"]
     assert trades.height > 0 and (trades["size"] > 0).all()
     assert panel.result["stats"]["fees"] == 0.0
@@ -99,6 +101,7 @@ def test_backtest_panel_sweep_heatmap_matches_its_table_and_the_run(panel: Backt
     assert panel.value["sweep"]["x_values"] == [5, 10, 15]
     assert panel.value["sweep"]["y_values"] == [20, 30, 40]
     panel.sweep_button.click()
+    panel.wait()
     assert panel.last_error is None
     table = panel.result["sweep"]
     assert table.height == 9
@@ -127,3 +130,23 @@ def test_backtest_panel_bad_choices_are_messages(catalog: Any, panel: BacktestPa
     text = html.unescape(other.message.value)
     assert "unknown symbol 'DOGEUSDT'" in text and "unknown strategy 'martingale'" in text
     assert other.value["strategy"] == "sma_cross"
+
+
+def test_backtest_panel_buttons_work_in_the_background(
+    panel: BacktestPanel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    calls: list[str] = []
+
+    def slow_run() -> None:
+        calls.append("run")
+        release.wait(10)
+
+    monkeypatch.setattr(panel, "run", slow_run)
+    panel.run_button.click()  # returns at once: the kernel could serve other messages
+    assert panel._worker is not None and panel._worker.is_alive()
+    panel.run_button.click()
+    assert "still working" in panel.message.value
+    release.set()
+    panel.wait(10)
+    assert calls == ["run"] and not panel._worker.is_alive()
