@@ -10,11 +10,19 @@ Why numba, per kernel:
   data (diff, two clips, two EWMs, a division) cost about 4x one fused loop.
 * ``kama``: the smoothing constant changes every row, a recursion no Polars expression
   computes short of a quadratic ``cumulative_eval``.
-* ``rolling_sum_exact`` and ``mfi``: `ta` sums each window afresh (``rolling.apply``).
-  Polars' sliding sum carries rounding residue (-1e-9 after large values): the Ulcer
-  Index's square root turns it into NaN where the true sum is 0, and MFI's 0/0 (a flat
-  window) into a number. These kernels slide too, but re-sum the window from scratch every
-  ``window`` rows (bounding the residue) and return an exact 0 for all-zero windows.
+* ``rolling_sum_exact``, ``rolling_ratio``, ``mfi``, ``ulcer_index``: `ta` sums each
+  window afresh (``rolling.apply``) or gets pandas' 0/0 = NaN for a window of zeros.
+  Polars' sliding sum carries rounding residue (-1e-9 after large values): a square root
+  turns it into NaN where the true sum is 0, a ratio of zero sums into +-inf. These kernels
+  slide too, but re-sum from scratch every ``window`` rows and return an exact 0 for
+  all-zero windows.
+* ``pandas_rolling_mean`` / ``keltner_original``: pandas' rolling mean step for step (bit
+  for bit), so Keltner's band flags decide ties exactly as `ta`.
+* ``rolling_mean_std`` (Bollinger), ``rolling_max_min`` (Stochastic, Williams %R,
+  Donchian), ``ultimate_oscillator``, ``acc_dist_index``, ``nan_cumsum``: one pass instead of
+  several Polars passes, with pandas' NaN rules; Bollinger's is exact where pandas drifts.
+* ``percentage_oscillator`` and ``tsi`` (plain Python over the compiled ``ewm_gaps``):
+  pandas' EWM carries its mean over a NaN, Polars' propagates it.
 
 Each kernel follows `ta`'s (pandas') arithmetic, with one deliberate change: a recursion
 ``prev = (prev * (w - 1) + x) / w`` is computed as ``prev * ((w - 1) / w) + x * (1 / w)``.
@@ -34,8 +42,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-# pandas' EWM (adjust=False) with its NaN-gap rule, pinned against pandas in Indicators-A's
-# tests; shared so PPO/PVO/TSI fuse their EWMs into one kernel call
+# pandas' EWM (adjust=False) with its NaN-gap rule, pinned against pandas by the trend
+# tests; reused so PPO/PVO/TSI get the same rule
 from omni_research.indicators._kernels import ewm_gaps
 
 F64 = npt.NDArray[np.float64]
