@@ -476,7 +476,7 @@ def import_bybit_klines(
         Rows read, imported, duplicate and rejected (with reasons); also logged. A bar
         still open at the response's ``time`` is rejected (Bybit returns the forming bar
         first) so it never freezes a partial bar into the catalog. Klines carry no trade
-        count: ``trade_count`` is stored as 0, meaning unknown.
+        count: ``trade_count`` is stored as null (unknown), which the schema allows.
 
     Raises
     ------
@@ -564,7 +564,7 @@ def import_bybit_klines(
         "open", "high", "low", "close", "volume", "turnover",
         # Klines carry no trade count and the ohlcv schema wants a non-null count: 0 here
         # means "unknown", as the docstring says.
-        pl.lit(0, pl.Int64).alias("trade_count"),
+        pl.lit(None, pl.Int64).alias("trade_count"),
     ).sort("symbol", "timestamp", maintain_order=True)  # fmt: skip
     imported, duplicates, files = _write_partitions(
         target_root,

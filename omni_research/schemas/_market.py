@@ -45,7 +45,7 @@ class OHLCV(pa.DataFrameModel):
     close: pl.Float64 = pa.Field(gt=0)
     volume: pl.Float64 = pa.Field(ge=0)
     turnover: pl.Float64 = pa.Field(ge=0)
-    trade_count: pl.Int64 = pa.Field(ge=0)
+    trade_count: pl.Int64 = pa.Field(ge=0, nullable=True)  # null: unknown (e.g. klines)
 
     class Config:
         strict = True

@@ -287,7 +287,7 @@ def test_import_klines_converts_newest_first_and_rejects_open_and_broken_bars(
         "close": 93610.0,
         "volume": 8.25,
         "turnover": 772300.5,
-        "trade_count": 0,
+        "trade_count": None,  # klines carry no trade count: unknown
     }
     again = import_bybit_klines(DATA / "kline_BTCUSDT_1.json", root, interval="1")
     assert (again.imported, again.duplicates, again.rejected) == (0, 4, 2)
