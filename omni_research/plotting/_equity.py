@@ -94,7 +94,7 @@ def plot_equity(
     ...                                    "1m", eager=True),
     ...     "equity": [100.0, 110.0, 99.0, 120.0]})
     >>> fig = plot_equity(eq)
-    >>> float(fig.axes[1].get_lines()[0].get_ydata().min())
+    >>> round(float(fig.axes[1].get_lines()[0].get_ydata().min()), 6)
     -10.0
     """
     what = "plot_equity"
