@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -172,4 +173,36 @@ def new_figure(*, figsize: tuple[float, float]) -> Figure:
 
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
+    _register_notebook_display(Figure)
     return fig
+
+
+_DISPLAY_REGISTERED = False
+
+
+def _register_notebook_display(figure_class: type) -> None:
+    """Show Figures as PNG in IPython/Jupyter even when pyplot was never imported.
+
+    IPython learns to render a Figure only when a pyplot backend registers it, and these
+    figures never touch pyplot; so, inside an IPython shell, register the PNG formatter once
+    (a pyplot backend loaded later replaces it with its own, which is fine).
+    """
+    global _DISPLAY_REGISTERED
+    if _DISPLAY_REGISTERED:
+        return
+    ipython_module = sys.modules.get("IPython")
+    shell = ipython_module.get_ipython() if ipython_module is not None else None
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    if not _has_type(formatter, figure_class):
+        formatter.for_type(figure_class, lambda fig: figure_to_png(fig))
+    _DISPLAY_REGISTERED = True
+
+
+def _has_type(formatter: Any, cls: type) -> bool:
+    try:
+        formatter.lookup_by_type(cls)
+    except KeyError:
+        return False
+    return True
