@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -336,14 +337,7 @@ class BacktestPanel(WidgetBase):
             self.trades_figure = plot_trades(bars, res.trades)
             self.trades_chart.value = figure_to_png(self.trades_figure, dpi=80)
             self.step_progress()
-            self.metrics.value = html_table(
-                pl.DataFrame(
-                    {
-                        "metric": list(stats),
-                        "value": [_metric_text(v) for v in stats.values()],
-                    }
-                )
-            )
+            self.metrics.value = metrics_table(stats)
             self.trades.value = "<b>trades</b>" + html_table(res.trades, max_rows=30, index=True)
             self.result = {
                 "stats": dict(stats),
@@ -392,6 +386,27 @@ class BacktestPanel(WidgetBase):
             self.result = {**self.result, "sweep": table}
             self.tabs.selected_index = 1
         self.end_progress()
+
+
+def metrics_table(stats: Mapping[str, Any], *, columns: int = 3) -> str:
+    """The metrics as a compact HTML grid: ``columns`` (metric, value) pairs per row; the
+    annualisation sentence, being prose, goes under the grid."""
+    items = [(k, _metric_text(v)) for k, v in stats.items() if k != "annualisation"]
+    rows = math.ceil(len(items) / columns)
+    data: dict[str, list[str]] = {}
+    for c in range(columns):
+        part = items[c * rows : (c + 1) * rows]
+        part += [("", "")] * (rows - len(part))
+        data[f"metric{c or ''}"] = [k for k, _ in part]
+        data[f"value{c or ''}"] = [v for _, v in part]
+    table = html_table(pl.DataFrame(data), max_rows=rows)
+    # Header names must be unique in the frame; show plain "metric"/"value" to the reader.
+    for c in range(1, columns):
+        table = table.replace(f">metric{c}<", ">metric<").replace(f">value{c}<", ">value<")
+    note = stats.get("annualisation")
+    return table + (
+        f"<div style='font-size:11px;color:#555'>{html.escape(str(note))}</div>" if note else ""
+    )
 
 
 def _metric_text(v: Any) -> str:
