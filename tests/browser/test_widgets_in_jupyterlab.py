@@ -7,6 +7,7 @@ control changes the chart. Screenshots land in the test's tmp folder (``screensh
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ import nbformat
 import pytest
 
 SETUP = """\
+import sys
+print("kernel python:", sys.executable)
 import omni_research as omr
 from omni_research.widgets import BacktestPanel, IndicatorLab, MarketExplorer, QualityPanel
 catalog = omr.open_catalog(ROOT)
@@ -123,6 +126,8 @@ def test_widgets_render_and_react_in_jupyterlab(
         )
         step(f"rendered: {image}")
     page.screenshot(path=str(shots / "notebook.png"), full_page=True)
+    # The kernel is this test's interpreter (the venv with omni_research), not another one.
+    assert f"kernel python: {sys.executable}" in _text(page.locator(".jp-OutputArea").first)
 
     step("explorer")
     # -- MarketExplorer: controls, chart, and a redraw on a dropdown change ----------------
