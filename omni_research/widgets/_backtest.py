@@ -382,6 +382,19 @@ class BacktestPanel(WidgetBase):
             self.heatmap_figure = fig
             self.heatmap.value = figure_to_png(fig, dpi=80)
             best = table.sort(cfg["metric"], descending=True, nulls_last=True).head(5)
+            # The full table is in .result; the summary keeps the columns a reader compares.
+            keep = dict.fromkeys(
+                [
+                    *fixed,
+                    cfg["metric"],
+                    "total_return",
+                    "sharpe",
+                    "max_drawdown",
+                    "win_rate",
+                    "n_trades",
+                ]
+            )
+            best = best.select([c for c in keep if c in best.columns])
             self.sweep_table.value = "<b>best 5</b>" + html_table(best)
             self.result = {**self.result, "sweep": table}
             self.tabs.selected_index = 1

@@ -100,7 +100,9 @@ def test_backtest_panel_fee_and_short_controls_reach_the_engine(panel: BacktestP
     assert panel.value["fee"] == 0.001 and panel.value["allow_short"] is False
 
 
-def test_backtest_panel_sweep_heatmap_matches_its_table_and_the_run(panel: BacktestPanel) -> None:
+def test_backtest_panel_sweep_heatmap_matches_its_table_and_the_run(
+    panel: BacktestPanel, table_rows: Callable[[str], int]
+) -> None:
     panel.sweep_x_range.value = (5, 15)
     panel.sweep_x_step.value = 5
     panel.sweep_y_range.value = (20, 40)
@@ -123,6 +125,10 @@ def test_backtest_panel_sweep_heatmap_matches_its_table_and_the_run(panel: Backt
         panel.result["stats"]["total_return"], rel=1e-9
     )
     assert panel.tabs.selected_index == 1
+    assert table_rows(panel.sweep_table.value) == 5
+    best = table["sharpe"].drop_nans().max()
+    assert isinstance(best, float)
+    assert f'<td style="padding:2px 6px;">{best:.6g}</td>' in panel.sweep_table.value
 
 
 def test_backtest_panel_bad_choices_are_messages(catalog: Any, panel: BacktestPanel) -> None:
