@@ -241,3 +241,18 @@ def test_validate_sort_rule_equals_unique_and_sorted_on_random_frames() -> None:
         keys = df.rows()
         plain = keys == sorted(keys) and len(set(keys)) == len(keys)
         assert cheap == plain
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path: Path, bars: pl.DataFrame) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = write_parquet_atomic(bars, tmp_path / "bars.parquet")
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o600)
+        write_parquet_atomic(bars, path)  # an existing file keeps its mode
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(mask)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
