@@ -13,6 +13,8 @@ this module, which the bar builders import only when they run.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +23,7 @@ import polars as pl
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B1 = npt.NDArray[np.bool_]
+U = npt.NDArray[Any]  # unsigned codes: string views, category codes, run ids
 
 _JIT = numba.njit(cache=True, nogil=True)
 
@@ -73,106 +76,154 @@ def _keys(
 
 
 @_JIT
-def _trade_bars(
-    mode: int, keys_in: I64, ts: I64, starts: B1, price: F64, size: F64, buy: B1, sell: B1,
-    step: int, offset: int, threshold: float, m_max: int,
-) -> tuple[
-    int, I64, I64, I64, F64, F64, F64, F64, F64, F64, I64, F64, F64
-]:  # pragma: no cover  # fmt: skip
-    """Bars of trades in one pass: the bar key of each row (see ``_keys``) and the running
-    open, high, low, close, sums and counts, written once per bar.
+def _runs(codes: U, width: int) -> I64:
+    """Rows where a run of equal rows starts (row 0 included); a row is ``width``
+    consecutive words of the flat ``codes``.
 
-    Returns the number of bars first, or -1 when time goes back inside a series or more
-    than ``m_max`` bars would be needed (the caller then takes the lazy path).
+    Mostly one branch-free (vectorised) pass: a block of rows is only searched when it
+    holds a change.
+    """
+    cur = codes[width:]
+    prev = codes[: codes.shape[0] - width]
+    n = cur.shape[0]
+    out = np.empty(16, np.int64)
+    out[0] = 0
+    m = 1
+    block = 2048  # a multiple of any width used
+    for base in range(0, n, block):
+        size = min(block, n - base)
+        c = cur[base : base + size]
+        p = prev[base : base + size]
+        changed = 0
+        for q in range(size):
+            changed += c[q] != p[q]
+        if changed:
+            for q in range(size):
+                if c[q] != p[q]:
+                    row = (base + q) // width + 1
+                    if row != out[m - 1]:
+                        if m == out.shape[0]:
+                            grown = np.empty(2 * m, np.int64)
+                            grown[:m] = out
+                            out = grown
+                        out[m] = row
+                        m += 1
+    return out[:m]
+
+
+@_JIT
+def _cuts(
+    mode: int, keys_in: I64, ts: I64, starts: I64, price: F64, size: F64, step: int,
+    offset: int, threshold: float, cap: int,
+) -> tuple[int, I64, I64]:  # pragma: no cover  # fmt: skip
+    """The first row and key of every bar, series by series (``starts``: first rows).
+
+    The key is the bucket start (time modes) or the bar id within the series, exactly as
+    the lazy path computes it: ``row index // step`` (tick bars) or
+    ``floor((cum_sum(x) - x) / threshold)`` (volume, dollar). Returns the bar count, or
+    -1 when time goes back inside a series of time bars (a bucket could come back: the
+    caller takes the lazy path), or -2 when more than ``cap`` bars are needed.
     """
     n = ts.shape[0]
-    first = np.empty(m_max, np.int64)
-    last = np.empty(m_max, np.int64)
-    key_out = np.empty(m_max, np.int64)
-    o = np.empty(m_max)
-    h = np.empty(m_max)
-    lo = np.empty(m_max)
-    c = np.empty(m_max)
-    vol = np.empty(m_max)
-    turn = np.empty(m_max)
-    cnt = np.empty(m_max, np.int64)
-    bv = np.empty(m_max)
-    sv = np.empty(m_max)
-    j = -1
-    cum = 0.0
-    idx = 0
-    k = 0
-    prev_k = 0
-    lo_t = 0
-    hi_t = 0
-    k0 = 0
-    hp = lp = v = tv = b = sl = 0.0
-    for i in range(n):
-        t = ts[i]
-        p = price[i]
-        s = size[i]
-        new_series = i == 0 or starts[i]
-        if new_series:
-            cum = 0.0
-            idx = 0
-        elif t < ts[i - 1]:
-            return -1, first, last, key_out, o, h, lo, c, vol, turn, cnt, bv, sv
-        if mode == MODE_KEYS:
-            k = keys_in[i]
-        elif mode == MODE_TIME:
-            # sorted times stay in one bucket for many rows: divide only on leaving it
-            if new_series or t >= hi_t or t < lo_t:
-                shifted = t - offset
-                k = shifted - shifted % step + offset
-                lo_t = k
-                hi_t = k + step
-        elif mode == MODE_TICK:
-            k = idx // step
-        else:
-            x = s if mode == MODE_VOLUME else p * s
-            cum = cum + x
-            k = int(np.floor((cum - x) / threshold))
-        idx += 1
-        if new_series or k != prev_k:
-            if j >= 0:
-                h[j] = hp
-                lo[j] = lp
-                c[j] = price[i - 1]
-                last[j] = i - 1
-                vol[j] = v
-                turn[j] = tv
-                cnt[j] = i - k0
-                bv[j] = b
-                sv[j] = sl
-            j += 1
-            if j >= m_max:
-                return -1, first, last, key_out, o, h, lo, c, vol, turn, cnt, bv, sv
-            k0 = i
-            first[j] = i
-            key_out[j] = k
-            o[j] = p
-            hp = p
-            lp = p
-            v = tv = b = sl = 0.0
-        prev_k = k
-        # the buy/sell split is arithmetic, not a branch: sides alternate at random
-        hp = max(hp, p)
-        lp = min(lp, p)
-        v += s
-        tv += p * s
-        b += s * buy[i]
-        sl += s * sell[i]
-    if j >= 0:
-        h[j] = hp
-        lo[j] = lp
-        c[j] = price[n - 1]
-        last[j] = n - 1
-        vol[j] = v
-        turn[j] = tv
-        cnt[j] = n - k0
-        bv[j] = b
-        sv[j] = sl
-    return j + 1, first, last, key_out, o, h, lo, c, vol, turn, cnt, bv, sv
+    first = np.empty(cap, np.int64)
+    key = np.empty(cap, np.int64)
+    j = 0
+    n_series = starts.shape[0]
+    for g in range(n_series):
+        a = starts[g]
+        b = starts[g + 1] if g + 1 < n_series else n
+        if mode == MODE_TICK:
+            for i in range(a, b, step):
+                if j == cap:
+                    return -2, first, key
+                first[j] = i
+                key[j] = (i - a) // step
+                j += 1
+            continue
+        prev_t = ts[a]
+        k = 0
+        lo_t = hi_t = 0
+        cum = 0.0
+        # threshold bars: the window of cumulative values whose bar id is surely ``k``
+        # (away from its edges by far more than a rounding error): most rows skip the
+        # division and floor, rows near an edge compute them exactly
+        safe_lo = 1.0
+        safe_hi = 0.0
+        for i in range(a, b):
+            new = i == a
+            if mode == MODE_TIME or mode == MODE_KEYS:  # noqa: SIM109  # numba: no `in`
+                t = ts[i]
+                if t < prev_t:
+                    return -1, first, key
+                prev_t = t
+                if mode == MODE_KEYS:
+                    new = new or keys_in[i] != k
+                    k = keys_in[i]
+                elif new or t >= hi_t or t < lo_t:
+                    shifted = t - offset
+                    k = shifted - shifted % step + offset
+                    lo_t = k
+                    hi_t = k + step
+                    new = True
+            else:
+                x = size[i] if mode == MODE_VOLUME else price[i] * size[i]
+                cum = cum + x
+                before = cum - x  # the lazy path's cum_sum(x) - x, to the bit
+                if new or not (safe_lo <= before < safe_hi):
+                    kk = int(np.floor(before / threshold))
+                    new = new or kk != k
+                    k = kk
+                    edge_lo = k * threshold
+                    edge_hi = (k + 1) * threshold
+                    safe_lo = edge_lo + (abs(edge_lo) + threshold) * 1e-9
+                    safe_hi = edge_hi - (abs(edge_hi) + threshold) * 1e-9
+            if new:
+                if j == cap:
+                    return -2, first, key
+                first[j] = i
+                key[j] = k
+                j += 1
+    return j, first, key
+
+
+@_JIT
+def _reduce_trades(
+    first: I64, price: F64, size: F64, side: U, buy_mask: np.uint64, buy_val: np.uint64,
+    sell_mask: np.uint64, sell_val: np.uint64,
+) -> F64:  # pragma: no cover  # fmt: skip
+    """Open, high, low, close, volume, turnover, buy and sell volume of each bar, a bar
+    being the rows from ``first[j]`` to the next bar's first row.
+
+    A row is a buy when ``side & buy_mask == buy_val``, a sell when ``side & sell_mask
+    == sell_val``: arithmetic rather than a branch, as sides alternate at random.
+    """
+    n = price.shape[0]
+    m = first.shape[0]
+    out = np.empty((m, 8))
+    for j in range(m):
+        a = first[j]
+        b = first[j + 1] if j + 1 < m else n
+        hp = lp = price[a]
+        v = tv = bv = sv = 0.0
+        for i in range(a, b):
+            p = price[i]
+            s = size[i]
+            hp = max(hp, p)
+            lp = min(lp, p)
+            v += s
+            tv += p * s
+            code = side[i]
+            bv += s * ((code & buy_mask) == buy_val)
+            sv += s * ((code & sell_mask) == sell_val)
+        out[j, 0] = price[a]
+        out[j, 1] = hp
+        out[j, 2] = lp
+        out[j, 3] = price[b - 1]
+        out[j, 4] = v
+        out[j, 5] = tv
+        out[j, 6] = bv
+        out[j, 7] = sv
+    return out
 
 
 @_JIT
@@ -259,11 +310,89 @@ def _series_starts(df: pl.DataFrame, keys: list[str], *, check_time: bool = True
     return np.ascontiguousarray(starts, dtype=np.bool_)
 
 
+_BUY_3 = 3 | int.from_bytes(b"buy", "little") << 32  # length 3, then the inline bytes
+_SELL_4 = 4 | int.from_bytes(b"sell", "little") << 32
+_LOW_7_BYTES = (1 << 56) - 1
+_ALL = (1 << 64) - 1
+
+
+def _string_views(col: pl.Series) -> npt.NDArray[np.uint64] | None:
+    """The 16-byte views of a String column without nulls, as (n, 2) uint64, zero-copy.
+
+    Polars stores strings as Arrow string views: the length (4 bytes), then up to 12
+    bytes inline, or a 4-byte prefix plus the buffer and offset of a longer string. Equal
+    views therefore mean equal strings, and a short string is known from its view alone,
+    which spares a comparison of every row's text.
+    """
+    if col.dtype != pl.String or col.null_count() or not len(col):
+        return None
+    if col.n_chunks() > 1:
+        col = col.rechunk()
+    try:
+        import pyarrow as pa
+
+        arr = col.to_arrow(compat_level=pl.CompatLevel.newest())
+        if not isinstance(arr, pa.StringViewArray):
+            return None
+        views = np.frombuffer(arr.buffers()[1], np.uint64).reshape(-1, 2)
+    except Exception:  # an older pyarrow or polars: take the general way
+        return None
+    return views[arr.offset : arr.offset + len(col)]
+
+
+def _side_codes(col: pl.Series) -> tuple[U, int, int, int, int]:
+    """(array, buy mask, buy value, sell mask, sell value): a row is a buy when
+    ``array & buy_mask == buy_value``; exact, not a guess on the first byte."""
+    views = _string_views(col)
+    if views is not None:
+        return views[:, 0], _LOW_7_BYTES, _BUY_3, _ALL, _SELL_4
+    if (col.dtype == pl.Categorical or isinstance(col.dtype, pl.Enum)) and not col.null_count():
+        buy, sell = pl.Series(["buy", "sell"]).cast(col.dtype, strict=False).to_physical()
+        never = (0, 1)  # x & 0 == 1 never holds: the category is absent
+        b = (_ALL, int(buy)) if buy is not None else never
+        s = (_ALL, int(sell)) if sell is not None else never
+        return col.to_physical().to_numpy(), b[0], b[1], s[0], s[1]
+    code = (
+        pl.select(
+            (col == "buy").fill_null(False).cast(pl.UInt8)
+            + 2 * (col == "sell").fill_null(False).cast(pl.UInt8)
+        )
+        .to_series()
+        .to_numpy()
+    )
+    return code, _ALL, 1, _ALL, 2
+
+
 def _floats(df: pl.DataFrame, name: str) -> F64 | None:
     col = df.get_column(name)
     if col.null_count():
         return None
     return np.ascontiguousarray(col.cast(pl.Float64).to_numpy(), dtype=np.float64)
+
+
+def _series_first_rows(col: pl.Series) -> I64 | None:
+    """The first row of each run of equal values of a column without nulls, or None when
+    a value comes back after another (symbols interleaved) or the column holds nulls.
+
+    For strings, runs are found on the 16-byte views (see ``_string_views``); a change of
+    view is confirmed on the text, since a long string stored twice has two views.
+    """
+    if col.null_count():
+        return None
+    views = _string_views(col)
+    if views is not None:
+        firsts = _runs(views.reshape(-1), 2)
+        if len(firsts) > 1:
+            cut = pl.Series(firsts[1:])
+            if (col.gather(cut) == col.gather(cut - 1)).any():
+                firsts = _runs(col.rle_id().to_numpy(), 1)
+    elif col.dtype == pl.Categorical or isinstance(col.dtype, pl.Enum) or col.dtype.is_integer():
+        firsts = _runs(col.to_physical().to_numpy(), 1)
+    else:
+        firsts = _runs(col.rle_id().to_numpy(), 1)
+    if len(firsts) > 1 and col.gather(firsts).n_unique() != len(firsts):
+        return None  # a series appears in several runs: rows of symbols interleaved
+    return firsts
 
 
 def trade_segments(
@@ -276,69 +405,75 @@ def trade_segments(
     and the bar statistics, in input order; None when the fast path does not apply.
     """
     n = df.height
-    if n == 0:
+    if n == 0 or df.get_column("timestamp").null_count():
         return None
-    starts = _series_starts(df, [by], check_time=False)
+    starts = _series_first_rows(df.get_column(by))
     price, size = _floats(df, "price"), _floats(df, "size")
     if starts is None or price is None or size is None:
         return None
     ts = np.ascontiguousarray(df.get_column("timestamp").to_physical().to_numpy(), np.int64)
-    firsts = np.flatnonzero(starts)
-    lasts = np.r_[firsts[1:], n] - 1
+    lasts = np.r_[starts[1:], n] - 1
     keys_in = np.empty(0, np.int64)
     limit = 0.0
-    # an upper bound of the bar count sizes the outputs, so one pass suffices
+    offset = 0
+    # a bound of the bar count sizes the outputs; when it proves short, the cut pass runs
+    # again with room for one bar per row
     if bucket is not None:
         mode, step, offset = _time_mode(bucket)
         if mode == MODE_KEYS:
             keys_in = np.ascontiguousarray(
                 df.get_column("timestamp").dt.truncate(bucket).to_physical().to_numpy(), np.int64
             )
-            change = starts.copy()
-            change[1:] |= keys_in[1:] != keys_in[:-1]
-            bound = int(change.sum())
+            bound = 1024
         else:
-            bound = int(np.maximum((ts[lasts] - ts[firsts]) // step + 2, 1).sum())
+            bound = int(np.maximum((ts[lasts] - ts[starts]) // step + 2, 1).sum())
     else:
         assert threshold is not None
         mode, limit = threshold[0], float(threshold[1])
-        offset = 0
+        step = int(limit) if mode == MODE_TICK else 1
         if mode == MODE_TICK:
-            step = int(limit)
-            bound = int((-(-(lasts - firsts + 1) // step)).sum())
-        else:
-            step = 1
-            totals = np.add.reduceat(size, firsts)
-            if mode == MODE_DOLLAR:  # notional <= size × the series' highest price
-                totals = totals * np.maximum.reduceat(price, firsts)
-            bound = int(np.floor(np.nan_to_num(totals / limit, posinf=n)).sum()) + 2 * len(firsts)
-    bound = max(1, min(bound, n))
-    sides = df.select(buy=pl.col("side") == "buy", sell=pl.col("side") == "sell").fill_null(False)
-    buy = np.ascontiguousarray(sides["buy"].to_numpy(), np.bool_)
-    sell = np.ascontiguousarray(sides["sell"].to_numpy(), np.bool_)
-    m, first, last, key, o, h, lo, c, vol, turn, cnt, bv, sv = _trade_bars(
-        mode, keys_in, ts, starts, price, size, buy, sell, step, offset, limit, bound
-    )
+            bound = int((-(-(lasts - starts + 1) // step)).sum())
+        else:  # the total per series (np.dot: no temporary) over the threshold, plus slack
+            totals = [
+                size[a : b + 1].sum()
+                if mode == MODE_VOLUME
+                else np.dot(price[a : b + 1], size[a : b + 1])
+                for a, b in zip(starts, lasts, strict=True)
+            ]
+            bound = int(
+                np.nan_to_num(np.floor(np.array(totals) / limit), posinf=n).sum()
+            ) + 2 * len(starts)
+    cap = max(16, min(bound, n))
+    m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, cap)
+    if m == -2 and cap < n:
+        m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, n)
     if m < 0:
         return None
-    vol, turn = vol[:m], turn[:m]
+    first, key = first[:m], key[:m]
+    side, buy_mask, buy_val, sell_mask, sell_val = _side_codes(df.get_column("side"))
+    stats = _reduce_trades(
+        first, price, size, side, np.uint64(buy_mask), np.uint64(buy_val),
+        np.uint64(sell_mask), np.uint64(sell_val),
+    )  # fmt: skip
+    last = np.r_[first[1:], n] - 1
+    vol, turn = stats[:, 4], stats[:, 5]
     return (
         df.select(by)
-        .gather(first[:m])
+        .gather(first)
         .with_columns(
-            pl.Series("_key", key[:m]),
-            pl.Series("_first_ts", ts[first[:m]]),
-            pl.Series("_last_ts", ts[last[:m]]),
-            pl.Series("open", o[:m]),
-            pl.Series("high", h[:m]),
-            pl.Series("low", lo[:m]),
-            pl.Series("close", c[:m]),
+            pl.Series("_key", key),
+            pl.Series("_first_ts", ts[first]),
+            pl.Series("_last_ts", ts[last]),
+            pl.Series("open", stats[:, 0]),
+            pl.Series("high", stats[:, 1]),
+            pl.Series("low", stats[:, 2]),
+            pl.Series("close", stats[:, 3]),
             pl.Series("volume", vol),
             pl.Series("turnover", turn),
-            pl.Series("trade_count", cnt[:m]),
+            pl.Series("trade_count", last - first + 1),
             pl.Series("vwap", turn / vol),
-            pl.Series("buy_volume", bv[:m]),
-            pl.Series("sell_volume", sv[:m]),
+            pl.Series("buy_volume", stats[:, 6]),
+            pl.Series("sell_volume", stats[:, 7]),
         )
     )
 
