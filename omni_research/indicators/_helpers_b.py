@@ -8,7 +8,14 @@ import numpy as np
 import polars as pl
 
 from omni_research.exceptions import ConfigurationError
-from omni_research.indicators._common import ColumnLike, KernelResult, to_expr
+from omni_research.indicators._common import (
+    By,
+    ColumnLike,
+    KernelResult,
+    by_columns,
+    run_segmented,
+    to_expr,
+)
 
 
 def check_window(indicator: str, name: str, value: object, *, minimum: int = 1) -> int:
@@ -26,14 +33,27 @@ def check_window(indicator: str, name: str, value: object, *, minimum: int = 1) 
 
 
 def kernel_expr_nan(
-    kernel: Callable[..., KernelResult], inputs: Sequence[ColumnLike], *, null_rows: int
+    kernel: Callable[..., KernelResult],
+    inputs: Sequence[ColumnLike],
+    *,
+    null_rows: int,
+    by: By = None,
 ) -> pl.Expr:
     """Like `_common.kernel_expr` for one output, but only the first ``null_rows`` rows (the
-    warm-up) become null: a NaN further on is a genuine 0/0, which `ta` keeps as NaN."""
+    warm-up) become null: a NaN further on is a genuine 0/0, which `ta` keeps as NaN. With
+    ``by``, the kernel and the warm-up restart at every group (`_common.run_segmented`)."""
     exprs = [to_expr(i) for i in inputs]
+    keys = by_columns(by)
+    n_in = len(exprs)
 
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        arrays = [np.ascontiguousarray(s.cast(pl.Float64).to_numpy()) for s in series]
+        arrays = [np.ascontiguousarray(s.cast(pl.Float64).to_numpy()) for s in series[:n_in]]
+        if keys:
+            res, warm = run_segmented(kernel, arrays, series[n_in:], null_rows=null_rows)
+            out = pl.Series("", res, dtype=pl.Float64)
+            if warm is None:
+                return out
+            return out.scatter(np.flatnonzero(warm), None)
         res = np.asarray(kernel(*arrays), dtype=np.float64)
         out = pl.Series("", res, dtype=pl.Float64)
         k = min(null_rows, out.len())
@@ -41,7 +61,7 @@ def kernel_expr_nan(
             return out
         return pl.concat([pl.Series("", [None] * k, dtype=pl.Float64), out.slice(k)])
 
-    return pl.map_batches(exprs, run, return_dtype=pl.Float64)
+    return pl.map_batches([*exprs, *(pl.col(k) for k in keys)], run, return_dtype=pl.Float64)
 
 
 def gt(a: pl.Expr, b: pl.Expr) -> pl.Expr:

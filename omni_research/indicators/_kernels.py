@@ -218,7 +218,7 @@ def rolling_mad(x: F64, window: int) -> F64:  # pragma: no cover
 
 
 @_JIT
-def ewm_gaps(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
+def _ewm_general(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
     """pandas' ``ewm(alpha=alpha, adjust=False, min_periods=m).mean()`` on input with gaps.
 
     Polars' ``ewm_mean`` gives null at a missing row and weighs the next value differently;
@@ -333,7 +333,7 @@ def rolling_mean(x: F64, window: int) -> F64:  # pragma: no cover
 
 
 @_JIT
-def macd(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cover
+def _macd_general(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cover
     """MACD line, signal and histogram as `ta.trend.MACD`, in one pass: a (3, n) array.
 
     The three EMAs (pandas' ``ewm(span, adjust=False, min_periods=span)``) advance in the
@@ -371,4 +371,82 @@ def macd(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cove
             if i - start + 1 >= sign:
                 out[1, i] = sig
                 out[2, i] = line - sig
+    return out
+
+
+# Fast paths. A NaN in the input reaches the recursion and stays there to the last row, so
+# a NaN in the final state is an O(1) test for "the input may hold a NaN": only then does
+# the general loop run (scanning the input first costs a third of the loop itself).
+
+
+@_JIT
+def ewm_gaps(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
+    """`_ewm_general` (pandas' EWM with its gap rule) with a branch-free loop for input
+    without NaN, which is the general loop's arithmetic on that input, bit for bit."""
+    n = x.shape[0]
+    out = np.empty(n)
+    if n == 0:
+        return out
+    mean = x[0]
+    out[0] = mean
+    for i in range(1, n):
+        mean = mean + alpha * (x[i] - mean)
+        out[i] = mean
+    if np.isnan(mean):
+        return _ewm_general(x, alpha, min_periods)
+    out[: min(max(min_periods - 1, 0), n)] = np.nan
+    return out
+
+
+@_JIT
+def macd(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cover
+    """MACD line, signal and histogram as `ta.trend.MACD`, in one pass: a (3, n) array.
+
+    The three EMAs (pandas' ``ewm(span, adjust=False, min_periods=span)``) advance in the
+    same loop: three independent multiply-add chains instead of five EWM passes. The warm-up
+    rows run in short loops of their own so the main loop has no branch; input with NaN
+    takes `_macd_general` (the same arithmetic with pandas' gap rule).
+    """
+    n = close.shape[0]
+    out = np.empty((3, n))
+    if n == 0:
+        return out
+    af = 2.0 / (fast + 1.0)
+    asl = 2.0 / (slow + 1.0)
+    asg = 2.0 / (sign + 1.0)
+    ef = close[0]
+    es = close[0]
+    start = max(fast, slow) - 1  # first row where the line exists
+    out[:, : min(start, n)] = np.nan
+    for i in range(1, min(start, n)):
+        v = close[i]
+        ef = ef + af * (v - ef)
+        es = es + asl * (v - es)
+    sig = 0.0
+    mid = min(max(start + sign - 1, start + 1), n)
+    for i in range(start, mid):
+        if i > 0:
+            v = close[i]
+            ef = ef + af * (v - ef)
+            es = es + asl * (v - es)
+        line = ef - es
+        sig = line if i == start else sig + asg * (line - sig)
+        out[0, i] = line
+        if i - start + 1 >= sign:
+            out[1, i] = sig
+            out[2, i] = line - sig
+        else:
+            out[1, i] = np.nan
+            out[2, i] = np.nan
+    for i in range(mid, n):
+        v = close[i]
+        ef = ef + af * (v - ef)
+        es = es + asl * (v - es)
+        line = ef - es
+        sig = sig + asg * (line - sig)
+        out[0, i] = line
+        out[1, i] = sig
+        out[2, i] = line - sig
+    if np.isnan(ef) or np.isnan(es):
+        return _macd_general(close, slow, fast, sign)
     return out

@@ -648,6 +648,26 @@ def nan_cumsum(x: F64) -> F64:  # pragma: no cover
 
 
 @_JIT
+def on_balance_volume(close: F64, volume: F64) -> F64:  # pragma: no cover
+    """`ta.volume.on_balance_volume`: volume subtracted where the close falls (a NaN close
+    compares False, as in pandas), added otherwise; NaN rows stay NaN and the sum carries
+    on past them, as ``nan_cumsum`` of the signed volume."""
+    n = close.shape[0]
+    out = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        v = volume[i]
+        if i > 0 and close[i] < close[i - 1]:
+            v = -v
+        if np.isnan(v):
+            out[i] = np.nan
+        else:
+            acc += v
+            out[i] = acc
+    return out
+
+
+@_JIT
 def ulcer_index(close: F64, window: int) -> F64:  # pragma: no cover
     """`ta.volatility.UlcerIndex`: the drawdown from the running max of up to ``window``
     rows (pandas' ``min_periods=1``, NaN skipped), squared over ``window``, summed per

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from omni_research.indicators._common import (
+    By,
     ColumnLike,
     KernelResult,
     as_float,
@@ -24,7 +25,7 @@ from omni_research.indicators._registry import Indicator, register
 # --------------------------------------------------------------------------- RSI family
 
 
-def rsi(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
+def rsi(close: ColumnLike = "close", /, *, window: int = 14, by: By = None) -> pl.Expr:
     """Relative Strength Index, as ``ta.momentum.rsi``.
 
     Wilder averages (``ewm(alpha=1/window, adjust=False)``) of gains and losses, started
@@ -59,7 +60,7 @@ def rsi(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
 
         return _kernels_b.rsi(c, w)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [close]).alias("rsi")
+    return kernel_expr(run, [close], by=by).alias("rsi")
 
 
 def _stochrsi(close: ColumnLike, window: int) -> pl.Expr:
@@ -284,7 +285,13 @@ def awesome_oscillator(
 
 
 def kama(
-    close: ColumnLike = "close", /, *, window: int = 10, pow1: int = 2, pow2: int = 30
+    close: ColumnLike = "close",
+    /,
+    *,
+    window: int = 10,
+    pow1: int = 2,
+    pow2: int = 30,
+    by: By = None,
 ) -> pl.Expr:
     """Kaufman's Adaptive Moving Average, as ``ta.momentum.kama``.
 
@@ -305,7 +312,7 @@ def kama(
 
         return _kernels_b.kama(c, w, float(p1), float(p2))  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [close]).alias("kama")
+    return kernel_expr(run, [close], by=by).alias("kama")
 
 
 def roc(close: ColumnLike = "close", /, *, window: int = 12) -> pl.Expr:

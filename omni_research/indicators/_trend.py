@@ -19,6 +19,7 @@ from typing import Any, Literal
 import polars as pl
 
 from omni_research.indicators._common import (
+    By,
     ColumnLike,
     KernelResult,
     as_float,
@@ -72,7 +73,7 @@ __all__ = [
 # --- moving averages ---------------------------------------------------------------------
 
 
-def sma_indicator(close: ColumnLike = "close", /, *, window: int = 12) -> pl.Expr:
+def sma_indicator(close: ColumnLike = "close", /, *, window: int = 12, by: By = None) -> pl.Expr:
     """Simple moving average (`ta.trend.sma_indicator`), null for the first ``window-1`` rows.
 
     Examples
@@ -99,10 +100,10 @@ def sma_indicator(close: ColumnLike = "close", /, *, window: int = 12) -> pl.Exp
         return _kernels.rolling_mean(x, window)  # type: ignore[no-any-return]
 
     # a numba running sum: ~2x faster than Polars' rolling_mean here, same values to 1e-14
-    return kernel_expr(run, [as_float(close)]).alias(f"sma_{window}")
+    return kernel_expr(run, [as_float(close)], by=by).alias(f"sma_{window}")
 
 
-def ema_indicator(close: ColumnLike = "close", /, *, window: int = 12) -> pl.Expr:
+def ema_indicator(close: ColumnLike = "close", /, *, window: int = 12, by: By = None) -> pl.Expr:
     """Exponential moving average as `ta.trend.ema_indicator`.
 
     ``ewm(span=window, adjust=False)`` seeded at the first close (TA-Lib seeds with an SMA),
@@ -115,7 +116,7 @@ def ema_indicator(close: ColumnLike = "close", /, *, window: int = 12) -> pl.Exp
 
         return _kernels.ewm_gaps(x, 2.0 / (window + 1.0), window)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [as_float(close)]).alias(f"ema_{window}")
+    return kernel_expr(run, [as_float(close)], by=by).alias(f"ema_{window}")
 
 
 def wma_indicator(close: ColumnLike = "close", /, *, window: int = 9) -> pl.Expr:
@@ -137,6 +138,7 @@ def macd_all(
     window_slow: int = 26,
     window_fast: int = 12,
     window_sign: int = 9,
+    by: By = None,
 ) -> pl.Expr:
     """MACD line, signal and histogram as a Struct (fields ``macd``, ``macd_signal``,
     ``macd_diff``) from one numba pass: the three EMAs advance in the same loop."""
@@ -146,15 +148,15 @@ def macd_all(
 
         return _kernels.macd(c, window_slow, window_fast, window_sign)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [as_float(close)], outputs=_MACD_FIELDS).alias("macd_all")
+    return kernel_expr(run, [as_float(close)], outputs=_MACD_FIELDS, by=by).alias("macd_all")
 
 
 def macd(
-    close: ColumnLike = "close", /, *, window_slow: int = 26, window_fast: int = 12
+    close: ColumnLike = "close", /, *, window_slow: int = 26, window_fast: int = 12, by: By = None
 ) -> pl.Expr:
     """MACD line, ``ema(fast) - ema(slow)`` (`ta.trend.macd`)."""
     return (
-        macd_all(close, window_slow=window_slow, window_fast=window_fast)
+        macd_all(close, window_slow=window_slow, window_fast=window_fast, by=by)
         .struct.field("macd")
         .alias("macd")
     )
@@ -167,10 +169,11 @@ def macd_signal(
     window_slow: int = 26,
     window_fast: int = 12,
     window_sign: int = 9,
+    by: By = None,
 ) -> pl.Expr:
     """MACD signal line, an EMA of the MACD line (`ta.trend.macd_signal`)."""
     full = macd_all(
-        close, window_slow=window_slow, window_fast=window_fast, window_sign=window_sign
+        close, window_slow=window_slow, window_fast=window_fast, window_sign=window_sign, by=by
     )
     return full.struct.field("macd_signal").alias("macd_signal")
 
@@ -182,10 +185,11 @@ def macd_diff(
     window_slow: int = 26,
     window_fast: int = 12,
     window_sign: int = 9,
+    by: By = None,
 ) -> pl.Expr:
     """MACD histogram, line minus signal (`ta.trend.macd_diff`)."""
     full = macd_all(
-        close, window_slow=window_slow, window_fast=window_fast, window_sign=window_sign
+        close, window_slow=window_slow, window_fast=window_fast, window_sign=window_sign, by=by
     )
     return full.struct.field("macd_diff").alias("macd_diff")
 
@@ -464,6 +468,7 @@ def adx_all(
     /,
     *,
     window: int = 14,
+    by: By = None,
 ) -> pl.Expr:
     """ADX, +DI and -DI in one pass, as a Struct with fields ``adx``, ``adx_pos``, ``adx_neg``.
 
@@ -480,7 +485,7 @@ def adx_all(
 
         return _kernels.adx(h, lo, c, window)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [high, low, close], outputs=_ADX_FIELDS).alias("adx_all")
+    return kernel_expr(run, [high, low, close], outputs=_ADX_FIELDS, by=by).alias("adx_all")
 
 
 def adx(
@@ -490,10 +495,11 @@ def adx(
     /,
     *,
     window: int = 14,
+    by: By = None,
 ) -> pl.Expr:
     """Average Directional Index as `ta.trend.adx`: Wilder sums seeded with a plain sum,
     0.0 (not null) in the first ``2*window - 1`` rows as `ta` writes them."""
-    return adx_all(high, low, close, window=window).struct.field("adx").alias("adx")
+    return adx_all(high, low, close, window=window, by=by).struct.field("adx").alias("adx")
 
 
 def adx_pos(
@@ -503,9 +509,10 @@ def adx_pos(
     /,
     *,
     window: int = 14,
+    by: By = None,
 ) -> pl.Expr:
     """+DI (`ta.trend.adx_pos`), 0.0 in the first ``window + 1`` rows as in `ta`."""
-    return adx_all(high, low, close, window=window).struct.field("adx_pos").alias("adx_pos")
+    return adx_all(high, low, close, window=window, by=by).struct.field("adx_pos").alias("adx_pos")
 
 
 def adx_neg(
@@ -515,9 +522,10 @@ def adx_neg(
     /,
     *,
     window: int = 14,
+    by: By = None,
 ) -> pl.Expr:
     """-DI (`ta.trend.adx_neg`), 0.0 in the first ``window + 1`` rows as in `ta`."""
-    return adx_all(high, low, close, window=window).struct.field("adx_neg").alias("adx_neg")
+    return adx_all(high, low, close, window=window, by=by).struct.field("adx_neg").alias("adx_neg")
 
 
 # --- Vortex ------------------------------------------------------------------------------
@@ -596,6 +604,7 @@ def psar_all(
     *,
     step: float = 0.02,
     max_step: float = 0.2,
+    by: By = None,
 ) -> pl.Expr:
     """PSAR, its up-trend and down-trend parts as a Struct (fields ``psar``, ``psar_up``,
     ``psar_down``) from one kernel pass."""
@@ -605,7 +614,7 @@ def psar_all(
 
         return _kernels.psar(h, lo, c, float(step), float(max_step))  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [high, low, close], outputs=_PSAR_FIELDS).alias("psar_all")
+    return kernel_expr(run, [high, low, close], outputs=_PSAR_FIELDS, by=by).alias("psar_all")
 
 
 def psar(
@@ -616,9 +625,10 @@ def psar(
     *,
     step: float = 0.02,
     max_step: float = 0.2,
+    by: By = None,
 ) -> pl.Expr:
     """Parabolic SAR (`ta.trend.PSARIndicator.psar`); the first two rows hold the close."""
-    return psar_all(high, low, close, step=step, max_step=max_step).struct.field("psar")
+    return psar_all(high, low, close, step=step, max_step=max_step, by=by).struct.field("psar")
 
 
 def psar_up(
@@ -629,9 +639,10 @@ def psar_up(
     *,
     step: float = 0.02,
     max_step: float = 0.2,
+    by: By = None,
 ) -> pl.Expr:
     """PSAR while in an up trend, null otherwise (`ta.trend.psar_up`)."""
-    return psar_all(high, low, close, step=step, max_step=max_step).struct.field("psar_up")
+    return psar_all(high, low, close, step=step, max_step=max_step, by=by).struct.field("psar_up")
 
 
 def psar_down(
@@ -642,9 +653,10 @@ def psar_down(
     *,
     step: float = 0.02,
     max_step: float = 0.2,
+    by: By = None,
 ) -> pl.Expr:
     """PSAR while in a down trend, null otherwise (`ta.trend.psar_down`)."""
-    return psar_all(high, low, close, step=step, max_step=max_step).struct.field("psar_down")
+    return psar_all(high, low, close, step=step, max_step=max_step, by=by).struct.field("psar_down")
 
 
 def _starts(part: pl.Expr) -> pl.Expr:

@@ -12,7 +12,14 @@ from typing import Any
 
 import polars as pl
 
-from omni_research.indicators._common import ColumnLike, KernelResult, as_float, ema, kernel_expr
+from omni_research.indicators._common import (
+    By,
+    ColumnLike,
+    KernelResult,
+    as_float,
+    ema,
+    kernel_expr,
+)
 from omni_research.indicators._helpers_b import check_window, gt, lt
 from omni_research.indicators._registry import Indicator, register
 
@@ -26,6 +33,7 @@ def average_true_range(
     /,
     *,
     window: int = 14,
+    by: By = None,
 ) -> pl.Expr:
     """Average True Range, as ``ta.volatility.average_true_range``.
 
@@ -62,13 +70,13 @@ def average_true_range(
 
         return _kernels_b.atr(h, lo, c, w)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [high, low, close]).alias("average_true_range")
+    return kernel_expr(run, [high, low, close], by=by).alias("average_true_range")
 
 
 # --------------------------------------------------------------------------- Bollinger
 
 
-def _mean_std(close: ColumnLike, window: int) -> pl.Expr:
+def _mean_std(close: ColumnLike, window: int, *, by: By = None) -> pl.Expr:
     """Struct ``{mavg, std}`` of the close from one numba pass.
 
     Polars' rolling_mean + rolling_std take ~8x TA-Lib's time, and pandas' running sums
@@ -83,7 +91,7 @@ def _mean_std(close: ColumnLike, window: int) -> pl.Expr:
 
         return _kernels_b.rolling_mean_std(x, w)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [close], outputs=("mavg", "std"))
+    return kernel_expr(run, [close], outputs=("mavg", "std"), by=by)
 
 
 def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr]:
@@ -103,8 +111,10 @@ def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr
     }
 
 
-def _bollinger(close: ColumnLike, window: int, window_dev: float, field: tuple[str]) -> pl.Expr:
-    ms = _mean_std(close, window)
+def _bollinger(
+    close: ColumnLike, window: int, window_dev: float, field: tuple[str], *, by: By = None
+) -> pl.Expr:
+    ms = _mean_std(close, window, by=by)
     if field[0] == "mavg":
         return ms.struct.field("mavg")
     out = _bollinger_fields(close, window_dev)[field[0]]
@@ -112,7 +122,7 @@ def _bollinger(close: ColumnLike, window: int, window_dev: float, field: tuple[s
 
 
 def bollinger_bands(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """All seven Bollinger outputs as one struct, computed in a single pass.
 
@@ -126,14 +136,14 @@ def bollinger_bands(
         ``bollinger``. Use ``.struct.unnest()`` to get columns.
     """
     return (
-        _mean_std(close, window)
+        _mean_std(close, window, by=by)
         .struct.with_fields(**_bollinger_fields(close, window_dev))
         .alias("bollinger")
     )
 
 
 def bollinger_mavg(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """Bollinger middle band (simple moving average), as ``ta.volatility.bollinger_mavg``.
 
@@ -160,11 +170,11 @@ def bollinger_mavg(
     │ 4.0            ┆ 6.0             │
     └────────────────┴─────────────────┘
     """
-    return _bollinger(close, window, window_dev, ("mavg",)).alias("bollinger_mavg")
+    return _bollinger(close, window, window_dev, ("mavg",), by=by).alias("bollinger_mavg")
 
 
 def bollinger_hband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """Upper Bollinger band ``mavg + window_dev * std`` (population std), as ``ta``.
 
@@ -173,11 +183,11 @@ def bollinger_hband(
     pl.Expr
         Named ``bollinger_hband``.
     """
-    return _bollinger(close, window, window_dev, ("hband",)).alias("bollinger_hband")
+    return _bollinger(close, window, window_dev, ("hband",), by=by).alias("bollinger_hband")
 
 
 def bollinger_lband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """Lower Bollinger band ``mavg - window_dev * std``, as ``ta.volatility.bollinger_lband``.
 
@@ -186,11 +196,11 @@ def bollinger_lband(
     pl.Expr
         Named ``bollinger_lband``.
     """
-    return _bollinger(close, window, window_dev, ("lband",)).alias("bollinger_lband")
+    return _bollinger(close, window, window_dev, ("lband",), by=by).alias("bollinger_lband")
 
 
 def bollinger_wband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """Bollinger band width ``(hband - lband) / mavg * 100``, as ``ta``.
 
@@ -199,11 +209,11 @@ def bollinger_wband(
     pl.Expr
         Named ``bollinger_wband``.
     """
-    return _bollinger(close, window, window_dev, ("wband",)).alias("bollinger_wband")
+    return _bollinger(close, window, window_dev, ("wband",), by=by).alias("bollinger_wband")
 
 
 def bollinger_pband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """Bollinger percent band ``(close - lband) / (hband - lband)``, as ``ta``.
 
@@ -214,11 +224,11 @@ def bollinger_pband(
     pl.Expr
         Named ``bollinger_pband``.
     """
-    return _bollinger(close, window, window_dev, ("pband",)).alias("bollinger_pband")
+    return _bollinger(close, window, window_dev, ("pband",), by=by).alias("bollinger_pband")
 
 
 def bollinger_hband_indicator(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """1.0 where the close is above the upper band, else 0.0 (also in warm-up rows, as `ta`).
 
@@ -227,12 +237,12 @@ def bollinger_hband_indicator(
     pl.Expr
         Named ``bollinger_hband_indicator``.
     """
-    out = _bollinger(close, window, window_dev, ("hband_indicator",))
+    out = _bollinger(close, window, window_dev, ("hband_indicator",), by=by)
     return out.alias("bollinger_hband_indicator")
 
 
 def bollinger_lband_indicator(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
 ) -> pl.Expr:
     """1.0 where the close is below the lower band, else 0.0 (also in warm-up rows, as `ta`).
 
@@ -241,7 +251,7 @@ def bollinger_lband_indicator(
     pl.Expr
         Named ``bollinger_lband_indicator``.
     """
-    out = _bollinger(close, window, window_dev, ("lband_indicator",))
+    out = _bollinger(close, window, window_dev, ("lband_indicator",), by=by)
     return out.alias("bollinger_lband_indicator")
 
 
@@ -595,7 +605,7 @@ def donchian_channel_pband(
 # --------------------------------------------------------------------------- Ulcer
 
 
-def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
+def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14, by: By = None) -> pl.Expr:
     """Ulcer Index, as ``ta.volatility.ulcer_index``.
 
     Root mean square of the percent drawdown from the running ``window``-row maximum, in
@@ -614,7 +624,7 @@ def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14) -> pl.Expr:
 
         return _kernels_b.ulcer_index(x, w)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [close]).alias("ulcer_index")
+    return kernel_expr(run, [close], by=by).alias("ulcer_index")
 
 
 # --------------------------------------------------------------------------- registry

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from omni_research.indicators._common import (
+    By,
     ColumnLike,
     KernelResult,
     as_float,
@@ -21,7 +22,6 @@ from omni_research.indicators._helpers_b import (
     check_window,
     gt,
     kernel_expr_nan,
-    lt,
 )
 from omni_research.indicators._registry import Indicator, register
 
@@ -33,14 +33,14 @@ def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
     return (((c - lo) - (h - c)) / (h - lo)).fill_nan(0.0).fill_null(0.0)
 
 
-def _cumsum(x: pl.Expr) -> pl.Expr:
+def _cumsum(x: pl.Expr, *, by: By = None) -> pl.Expr:
     # pandas' cumsum skips NaN (a missing price or volume): one numba pass
     def run(a: KernelResult) -> KernelResult:
         from omni_research.indicators import _kernels_b
 
         return _kernels_b.nan_cumsum(a)  # type: ignore[no-any-return]
 
-    return kernel_expr_nan(run, [x], null_rows=0)
+    return kernel_expr_nan(run, [x], null_rows=0, by=by)
 
 
 def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
@@ -62,6 +62,7 @@ def acc_dist_index(
     close: ColumnLike = "close",
     volume: ColumnLike = "volume",
     /,
+    by: By = None,
 ) -> pl.Expr:
     """Accumulation/Distribution Index, as ``ta.volume.acc_dist_index``.
 
@@ -100,10 +101,14 @@ def acc_dist_index(
 
         return _kernels_b.acc_dist_index(h, lo, c, v)  # type: ignore[no-any-return]
 
-    return kernel_expr_nan(run, [high, low, close, volume], null_rows=0).alias("acc_dist_index")
+    return kernel_expr_nan(run, [high, low, close, volume], null_rows=0, by=by).alias(
+        "acc_dist_index"
+    )
 
 
-def on_balance_volume(close: ColumnLike = "close", volume: ColumnLike = "volume", /) -> pl.Expr:
+def on_balance_volume(
+    close: ColumnLike = "close", volume: ColumnLike = "volume", /, *, by: By = None
+) -> pl.Expr:
     """On-Balance Volume, as ``ta.volume.on_balance_volume``.
 
     `ta`'s rule: volume is subtracted when the close falls and **added otherwise**, so an
@@ -114,9 +119,15 @@ def on_balance_volume(close: ColumnLike = "close", volume: ColumnLike = "volume"
     pl.Expr
         Named ``on_balance_volume``.
     """
-    c, v = as_float(close), as_float(volume)
-    signed = pl.when(lt(c, c.shift(1))).then(-v).otherwise(v)
-    return _cumsum(signed).alias("on_balance_volume")
+
+    # one numba pass (the sign rule and pandas' NaN-skipping cumsum): ~2x faster than the
+    # signed volume as an expression, and ``by=`` needs the previous close inside the kernel
+    def run(c: KernelResult, v: KernelResult) -> KernelResult:
+        from omni_research.indicators import _kernels_b
+
+        return _kernels_b.on_balance_volume(c, v)  # type: ignore[no-any-return]
+
+    return kernel_expr_nan(run, [close, volume], null_rows=0, by=by).alias("on_balance_volume")
 
 
 def chaikin_money_flow(
@@ -269,6 +280,7 @@ def money_flow_index(
     /,
     *,
     window: int = 14,
+    by: By = None,
 ) -> pl.Expr:
     """Money Flow Index, as ``ta.volume.money_flow_index``.
 
@@ -288,7 +300,7 @@ def money_flow_index(
 
         return _kernels_b.mfi(h, lo, c, v, w)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [high, low, close, volume]).alias("money_flow_index")
+    return kernel_expr(run, [high, low, close, volume], by=by).alias("money_flow_index")
 
 
 def volume_weighted_average_price(
