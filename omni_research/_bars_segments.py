@@ -13,6 +13,10 @@ this module, which the bar builders import only when they run.
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba
@@ -76,9 +80,9 @@ def _keys(
 
 
 @_JIT
-def _runs(codes: U, width: int) -> I64:
-    """Rows where a run of equal rows starts (row 0 included); a row is ``width``
-    consecutive words of the flat ``codes``.
+def _runs(codes: U, width: int) -> I64:  # pragma: no cover
+    """Rows (from 1) that differ from the row before; a row is ``width`` consecutive
+    words of the flat ``codes``.
 
     Mostly one branch-free (vectorised) pass: a block of rows is only searched when it
     holds a change.
@@ -87,8 +91,7 @@ def _runs(codes: U, width: int) -> I64:
     prev = codes[: codes.shape[0] - width]
     n = cur.shape[0]
     out = np.empty(16, np.int64)
-    out[0] = 0
-    m = 1
+    m = 0
     block = 2048  # a multiple of any width used
     for base in range(0, n, block):
         size = min(block, n - base)
@@ -101,7 +104,7 @@ def _runs(codes: U, width: int) -> I64:
             for q in range(size):
                 if c[q] != p[q]:
                     row = (base + q) // width + 1
-                    if row != out[m - 1]:
+                    if m == 0 or row != out[m - 1]:
                         if m == out.shape[0]:
                             grown = np.empty(2 * m, np.int64)
                             grown[:m] = out
@@ -109,6 +112,34 @@ def _runs(codes: U, width: int) -> I64:
                         out[m] = row
                         m += 1
     return out[:m]
+
+
+def _parts(n: int) -> list[int]:
+    """Row boundaries splitting ``n`` rows into one part per worker thread (the kernels
+    release the GIL); one part for small inputs, where threads cost more than they save."""
+    workers = min(os.cpu_count() or 1, 4) if n >= 1_000_000 else 1
+    return [n * w // workers for w in range(workers + 1)]
+
+
+def _in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def _run_starts(codes: U, width: int) -> I64:
+    """First rows of the runs of equal rows (row 0 included), in threads over row ranges."""
+    n = codes.shape[0] // width
+    bounds = _parts(n)
+
+    def part(lo: int, hi: int) -> Callable[[], I64]:
+        # from the row before ``lo``, so a change at ``lo`` itself is seen
+        start = max(lo - 1, 0)
+        return lambda: _runs(codes[start * width : hi * width], width) + start
+
+    found = _in_threads([part(lo, hi) for lo, hi in itertools.pairwise(bounds)])
+    return np.concatenate([np.zeros(1, np.int64), *found])
 
 
 @_JIT
@@ -188,21 +219,20 @@ def _cuts(
 
 @_JIT
 def _reduce_trades(
-    first: I64, price: F64, size: F64, side: U, buy_mask: np.uint64, buy_val: np.uint64,
-    sell_mask: np.uint64, sell_val: np.uint64,
-) -> F64:  # pragma: no cover  # fmt: skip
+    first: I64, end: int, price: F64, size: F64, side: U, buy_mask: np.uint64,
+    buy_val: np.uint64, sell_mask: np.uint64, sell_val: np.uint64, out: F64,
+) -> None:  # pragma: no cover  # fmt: skip
     """Open, high, low, close, volume, turnover, buy and sell volume of each bar, a bar
-    being the rows from ``first[j]`` to the next bar's first row.
+    being the rows from ``first[j]`` to the next bar's first row (``end`` after the
+    last bar), written to ``out``.
 
     A row is a buy when ``side & buy_mask == buy_val``, a sell when ``side & sell_mask
     == sell_val``: arithmetic rather than a branch, as sides alternate at random.
     """
-    n = price.shape[0]
     m = first.shape[0]
-    out = np.empty((m, 8))
     for j in range(m):
         a = first[j]
-        b = first[j + 1] if j + 1 < m else n
+        b = first[j + 1] if j + 1 < m else end
         hp = lp = price[a]
         v = tv = bv = sv = 0.0
         for i in range(a, b):
@@ -223,7 +253,6 @@ def _reduce_trades(
         out[j, 5] = tv
         out[j, 6] = bv
         out[j, 7] = sv
-    return out
 
 
 @_JIT
@@ -340,6 +369,65 @@ def _string_views(col: pl.Series) -> npt.NDArray[np.uint64] | None:
     return views[arr.offset : arr.offset + len(col)]
 
 
+@_JIT
+def _descents(ts: I64) -> I64:  # pragma: no cover
+    """Rows (from 1) whose time is before the previous row's; block-vectorised as
+    ``_runs``."""
+    cur = ts[1:]
+    prev = ts[:-1]
+    n = cur.shape[0]
+    out = np.empty(16, np.int64)
+    m = 0
+    block = 2048
+    for base in range(0, n, block):
+        size = min(block, n - base)
+        c = cur[base : base + size]
+        p = prev[base : base + size]
+        back = 0
+        for q in range(size):
+            back += c[q] < p[q]
+        if back:
+            for q in range(size):
+                if c[q] < p[q]:
+                    if m == out.shape[0]:
+                        grown = np.empty(2 * m, np.int64)
+                        grown[:m] = out
+                        out = grown
+                    out[m] = base + q + 1
+                    m += 1
+    return out[:m]
+
+
+def _time_cuts(ts: I64, starts: I64, lasts: I64, step: int, offset: int) -> tuple[I64, I64] | None:
+    """First row and bucket start of every time bar, by binary search of the bucket edges
+    in each series (time sorted within a series is checked first, in one vectorised
+    pass); None when time goes back inside a series, or when the edges far outnumber the
+    rows (sparse trades: the row-by-row cut pass is then cheaper)."""
+    bounds = _parts(ts.shape[0])
+
+    def part(lo: int, hi: int) -> Callable[[], I64]:
+        start = max(lo - 1, 0)
+        return lambda: _descents(ts[start:hi]) + start
+
+    back = np.concatenate(_in_threads([part(lo, hi) for lo, hi in itertools.pairwise(bounds)]))
+    if len(back) and not np.isin(back, starts).all():
+        return None
+    lo_edge = ts[starts] - offset
+    lo_edge = lo_edge - lo_edge % step + offset
+    if int(((ts[lasts] - lo_edge) // step + 1).sum()) > ts.shape[0] // 4:
+        return None
+    firsts = []
+    for a, b, edge in zip(starts.tolist(), lasts.tolist(), lo_edge.tolist(), strict=True):
+        edges = np.arange(edge, int(ts[b]) + 1, step)
+        rows = np.searchsorted(ts[a : b + 1], edges) + a
+        # an empty bucket gives the same row as the next one: keep each row once
+        keep = np.r_[rows[1:] != rows[:-1], True] & (rows <= b)
+        firsts.append(rows[keep])
+    first = np.concatenate(firsts).astype(np.int64)
+    shifted = ts[first] - offset
+    return first, shifted - shifted % step + offset
+
+
 def _side_codes(col: pl.Series) -> tuple[U, int, int, int, int]:
     """(array, buy mask, buy value, sell mask, sell value): a row is a buy when
     ``array & buy_mask == buy_value``; exact, not a guess on the first byte."""
@@ -381,15 +469,15 @@ def _series_first_rows(col: pl.Series) -> I64 | None:
         return None
     views = _string_views(col)
     if views is not None:
-        firsts = _runs(views.reshape(-1), 2)
+        firsts = _run_starts(views.reshape(-1), 2)
         if len(firsts) > 1:
             cut = pl.Series(firsts[1:])
             if (col.gather(cut) == col.gather(cut - 1)).any():
-                firsts = _runs(col.rle_id().to_numpy(), 1)
+                firsts = _run_starts(col.rle_id().to_numpy(), 1)
     elif col.dtype == pl.Categorical or isinstance(col.dtype, pl.Enum) or col.dtype.is_integer():
-        firsts = _runs(col.to_physical().to_numpy(), 1)
+        firsts = _run_starts(col.to_physical().to_numpy(), 1)
     else:
-        firsts = _runs(col.rle_id().to_numpy(), 1)
+        firsts = _run_starts(col.rle_id().to_numpy(), 1)
     if len(firsts) > 1 and col.gather(firsts).n_unique() != len(firsts):
         return None  # a series appears in several runs: rows of symbols interleaved
     return firsts
@@ -444,17 +532,28 @@ def trade_segments(
                 np.nan_to_num(np.floor(np.array(totals) / limit), posinf=n).sum()
             ) + 2 * len(starts)
     cap = max(16, min(bound, n))
-    m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, cap)
-    if m == -2 and cap < n:
-        m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, n)
-    if m < 0:
-        return None
+    timed = _time_cuts(ts, starts, lasts, step, offset) if mode == MODE_TIME else None
+    if timed is not None:
+        first, key = timed
+        m = len(first)
+    else:
+        m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, cap)
+        if m == -2 and cap < n:
+            m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, n)
+        if m < 0:
+            return None
     first, key = first[:m], key[:m]
     side, buy_mask, buy_val, sell_mask, sell_val = _side_codes(df.get_column("side"))
-    stats = _reduce_trades(
-        first, price, size, side, np.uint64(buy_mask), np.uint64(buy_val),
-        np.uint64(sell_mask), np.uint64(sell_val),
-    )  # fmt: skip
+    marks = np.uint64(buy_mask), np.uint64(buy_val), np.uint64(sell_mask), np.uint64(sell_val)
+    stats = np.empty((m, 8))
+    # bars split into parts of about equal rows, one thread each
+    cuts = np.r_[0, np.searchsorted(first, _parts(n)[1:-1]), m]
+
+    def part(a: int, b: int) -> Callable[[], None]:
+        end = int(first[b]) if b < m else n
+        return lambda: _reduce_trades(first[a:b], end, price, size, side, *marks, stats[a:b])
+
+    _in_threads([part(a, b) for a, b in itertools.pairwise(cuts.tolist()) if b > a])
     last = np.r_[first[1:], n] - 1
     vol, turn = stats[:, 4], stats[:, 5]
     return (
