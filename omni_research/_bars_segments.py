@@ -256,6 +256,81 @@ def _reduce_trades(
 
 
 @_JIT
+def _threshold_bars(
+    mode: int, starts: I64, price: F64, size: F64, side: U, buy_mask: np.uint64,
+    buy_val: np.uint64, sell_mask: np.uint64, sell_val: np.uint64, threshold: float,
+    first: I64, key: I64, out: F64,
+) -> int:  # pragma: no cover  # fmt: skip
+    """Volume or dollar bars in one pass: the cut of ``_cuts`` and the sums of
+    ``_reduce_trades`` together, so the running total's chain of additions (one per row,
+    in order, to match the lazy path's ``cum_sum`` to the bit) overlaps the streaming of
+    the rows. Writes ``first``, ``key`` and ``out``; returns the bar count, or -2 when
+    more bars are needed than they hold.
+    """
+    n = price.shape[0]
+    cap = first.shape[0]
+    n_series = starts.shape[0]
+    j = -1
+    hp = lp = v = tv = bv = sv = 0.0
+    for g in range(n_series):
+        a = starts[g]
+        b = starts[g + 1] if g + 1 < n_series else n
+        cum = 0.0
+        k = 0
+        safe_lo = 1.0
+        safe_hi = 0.0
+        for i in range(a, b):
+            p = price[i]
+            s = size[i]
+            x = s if mode == MODE_VOLUME else p * s
+            cum = cum + x
+            before = cum - x  # the lazy path's cum_sum(x) - x, to the bit
+            new = i == a
+            # most rows lie well inside the current bar's window: no division or floor
+            if new or not (safe_lo <= before < safe_hi):
+                kk = int(np.floor(before / threshold))
+                new = new or kk != k
+                k = kk
+                edge_lo = k * threshold
+                edge_hi = (k + 1) * threshold
+                safe_lo = edge_lo + (abs(edge_lo) + threshold) * 1e-9
+                safe_hi = edge_hi - (abs(edge_hi) + threshold) * 1e-9
+                if new:
+                    if j >= 0:
+                        out[j, 1] = hp
+                        out[j, 2] = lp
+                        out[j, 3] = price[i - 1]
+                        out[j, 4] = v
+                        out[j, 5] = tv
+                        out[j, 6] = bv
+                        out[j, 7] = sv
+                    j += 1
+                    if j == cap:
+                        return -2
+                    first[j] = i
+                    key[j] = k
+                    out[j, 0] = p
+                    hp = lp = p
+                    v = tv = bv = sv = 0.0
+            hp = max(hp, p)
+            lp = min(lp, p)
+            v += s
+            tv += p * s
+            code = side[i]
+            bv += s * ((code & buy_mask) == buy_val)
+            sv += s * ((code & sell_mask) == sell_val)
+    if j >= 0:
+        out[j, 1] = hp
+        out[j, 2] = lp
+        out[j, 3] = price[n - 1]
+        out[j, 4] = v
+        out[j, 5] = tv
+        out[j, 6] = bv
+        out[j, 7] = sv
+    return j + 1
+
+
+@_JIT
 def _reduce_ohlcv(
     key: I64, m: int, starts: B1, o: F64, h: F64, lo: F64, c: F64, v: F64, t: F64, n_tr: I64
 ) -> tuple[I64, I64, F64, F64, F64, F64, F64, F64, I64]:  # pragma: no cover
@@ -305,6 +380,43 @@ def _reduce_ohlcv(
     return first, last, oo, hh, ll, cc, vv, tt, kk
 
 
+@_JIT
+def _reduce_ohlcv_ranges(
+    first: I64, o: F64, h: F64, lo: F64, c: F64, v: F64, t: F64, n_tr: I64
+) -> tuple[F64, F64, F64, F64, F64, F64, I64]:  # pragma: no cover
+    """OHLCV of each higher bar, a bar being the rows from ``first[j]`` to the next one's."""
+    n = o.shape[0]
+    m = first.shape[0]
+    oo = np.empty(m)
+    hh = np.empty(m)
+    ll = np.empty(m)
+    cc = np.empty(m)
+    vv = np.empty(m)
+    tt = np.empty(m)
+    kk = np.empty(m, np.int64)
+    for j in range(m):
+        a = first[j]
+        b = first[j + 1] if j + 1 < m else n
+        hp = h[a]
+        lp = lo[a]
+        sv = st = 0.0
+        sk = 0
+        for i in range(a, b):
+            hp = max(hp, h[i])
+            lp = min(lp, lo[i])
+            sv += v[i]
+            st += t[i]
+            sk += n_tr[i]
+        oo[j] = o[a]
+        hh[j] = hp
+        ll[j] = lp
+        cc[j] = c[b - 1]
+        vv[j] = sv
+        tt[j] = st
+        kk[j] = sk
+    return oo, hh, ll, cc, vv, tt, kk
+
+
 def _time_mode(every: str) -> tuple[int, int, int]:
     """(mode, step µs, offset µs) for a time bucket: computed in the loop for minutes,
     hours, one day and one week; anything else comes from Polars' ``dt.truncate``."""
@@ -314,29 +426,6 @@ def _time_mode(every: str) -> tuple[int, int, int]:
     if unit in ("m", "h") or every in ("1d", "1w"):
         return MODE_TIME, timeframe_duration_us(every), _MONDAY_US if unit == "w" else 0
     return MODE_KEYS, 1, 0
-
-
-def _series_starts(df: pl.DataFrame, keys: list[str], *, check_time: bool = True) -> B1 | None:
-    """A mask of the rows where a series starts, if each series is one contiguous run in
-    time order; None otherwise."""
-    if any(df.get_column(k).null_count() for k in keys):
-        return None
-    starts = (
-        df.select(
-            pl.any_horizontal([pl.col(k) != pl.col(k).shift(1) for k in keys]).fill_null(True)
-        )
-        .to_series()
-        .to_numpy()
-    )
-    first_rows = np.flatnonzero(starts)
-    if df.select(keys).gather(first_rows).n_unique() != len(first_rows):
-        return None  # a series appears in several runs: rows of symbols interleaved
-    if check_time:
-        ts = df.get_column("timestamp").to_physical().to_numpy()
-        back = np.flatnonzero(ts[1:] < ts[:-1]) + 1
-        if len(back) and not starts[back].all():
-            return None  # time goes back inside a series
-    return np.ascontiguousarray(starts, dtype=np.bool_)
 
 
 _BUY_3 = 3 | int.from_bytes(b"buy", "little") << 32  # length 3, then the inline bytes
@@ -532,28 +621,40 @@ def trade_segments(
                 np.nan_to_num(np.floor(np.array(totals) / limit), posinf=n).sum()
             ) + 2 * len(starts)
     cap = max(16, min(bound, n))
-    timed = _time_cuts(ts, starts, lasts, step, offset) if mode == MODE_TIME else None
-    if timed is not None:
-        first, key = timed
-        m = len(first)
-    else:
-        m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, cap)
-        if m == -2 and cap < n:
-            m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, n)
-        if m < 0:
-            return None
-    first, key = first[:m], key[:m]
     side, buy_mask, buy_val, sell_mask, sell_val = _side_codes(df.get_column("side"))
     marks = np.uint64(buy_mask), np.uint64(buy_val), np.uint64(sell_mask), np.uint64(sell_val)
-    stats = np.empty((m, 8))
-    # bars split into parts of about equal rows, one thread each
-    cuts = np.r_[0, np.searchsorted(first, _parts(n)[1:-1]), m]
+    if mode in (MODE_VOLUME, MODE_DOLLAR):
+        for size_out in (cap, n) if cap < n else (n,):
+            first, key = np.empty(size_out, np.int64), np.empty(size_out, np.int64)
+            stats = np.empty((size_out, 8))
+            args = (mode, starts, price, size, side, *marks, limit, first, key, stats)
+            m = _threshold_bars(*args)
+            if m >= 0:
+                break
+        first, key, stats = first[:m], key[:m], stats[:m]
+    else:
+        timed = _time_cuts(ts, starts, lasts, step, offset) if mode == MODE_TIME else None
+        if timed is not None:
+            first, key = timed
+            m = len(first)
+        else:
+            m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, cap)
+            if m == -2 and cap < n:
+                m, first, key = _cuts(
+                    mode, keys_in, ts, starts, price, size, step, offset, limit, n
+                )
+            if m < 0:
+                return None
+        first, key = first[:m], key[:m]
+        stats = np.empty((m, 8))
+        # bars split into parts of about equal rows, one thread each
+        cuts = np.r_[0, np.searchsorted(first, _parts(n)[1:-1]), m]
 
-    def part(a: int, b: int) -> Callable[[], None]:
-        end = int(first[b]) if b < m else n
-        return lambda: _reduce_trades(first[a:b], end, price, size, side, *marks, stats[a:b])
+        def part(a: int, b: int) -> Callable[[], None]:
+            end = int(first[b]) if b < m else n
+            return lambda: _reduce_trades(first[a:b], end, price, size, side, *marks, stats[a:b])
 
-    _in_threads([part(a, b) for a, b in itertools.pairwise(cuts.tolist()) if b > a])
+        _in_threads([part(a, b) for a, b in itertools.pairwise(cuts.tolist()) if b > a])
     last = np.r_[first[1:], n] - 1
     vol, turn = stats[:, 4], stats[:, 5]
     return (
@@ -583,14 +684,15 @@ def ohlcv_segments(df: pl.DataFrame, *, by: str, every: str) -> pl.DataFrame | N
     Returns ``by``, ``_key`` (bucket start, µs), ``_last_ts``, ``open, high, low, close,
     volume`` and, when the input has them, ``turnover`` and ``trade_count``.
     """
-    if df.height == 0:
+    n = df.height
+    if n == 0 or df.get_column("timestamp").null_count():
         return None
-    starts = _series_starts(df, [by])
+    first_rows = _series_first_rows(df.get_column(by))
     arrays = [_floats(df, c) for c in ("open", "high", "low", "close", "volume")]
     has_turnover, has_count = "turnover" in df.columns, "trade_count" in df.columns
     turnover = _floats(df, "turnover") if has_turnover else np.zeros(df.height)
     count_col = df.get_column("trade_count") if has_count else None
-    if starts is None or turnover is None or any(a is None for a in arrays):
+    if first_rows is None or turnover is None or any(a is None for a in arrays):
         return None
     if count_col is not None and count_col.null_count():
         return None
@@ -607,15 +709,28 @@ def ohlcv_segments(df: pl.DataFrame, *, by: str, every: str) -> pl.DataFrame | N
             df.get_column("timestamp").dt.truncate(every).to_physical().to_numpy(), np.int64
         )
     o, h, lo, c, v = (a for a in arrays if a is not None)
-    key, m = _keys(mode, keys_in, ts, starts, o, v, step, offset, 0.0)
-    first, last, oo, hh, ll, cc, vv, tt, kk = _reduce_ohlcv(
-        key, m, starts, o, h, lo, c, v, turnover, counts
-    )
+    lasts = np.r_[first_rows[1:], n] - 1
+    timed = _time_cuts(ts, first_rows, lasts, step, offset) if mode == MODE_TIME else None
+    if timed is not None:  # bucket edges by binary search, then one pass per bar
+        first, key = timed
+        last = np.r_[first[1:], n] - 1
+        oo, hh, ll, cc, vv, tt, kk = _reduce_ohlcv_ranges(first, o, h, lo, c, v, turnover, counts)
+    else:  # row by row: sparse bars, calendar buckets, or time going back (then None)
+        back = _descents(ts)
+        if len(back) and not np.isin(back, first_rows).all():
+            return None
+        starts = np.zeros(n, np.bool_)
+        starts[first_rows] = True
+        row_key, m = _keys(mode, keys_in, ts, starts, o, v, step, offset, 0.0)
+        first, last, oo, hh, ll, cc, vv, tt, kk = _reduce_ohlcv(
+            row_key, m, starts, o, h, lo, c, v, turnover, counts
+        )
+        key = row_key[first]
     out = (
         df.select(by)
         .gather(first)
         .with_columns(
-            pl.Series("_key", key[first]),
+            pl.Series("_key", key),
             pl.Series("_last_ts", ts[last]),
             pl.Series("open", oo),
             pl.Series("high", hh),
