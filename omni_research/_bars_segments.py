@@ -33,6 +33,8 @@ _JIT = numba.njit(cache=True, nogil=True)
 
 MODE_KEYS, MODE_TICK, MODE_VOLUME, MODE_DOLLAR, MODE_TIME = 0, 1, 2, 3, 4
 _MONDAY_US = 4 * 86_400_000_000  # 1970-01-01 was a Thursday; weeks start on Monday
+_WORKERS = min(os.cpu_count() or 1, 4)
+_THREAD_ROWS = 1_000_000  # below this, threads cost more than they save
 
 
 @_JIT
@@ -44,7 +46,7 @@ def _keys(
 
     Time: the bucket start (``ts`` floored to ``step`` µs from ``offset``), as
     ``dt.truncate`` gives for fixed-length timeframes. Threshold bars: the bar id within the
-    series exactly as the lazy path computes it, ``floor((cum_sum(x) - x) / threshold)``
+    series exactly as the lazy path computes it, ``floor((cum_sum(x) - x) * (1 / threshold))``
     (tick bars: ``row index // step``).
     """
     n = ts.shape[0]
@@ -71,7 +73,7 @@ def _keys(
         else:
             x = size[i] if mode == MODE_VOLUME else price[i] * size[i]
             cum = cum + x
-            k = int(np.floor((cum - x) / threshold))
+            k = int(np.floor((cum - x) * (1.0 / threshold)))
         key[i] = k
         if i == 0 or starts[i] or k != key[i - 1]:
             bars += 1
@@ -117,7 +119,7 @@ def _runs(codes: U, width: int) -> I64:  # pragma: no cover
 def _parts(n: int) -> list[int]:
     """Row boundaries splitting ``n`` rows into one part per worker thread (the kernels
     release the GIL); one part for small inputs, where threads cost more than they save."""
-    workers = min(os.cpu_count() or 1, 4) if n >= 1_000_000 else 1
+    workers = _WORKERS if n >= _THREAD_ROWS else 1
     return [n * w // workers for w in range(workers + 1)]
 
 
@@ -151,7 +153,7 @@ def _cuts(
 
     The key is the bucket start (time modes) or the bar id within the series, exactly as
     the lazy path computes it: ``row index // step`` (tick bars) or
-    ``floor((cum_sum(x) - x) / threshold)`` (volume, dollar). Returns the bar count, or
+    ``floor((cum_sum(x) - x) * (1 / threshold))`` (volume, dollar). Returns the bar count, or
     -1 when time goes back inside a series of time bars (a bucket could come back: the
     caller takes the lazy path), or -2 when more than ``cap`` bars are needed.
     """
@@ -201,7 +203,7 @@ def _cuts(
                 cum = cum + x
                 before = cum - x  # the lazy path's cum_sum(x) - x, to the bit
                 if new or not (safe_lo <= before < safe_hi):
-                    kk = int(np.floor(before / threshold))
+                    kk = int(np.floor(before * (1.0 / threshold)))
                     new = new or kk != k
                     k = kk
                     edge_lo = k * threshold
@@ -288,7 +290,7 @@ def _threshold_bars(
             new = i == a
             # most rows lie well inside the current bar's window: no division or floor
             if new or not (safe_lo <= before < safe_hi):
-                kk = int(np.floor(before / threshold))
+                kk = int(np.floor(before * (1.0 / threshold)))
                 new = new or kk != k
                 k = kk
                 edge_lo = k * threshold

@@ -504,7 +504,8 @@ def volume_bars(trades: FrameT, /, *, volume: float, by: str = "symbol") -> Fram
 
     Bars are cut on a fixed grid of cumulative volume (per symbol): a trade belongs to the
     bar its first unit falls in, ``bar_id = floor(cumulative volume before the trade /
-    volume)``. Trades are not split, so a bar can hold more than ``volume`` and the next
+    volume)`` (computed as a product with ``1 / volume``, the same double in memory and
+    streaming). Trades are not split, so a bar can hold more than ``volume`` and the next
     one correspondingly less; the sum over bars is the total volume. This is the usual
     cumulative-sum-and-bucket construction, computed without a Python loop.
 
@@ -531,7 +532,8 @@ def volume_bars(trades: FrameT, /, *, volume: float, by: str = "symbol") -> Fram
     True
     """
     size = pl.col("size")
-    bar_id = ((size.cum_sum() - size) / volume).floor().cast(pl.Int64)
+    # times the reciprocal, not divided: the eager kernel computes the same double
+    bar_id = ((size.cum_sum() - size) * (1.0 / volume)).floor().cast(pl.Int64)
     return _threshold_bars(trades, bar_id, "volume", float(volume), by, "volume_bars")
 
 
@@ -562,7 +564,7 @@ def dollar_bars(trades: FrameT, /, *, notional: float, by: str = "symbol") -> Fr
     ['timestamp', 'end_timestamp', 'symbol', 'bar_id']
     """
     value = pl.col("price") * pl.col("size")
-    bar_id = ((value.cum_sum() - value) / notional).floor().cast(pl.Int64)
+    bar_id = ((value.cum_sum() - value) * (1.0 / notional)).floor().cast(pl.Int64)
     return _threshold_bars(trades, bar_id, "dollar", float(notional), by, "dollar_bars")
 
 
