@@ -9,7 +9,9 @@ Cases
    pandas ``resample("1min").ohlc()`` plus a volume sum versus :func:`time_bars`
    (which also gives turnover, trade count, VWAP and the buy/sell split).
 2. volume bars and dollar bars: the usual pandas way (cumulative sum, integer bucket,
-   ``groupby``) versus :func:`volume_bars` / :func:`dollar_bars`.
+   ``groupby``) versus :func:`volume_bars` / :func:`dollar_bars`, twice: pandas computing
+   OHLC and volume only, then pandas computing the same columns as ours (trade times,
+   turnover, trade count, VWAP, buy/sell split). Each line says which.
 3. resampling: 1-minute OHLCV to 1 hour, pandas ``resample().agg`` versus
    :func:`resample_ohlcv`.
 4. streaming: ``--trades`` trades written as daily Parquet partitions into a temporary
@@ -82,7 +84,7 @@ def report(name: str, rows: int, peer: float, ours: float, goal: float | None) -
         "" if goal is None else f"  goal >= {goal:g}x: {'met' if ratio >= goal else 'NOT met'}"
     )
     print(
-        f"{name:<34} pandas {peer:8.3f} s   ours {ours:8.3f} s   ratio {ratio:6.1f}x   "
+        f"{name:<36} pandas {peer:8.3f} s   ours {ours:8.3f} s   ratio {ratio:6.1f}x   "
         f"ours {rows / ours / 1e6:7.1f} M rows/s{verdict}"
     )
 
@@ -126,6 +128,28 @@ def pandas_threshold_bars(pdf: pd.DataFrame, measure: pd.Series, threshold: floa
         open=("price", "first"), high=("price", "max"), low=("price", "min"),
         close=("price", "last"), volume=("size", "sum"),
     )  # fmt: skip
+
+
+def pandas_threshold_bars_full(pdf: pd.DataFrame, measure: pd.Series, threshold: float) -> (
+    pd.DataFrame
+):  # fmt: skip
+    """The same pandas way, to the same columns as ours: first and last trade time, OHLC,
+    volume, turnover, trade count, VWAP and the buy/sell split."""
+    cum = measure.cumsum()
+    bucket = ((cum - measure) // threshold).astype("int64")
+    frame = pdf.assign(
+        notional=pdf["price"] * pdf["size"],
+        buy=pdf["size"].where(pdf["side"] == "buy", 0.0),
+        sell=pdf["size"].where(pdf["side"] == "sell", 0.0),
+    )
+    bars = frame.groupby(bucket).agg(
+        timestamp=("timestamp", "first"), end_timestamp=("timestamp", "last"),
+        open=("price", "first"), high=("price", "max"), low=("price", "min"),
+        close=("price", "last"), volume=("size", "sum"), turnover=("notional", "sum"),
+        trade_count=("price", "size"), buy_volume=("buy", "sum"), sell_volume=("sell", "sum"),
+    )  # fmt: skip
+    bars["vwap"] = bars["turnover"] / bars["volume"]
+    return bars
 
 
 def pandas_resample(pdf: pd.DataFrame) -> pd.DataFrame:
@@ -200,7 +224,7 @@ def run_streaming(n: int, days: int) -> None:
         assert int(counted) == n, "the bars must account for every trade"
         peak_gb = int(peak_kb) * 1024 / 1e9
         print(
-            f"{'streaming catalog -> 1m bars':<34} ours {float(elapsed):8.3f} s   "
+            f"{'streaming catalog -> 1m bars':<36} ours {float(elapsed):8.3f} s   "
             f"{n / float(elapsed) / 1e6:7.1f} M trades/s   {int(n_bars):,} bars   "
             f"peak RSS {peak_gb:.2f} GB  goal < 4 GB: {'met' if peak_gb < 4 else 'NOT met'}"
         )
@@ -232,7 +256,7 @@ def main() -> None:
 def in_memory_cases(n: int, repeat: int) -> None:
     trades = make_trades(n)
     pdf = trades.to_pandas()
-    print(f"{n:,} trades in memory, one symbol, 7 days")
+    print(f"{n:,} trades in memory, one symbol, 7 days; medians of {repeat} runs")
 
     peer, expected = timed(lambda: pandas_time_bars(pdf), repeat)
     ours, got = timed(lambda: time_bars(trades, timeframe="1m"), repeat)
@@ -249,7 +273,11 @@ def in_memory_cases(n: int, repeat: int) -> None:
     ours, got = timed(lambda: volume_bars(trades, volume=threshold), repeat)
     assert got.height == len(expected)
     assert np.allclose(got["close"].to_numpy(), expected["close"].to_numpy())
-    report("volume bars", n, peer, ours, 10)
+    report("volume bars (pandas: OHLC+volume)", n, peer, ours, 10)
+    peer, expected = timed(lambda: pandas_threshold_bars_full(pdf, pdf["size"], threshold), repeat)
+    assert np.allclose(got["buy_volume"].to_numpy(), expected["buy_volume"].to_numpy())
+    assert np.allclose(got["vwap"].to_numpy(), expected["vwap"].to_numpy())
+    report("volume bars (pandas: same columns)", n, peer, ours, 10)
 
     notional = float((trades["price"] * trades["size"]).sum()) / 20_000
     peer, expected = timed(
@@ -257,7 +285,12 @@ def in_memory_cases(n: int, repeat: int) -> None:
     )
     ours, got = timed(lambda: dollar_bars(trades, notional=notional), repeat)
     assert got.height == len(expected)
-    report("dollar bars", n, peer, ours, 10)
+    report("dollar bars (pandas: OHLC+volume)", n, peer, ours, 10)
+    peer, expected = timed(
+        lambda: pandas_threshold_bars_full(pdf, pdf["price"] * pdf["size"], notional), repeat
+    )
+    assert np.allclose(got["turnover"].to_numpy(), expected["turnover"].to_numpy())
+    report("dollar bars (pandas: same columns)", n, peer, ours, 10)
 
     m1 = time_bars(trades, timeframe="1m").select(
         "timestamp", "symbol", "timeframe", "open", "high", "low", "close", "volume",
