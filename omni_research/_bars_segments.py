@@ -82,13 +82,12 @@ def _keys(
 
 
 @_JIT
-def _runs(codes: U, width: int, abort: I64) -> I64:  # pragma: no cover
+def _runs(codes: U, width: int) -> I64:  # pragma: no cover
     """Rows (from 1) that differ from the row before; a row is ``width`` consecutive
     words of the flat ``codes``.
 
     Mostly one branch-free (vectorised) pass: a block of rows is only searched when it
-    holds a change. Sets ``abort[0]`` on the first change found (a speculative pass that
-    assumed one series can stop).
+    holds a change.
     """
     cur = codes[width:]
     prev = codes[: codes.shape[0] - width]
@@ -114,7 +113,6 @@ def _runs(codes: U, width: int, abort: I64) -> I64:  # pragma: no cover
                             out = grown
                         out[m] = row
                         m += 1
-                        abort[0] = 1
     return out[:m]
 
 
@@ -132,7 +130,7 @@ def _in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
         return list(pool.map(lambda call: call(), calls))
 
 
-def _run_starts(codes: U, width: int, abort: I64 | None = None) -> I64:
+def _run_starts(codes: U, width: int) -> I64:
     """First rows of the runs of equal rows (row 0 included), in threads over row ranges."""
     n = codes.shape[0] // width
     bounds = _parts(n)
@@ -140,9 +138,7 @@ def _run_starts(codes: U, width: int, abort: I64 | None = None) -> I64:
     def part(lo: int, hi: int) -> Callable[[], I64]:
         # from the row before ``lo``, so a change at ``lo`` itself is seen
         start = max(lo - 1, 0)
-        return lambda: _runs(codes[start * width : hi * width], width, flag) + start
-
-    flag = abort if abort is not None else np.zeros(1, np.int64)
+        return lambda: _runs(codes[start * width : hi * width], width) + start
 
     found = _in_threads([part(lo, hi) for lo, hi in itertools.pairwise(bounds)])
     return np.concatenate([np.zeros(1, np.int64), *found])
@@ -265,14 +261,13 @@ def _reduce_trades(
 def _threshold_bars(
     mode: int, starts: I64, price: F64, size: F64, side: U, buy_mask: np.uint64,
     buy_val: np.uint64, sell_mask: np.uint64, sell_val: np.uint64, threshold: float,
-    first: I64, key: I64, out: F64, abort: I64,
+    first: I64, key: I64, out: F64,
 ) -> int:  # pragma: no cover  # fmt: skip
     """Volume or dollar bars in one pass: the cut of ``_cuts`` and the sums of
     ``_reduce_trades`` together, so the running total's chain of additions (one per row,
     in order, to match the lazy path's ``cum_sum`` to the bit) overlaps the streaming of
-    the rows. Writes ``first``, ``key`` and ``out``; returns the bar count, -2 when more
-    bars are needed than they hold, or -3 when ``abort[0]`` was set (checked every 64Ki
-    rows) by a thread that found the series assumed here wrong.
+    the rows. Writes ``first``, ``key`` and ``out``; returns the bar count, or -2 when
+    more bars are needed than they hold.
     """
     n = price.shape[0]
     cap = first.shape[0]
@@ -287,8 +282,6 @@ def _threshold_bars(
         safe_lo = 1.0
         safe_hi = 0.0
         for i in range(a, b):
-            if (i & 0xFFFF) == 0 and abort[0]:
-                return -3
             p = price[i]
             s = size[i]
             x = s if mode == MODE_VOLUME else p * s
@@ -556,7 +549,7 @@ def _floats(df: pl.DataFrame, name: str) -> F64 | None:
     return np.ascontiguousarray(col.cast(pl.Float64).to_numpy(), dtype=np.float64)
 
 
-def _series_first_rows(col: pl.Series, abort: I64 | None = None) -> I64 | None:
+def _series_first_rows(col: pl.Series) -> I64 | None:
     """The first row of each run of equal values of a column without nulls, or None when
     a value comes back after another (symbols interleaved) or the column holds nulls.
 
@@ -567,48 +560,18 @@ def _series_first_rows(col: pl.Series, abort: I64 | None = None) -> I64 | None:
         return None
     views = _string_views(col)
     if views is not None:
-        firsts = _run_starts(views.reshape(-1), 2, abort)
+        firsts = _run_starts(views.reshape(-1), 2)
         if len(firsts) > 1:
             cut = pl.Series(firsts[1:])
             if (col.gather(cut) == col.gather(cut - 1)).any():
                 firsts = _run_starts(col.rle_id().to_numpy(), 1)
     elif col.dtype == pl.Categorical or isinstance(col.dtype, pl.Enum) or col.dtype.is_integer():
-        firsts = _run_starts(col.to_physical().to_numpy(), 1, abort)
+        firsts = _run_starts(col.to_physical().to_numpy(), 1)
     else:
-        firsts = _run_starts(col.rle_id().to_numpy(), 1, abort)
+        firsts = _run_starts(col.rle_id().to_numpy(), 1)
     if len(firsts) > 1 and col.gather(firsts).n_unique() != len(firsts):
         return None  # a series appears in several runs: rows of symbols interleaved
     return firsts
-
-
-def _threshold_run(
-    mode: int, starts: I64, price: F64, size: F64, side: U, marks: tuple[np.uint64, ...],
-    limit: float, abort: I64,
-) -> tuple[int, I64, I64, F64]:  # fmt: skip
-    """Volume or dollar bars of the series starting at ``starts``: (count, first rows,
-    keys, statistics), count -3 if aborted. The outputs are sized by the total per series
-    (np.dot: no temporary) over the threshold plus slack; if that proves short (negative
-    sizes), the pass runs again with room for one bar per row."""
-    n = price.shape[0]
-    ends = np.r_[starts[1:], n]
-    totals = [
-        size[a:b].sum() if mode == MODE_VOLUME else np.dot(price[a:b], size[a:b])
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-    ]
-    bound = int(np.nan_to_num(np.floor(np.array(totals) / limit), posinf=n).sum())
-    cap = max(16, min(bound + 2 * len(starts), n))
-    m = -2
-    for size_out in (cap, n) if cap < n else (n,):
-        first, key = np.empty(size_out, np.int64), np.empty(size_out, np.int64)
-        stats = np.empty((size_out, 8))
-        buy_mask, buy_val, sell_mask, sell_val = marks
-        m = _threshold_bars(
-            mode, starts, price, size, side, buy_mask, buy_val, sell_mask, sell_val, limit,
-            first, key, stats, abort,
-        )  # fmt: skip
-        if m != -2:
-            break
-    return m, first[: max(m, 0)], key[: max(m, 0)], stats[: max(m, 0)]
 
 
 def trade_segments(
@@ -623,63 +586,62 @@ def trade_segments(
     n = df.height
     if n == 0 or df.get_column("timestamp").null_count():
         return None
+    starts = _series_first_rows(df.get_column(by))
     price, size = _floats(df, "price"), _floats(df, "size")
-    if price is None or size is None:
-        return None
-    side, buy_mask, buy_val, sell_mask, sell_val = _side_codes(df.get_column("side"))
-    marks = np.uint64(buy_mask), np.uint64(buy_val), np.uint64(sell_mask), np.uint64(sell_val)
-    col = df.get_column(by)
-    mode = MODE_TIME if threshold is None else threshold[0]
-    limit = 0.0 if threshold is None else float(threshold[1])
-    fused = mode in (MODE_VOLUME, MODE_DOLLAR)
-    guess: tuple[int, I64, I64, F64] | None = None
-    if fused and _WORKERS > 1 and n >= _THREAD_ROWS:
-        # one frame, one symbol is the usual case: build its bars while another thread
-        # finds the series, which stops this pass early when it finds a second one
-        abort = np.zeros(1, np.int64)
-        one = np.zeros(1, np.int64)
-        starts, guess = _in_threads(
-            [
-                lambda: _series_first_rows(col, abort),
-                lambda: _threshold_run(mode, one, price, size, side, marks, limit, abort),
-            ]
-        )
-    else:
-        starts = _series_first_rows(col)
-    if starts is None:
+    if starts is None or price is None or size is None:
         return None
     ts = np.ascontiguousarray(df.get_column("timestamp").to_physical().to_numpy(), np.int64)
     lasts = np.r_[starts[1:], n] - 1
-    if fused:
-        if guess is None or guess[0] < 0 or len(starts) > 1:
-            guess = _threshold_run(
-                mode, starts, price, size, side, marks, limit, np.zeros(1, np.int64)
+    keys_in = np.empty(0, np.int64)
+    limit = 0.0
+    offset = 0
+    # a bound of the bar count sizes the outputs; when it proves short, the cut pass runs
+    # again with room for one bar per row
+    if bucket is not None:
+        mode, step, offset = _time_mode(bucket)
+        if mode == MODE_KEYS:
+            keys_in = np.ascontiguousarray(
+                df.get_column("timestamp").dt.truncate(bucket).to_physical().to_numpy(), np.int64
             )
-        m, first, key, stats = guess
+            bound = 1024
+        else:
+            bound = int(np.maximum((ts[lasts] - ts[starts]) // step + 2, 1).sum())
     else:
-        keys_in = np.empty(0, np.int64)
-        offset = 0
-        if bucket is not None:
-            mode, step, offset = _time_mode(bucket)
-            if mode == MODE_KEYS:
-                keys_in = np.ascontiguousarray(
-                    df.get_column("timestamp").dt.truncate(bucket).to_physical().to_numpy(),
-                    np.int64,
-                )
-                bound = 1024
-            else:
-                bound = int(np.maximum((ts[lasts] - ts[starts]) // step + 2, 1).sum())
-        else:  # tick bars
-            step = int(limit)
+        assert threshold is not None
+        mode, limit = threshold[0], float(threshold[1])
+        step = int(limit) if mode == MODE_TICK else 1
+        if mode == MODE_TICK:
             bound = int((-(-(lasts - starts + 1) // step)).sum())
-        cap = max(16, min(bound, n))
+        else:  # the total per series (np.dot: no temporary) over the threshold, plus slack
+            totals = [
+                size[a : b + 1].sum()
+                if mode == MODE_VOLUME
+                else np.dot(price[a : b + 1], size[a : b + 1])
+                for a, b in zip(starts, lasts, strict=True)
+            ]
+            bound = int(
+                np.nan_to_num(np.floor(np.array(totals) / limit), posinf=n).sum()
+            ) + 2 * len(starts)
+    cap = max(16, min(bound, n))
+    side, buy_mask, buy_val, sell_mask, sell_val = _side_codes(df.get_column("side"))
+    marks = np.uint64(buy_mask), np.uint64(buy_val), np.uint64(sell_mask), np.uint64(sell_val)
+    if mode in (MODE_VOLUME, MODE_DOLLAR):
+        for size_out in (cap, n) if cap < n else (n,):
+            first, key = np.empty(size_out, np.int64), np.empty(size_out, np.int64)
+            stats = np.empty((size_out, 8))
+            args = (mode, starts, price, size, side, *marks, limit, first, key, stats)
+            m = _threshold_bars(*args)
+            if m >= 0:
+                break
+        first, key, stats = first[:m], key[:m], stats[:m]
+    else:
         timed = _time_cuts(ts, starts, lasts, step, offset) if mode == MODE_TIME else None
         if timed is not None:
             first, key = timed
             m = len(first)
         else:
             m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, cap)
-            if m == -2 and cap < n:  # the bound proved short: room for one bar per row
+            if m == -2 and cap < n:
                 m, first, key = _cuts(
                     mode, keys_in, ts, starts, price, size, step, offset, limit, n
                 )

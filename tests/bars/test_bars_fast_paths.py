@@ -185,8 +185,7 @@ def test_layouts_give_the_lazy_bars(
     elif layout == "unsorted_symbols":  # symbols in blocks but not in alphabetical order
         order = {"SOLUSDT": 0, "BTCUSDT": 1, "ETHUSDT": 2}
         trades = trades.sort(pl.col("symbol").replace_strict(order), maintain_order=True)
-    else:  # every kernel split over threads, parts ending inside bars and series; volume
-        # and dollar bars speculate on one series while the series are searched
+    else:  # every kernel split over threads, parts ending inside bars and series
         monkeypatch.setattr(seg, "_THREAD_ROWS", 1)
         monkeypatch.setattr(seg, "_WORKERS", 3)
         if layout == "threads_one_symbol":
@@ -236,21 +235,10 @@ def test_threshold_kernel_reports_when_its_outputs_are_full() -> None:
     first, key, out = np.empty(2, np.int64), np.empty(2, np.int64), np.empty((2, 8))
     args = (seg.MODE_VOLUME, np.zeros(1, np.int64), size, size, np.zeros(10, np.uint8))
     masks = (np.uint64(255), np.uint64(1), np.uint64(255), np.uint64(2))
-    go_on, stop = np.zeros(1, np.int64), np.ones(1, np.int64)
-    assert seg._threshold_bars(*args, *masks, 1.0, first, key, out, go_on) == -2
+    assert seg._threshold_bars(*args, *masks, 1.0, first, key, out) == -2
     first, key, out = np.empty(10, np.int64), np.empty(10, np.int64), np.empty((10, 8))
-    assert seg._threshold_bars(*args, *masks, 1.0, first, key, out, go_on) == 10
+    assert seg._threshold_bars(*args, *masks, 1.0, first, key, out) == 10
     assert first.tolist() == list(range(10))
-    # a thread that found a second series stops the speculative one-series pass
-    assert seg._threshold_bars(*args, *masks, 1.0, first, key, out, stop) == -3
-
-
-def test_run_search_raises_the_abort_flag_only_on_a_change() -> None:
-    flag = np.zeros(1, np.int64)
-    assert seg._runs(np.zeros(5000, np.int64), 1, flag).tolist() == []
-    assert flag[0] == 0
-    assert seg._runs(np.r_[np.zeros(3000, np.int64), 1], 1, flag).tolist() == [3000]
-    assert flag[0] == 1
 
 
 @pytest.mark.parametrize("timeframe", ["1m", "1h", "1d", "1w"])
