@@ -13,7 +13,8 @@ Conventions (both families follow them):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -224,12 +225,48 @@ def run_segmented(
     return out, warm
 
 
+# The last result of a kernel marked ``share=``: Polars never shares a Python UDF's result
+# between expressions (no common-subexpression elimination for UDFs), so the seven
+# Bollinger functions selected together would each run the same pass. One entry, keyed by
+# the kernel's key and the input arrays' addresses and lengths. The entry holds those
+# arrays (and so the Polars buffers they view), so no other array can reuse an address
+# while the entry lives, and Polars buffers are immutable while shared: an equal key means
+# equal input. Read-only results, replaced on each miss; not used with ``by``.
+_SHARE_LOCK = threading.Lock()
+_SHARED: list[tuple[Any, list[KernelResult], KernelResult]] = []
+
+
+def _shared_run(
+    share: Hashable, arrays: list[KernelResult], compute: Callable[[], KernelResult]
+) -> KernelResult:
+    ident = (share, tuple((a.__array_interface__["data"][0], a.shape[0]) for a in arrays))
+    # computed under the lock: Polars evaluates the expressions of one select in parallel,
+    # and the second caller should wait for the first one's pass rather than run its own.
+    # ``compute`` is numba/numpy only (no Polars call), so holding the lock cannot starve
+    # Polars' thread pool.
+    with _SHARE_LOCK:
+        for entry_ident, _, result in _SHARED:
+            if entry_ident == ident:
+                return result
+        result = compute()
+        result.flags.writeable = False
+        _SHARED[:] = [(ident, arrays, result)]
+    return result
+
+
+def clear_shared() -> None:
+    """Forget the shared kernel result (benchmarks call it so every query runs cold)."""
+    with _SHARE_LOCK:
+        _SHARED.clear()
+
+
 def kernel_expr(
     kernel: Callable[..., KernelResult],
     inputs: Sequence[ColumnLike],
     *,
     outputs: Sequence[str] | None = None,
     by: By = None,
+    share: Hashable | None = None,
 ) -> pl.Expr:
     """Run ``kernel`` on the input columns as numpy float64 arrays, as one expression.
 
@@ -248,6 +285,10 @@ def kernel_expr(
     by
         Group columns: the kernel restarts at every group (see `run_segmented`), giving
         what ``.over(by)`` gives, in one expression call instead of one per group.
+    share
+        A hashable key naming the kernel and its parameters (e.g. ``("bollinger", 20)``):
+        expressions with the same key on the same input reuse one result within a query
+        instead of each running the kernel (see `_shared_run`).
 
     Notes
     -----
@@ -261,11 +302,17 @@ def kernel_expr(
 
     def run(series: Sequence[pl.Series]) -> pl.Series:
         arrays = [_to_numpy(s) for s in series[:n_in]]
-        if keys:
-            n_out = None if outputs is None else len(outputs)
-            res, _ = run_segmented(kernel, arrays, series[n_in:], n_outputs=n_out)
-        else:
-            res = kernel(*arrays)
+        key_series = list(series[n_in:])
+
+        def compute() -> KernelResult:
+            if key_series:
+                n_out = None if outputs is None else len(outputs)
+                return run_segmented(kernel, arrays, key_series, n_outputs=n_out)[0]
+            return kernel(*arrays)
+
+        # shared only without groups: the grouped pass calls Polars (group_segments), which
+        # must never run under the lock (Polars' workers may all be waiting on it)
+        res = compute() if share is None or key_series else _shared_run(share, arrays, compute)
         if outputs is None:
             return pl.Series("", res, dtype=pl.Float64, nan_to_null=True)
         cols = {

@@ -91,7 +91,7 @@ def _mean_std(close: ColumnLike, window: int, *, by: By = None) -> pl.Expr:
 
         return _kernels_b.rolling_mean_std(x, w)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [close], outputs=("mavg", "std"), by=by)
+    return kernel_expr(run, [close], outputs=("mavg", "std"), by=by, share=("bollinger", w))
 
 
 def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr]:

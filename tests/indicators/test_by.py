@@ -186,3 +186,28 @@ def test_add_all_by_on_empty_frame_keeps_the_schema() -> None:
     out = ind.add_all_ta_features(panel, by="symbol")
     assert out.height == 0
     assert out.columns == [*panel.columns, *ind.TA_FEATURE_COLUMNS]
+
+
+def test_bollinger_functions_share_one_pass_without_stale_results() -> None:
+    # the seven functions reuse one kernel result within a query; a second frame of the same
+    # length (and the same frame with other groups) must get its own values
+    a = random_walk_ohlcv(7, 300)
+    b = random_walk_ohlcv(8, 300)
+    names = ["mavg", "hband", "lband", "wband", "pband", "hband_indicator", "lband_indicator"]
+    for frame in (a, b, a):
+        together = frame.select(getattr(ind, f"bollinger_{n}")() for n in names)
+        for n in names:
+            alone = frame.select(getattr(ind, f"bollinger_{n}")())
+            assert_frame_equal(together.select(f"bollinger_{n}"), alone, check_exact=True)
+        bands = frame.select(ind.bollinger_bands().struct.unnest())
+        for n in names:
+            assert together[f"bollinger_{n}"].equals(bands[n].alias(f"bollinger_{n}"))
+    assert not a.select(ind.bollinger_hband()).equals(b.select(ind.bollinger_hband()))
+    panel = pl.concat([a.with_columns(symbol=pl.lit("A")), b.with_columns(symbol=pl.lit("B"))])
+    regrouped = panel.with_columns(symbol=(pl.int_range(pl.len()) % 2).cast(pl.String))
+    for frame in (panel, regrouped, panel):
+        fast = frame.select(ind.bollinger_hband(by="symbol"), ind.bollinger_lband(by="symbol"))
+        general = frame.select(
+            ind.bollinger_hband().over("symbol"), ind.bollinger_lband().over("symbol")
+        )
+        assert_frame_equal(fast, general, check_exact=True)
