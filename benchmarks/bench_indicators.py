@@ -272,7 +272,7 @@ def main() -> None:
         part_single(args.rows, args.repeat, args.skip_ta_single)
     if "3" in args.parts:
         part_panel(
-            args.symbols, args.symbol_rows, args.ta_symbols, max(1, args.repeat // 2), args.over
+            args.symbols, args.symbol_rows, args.ta_symbols, max(3, args.repeat // 2), args.over
         )
 
 

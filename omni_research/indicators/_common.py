@@ -195,34 +195,38 @@ def run_segmented(
     *,
     n_outputs: int | None = None,
     null_rows: int = 0,
-) -> tuple[KernelResult, npt.NDArray[np.bool_] | None]:
+    nan_to_null: bool = True,
+) -> list[pl.Series]:
     """``kernel`` on each group of ``keys`` in turn, state reset at every group boundary.
 
     One Python call per group on views of (at most once permuted) contiguous arrays: Polars'
     ``.over`` gathers and scatters every group around every kernel call, which cost 4-8x the
-    kernel itself. Returns the result in the original row order (shape ``(n,)`` or
-    ``(n_outputs, n)``) and, when ``null_rows > 0``, a mask of each group's first
-    ``null_rows`` rows.
+    kernel itself. Returns one Float64 Series per output (``n_outputs``, or one), in the
+    original row order: each group's result becomes a chunk as it is (no copy into one
+    buffer); NaN becomes null when ``nan_to_null``, and each group's first ``null_rows``
+    rows are null.
     """
     order, bounds = group_segments(keys)
     if order is not None:
         arrays = [a[order] for a in arrays]
-    n = bounds[-1]
-    out = np.empty(n if n_outputs is None else (n_outputs, n))
-    warm = np.zeros(n, dtype=np.bool_) if null_rows > 0 else None
+    k_out = 1 if n_outputs is None else n_outputs
+    chunks: list[list[pl.Series]] = [[] for _ in range(k_out)]
     for s, e in itertools.pairwise(bounds):
-        out[..., s:e] = kernel(*[a[s:e] for a in arrays])
-        if warm is not None:
-            warm[s : min(e, s + null_rows)] = True
-    if order is not None:
-        unsorted = np.empty_like(out)
-        unsorted[..., order] = out
-        out = unsorted
-        if warm is not None:
-            unwarm = np.empty_like(warm)
-            unwarm[order] = warm
-            warm = unwarm
-    return out, warm
+        res = np.asarray(kernel(*[a[s:e] for a in arrays]), dtype=np.float64)
+        w = min(null_rows, e - s)
+        for j, row in enumerate(res.reshape(k_out, e - s)):
+            col = pl.Series("", row, dtype=pl.Float64, nan_to_null=nan_to_null)
+            if w > 0:
+                col = pl.concat([pl.Series("", [None] * w, dtype=pl.Float64), col.slice(w)])
+            chunks[j].append(col)
+    cols: list[pl.Series] = [
+        pl.concat(ch, rechunk=False) if ch else pl.Series("", [], dtype=pl.Float64) for ch in chunks
+    ]
+    if order is None:
+        return cols
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.shape[0])
+    return [c.gather(inverse) for c in cols]
 
 
 # The last result of a kernel marked ``share=``: Polars never shares a Python UDF's result
@@ -304,15 +308,21 @@ def kernel_expr(
         arrays = [_to_numpy(s) for s in series[:n_in]]
         key_series = list(series[n_in:])
 
-        def compute() -> KernelResult:
-            if key_series:
-                n_out = None if outputs is None else len(outputs)
-                return run_segmented(kernel, arrays, key_series, n_outputs=n_out)[0]
-            return kernel(*arrays)
-
-        # shared only without groups: the grouped pass calls Polars (group_segments), which
-        # must never run under the lock (Polars' workers may all be waiting on it)
-        res = compute() if share is None or key_series else _shared_run(share, arrays, compute)
+        if key_series:
+            # never shared: the grouped pass calls Polars (group_segments), which must not
+            # run under the share lock (Polars' workers may all be waiting on it)
+            n_out = None if outputs is None else len(outputs)
+            parts = run_segmented(kernel, arrays, key_series, n_outputs=n_out)
+            if outputs is None:
+                return parts[0]
+            return pl.DataFrame(
+                {name: c.alias(name) for name, c in zip(outputs, parts, strict=True)}
+            ).to_struct("")
+        res = (
+            kernel(*arrays)
+            if share is None
+            else _shared_run(share, arrays, lambda: kernel(*arrays))
+        )
         if outputs is None:
             return pl.Series("", res, dtype=pl.Float64, nan_to_null=True)
         cols = {

@@ -49,11 +49,9 @@ def kernel_expr_nan(
     def run(series: Sequence[pl.Series]) -> pl.Series:
         arrays = [np.ascontiguousarray(s.cast(pl.Float64).to_numpy()) for s in series[:n_in]]
         if keys:
-            res, warm = run_segmented(kernel, arrays, series[n_in:], null_rows=null_rows)
-            out = pl.Series("", res, dtype=pl.Float64)
-            if warm is None:
-                return out
-            return out.scatter(np.flatnonzero(warm), None)
+            return run_segmented(
+                kernel, arrays, series[n_in:], null_rows=null_rows, nan_to_null=False
+            )[0]
         res = np.asarray(kernel(*arrays), dtype=np.float64)
         out = pl.Series("", res, dtype=pl.Float64)
         k = min(null_rows, out.len())
