@@ -1,14 +1,22 @@
-"""Eager fast path of the bar builders: one compiled pass over contiguous segments.
+"""Eager fast path of the bar builders: compiled passes over contiguous segments.
 
 A hash ``group_by`` on (symbol, bucket) costs several times what pandas' resample does on
-one series. For an in-memory frame whose rows are already grouped by symbol and in time
-order (the catalog's order) every bar is a contiguous run of rows, so one numba loop finds
-the runs and accumulates open, high, low, close, sums and counts as it goes. The lazy path
-(hash group-by, streaming-friendly) gives the same bars; tests compare the two.
+one series. For an in-memory frame whose rows are grouped by symbol and in time order
+(the catalog's order) every bar is a contiguous run of rows, so the work splits into:
 
-Each function returns None when its preconditions do not hold (nulls, unsorted time,
-symbols interleaved), and the caller falls back to the lazy path. numba is imported with
-this module, which the bar builders import only when they run.
+1. series runs, from the Arrow string views of the symbol column (``_string_views``,
+   ``_runs``): no string is compared unless two views of a long string differ;
+2. bar cuts: binary search of bucket edges for time bars (``_time_cuts``), or row by row
+   (``_cuts``) for tick bars, calendar buckets and sparse data;
+3. per-bar sums (``_reduce_trades``, ``_reduce_ohlcv_ranges``), with the buy/sell split
+   read from the side column's views (``_side_codes``); volume and dollar bars cut and
+   sum in one fused pass (``_threshold_bars``).
+
+Row-range passes run in threads (the kernels release the GIL) for large inputs. The lazy
+path (hash group-by, streaming-friendly) gives the same bars; tests compare the two. Each
+entry point returns None when its preconditions do not hold (nulls, time going back
+inside a series, symbols interleaved), and the caller takes the lazy path. numba is
+imported with this module, which the bar builders import only when they run.
 """
 
 from __future__ import annotations
@@ -39,45 +47,29 @@ _THREAD_ROWS = 1_000_000  # below this, threads cost more than they save
 
 @_JIT
 def _keys(
-    mode: int, keys_in: I64, ts: I64, starts: B1, price: F64, size: F64, step: int,
-    offset: int, threshold: float,
-) -> tuple[I64, int]:  # pragma: no cover  # fmt: skip
-    """Per-row bar key and the number of bars.
+    mode: int, keys_in: I64, ts: I64, starts: B1, step: int, offset: int
+) -> tuple[I64, int]:  # pragma: no cover
+    """Per-row bucket start and the number of bars (resampling, row by row).
 
-    Time: the bucket start (``ts`` floored to ``step`` µs from ``offset``), as
-    ``dt.truncate`` gives for fixed-length timeframes. Threshold bars: the bar id within the
-    series exactly as the lazy path computes it, ``floor((cum_sum(x) - x) * (1 / threshold))``
-    (tick bars: ``row index // step``).
+    ``MODE_TIME``: ``ts`` floored to ``step`` µs from ``offset``, as ``dt.truncate`` gives
+    for fixed-length timeframes; ``MODE_KEYS``: ``keys_in``, truncated by Polars.
     """
     n = ts.shape[0]
     key = np.empty(n, np.int64)
-    cum = 0.0
-    idx = 0
     bars = 0
     k = lo = hi = 0
     for i in range(n):
-        if starts[i]:
-            cum = 0.0
-            idx = 0
         if mode == MODE_KEYS:
             k = keys_in[i]
-        elif mode == MODE_TIME:
+        elif i == 0 or starts[i] or ts[i] >= hi or ts[i] < lo:
             # sorted times stay in the same bucket for many rows: divide only on leaving it
-            if i == 0 or ts[i] >= hi or ts[i] < lo:
-                t = ts[i] - offset
-                k = t - t % step + offset
-                lo = k
-                hi = k + step
-        elif mode == MODE_TICK:
-            k = idx // step
-        else:
-            x = size[i] if mode == MODE_VOLUME else price[i] * size[i]
-            cum = cum + x
-            k = int(np.floor((cum - x) * (1.0 / threshold)))
+            t = ts[i] - offset
+            k = t - t % step + offset
+            lo = k
+            hi = k + step
         key[i] = k
         if i == 0 or starts[i] or k != key[i - 1]:
             bars += 1
-        idx += 1
     return key, bars
 
 
@@ -146,16 +138,16 @@ def _run_starts(codes: U, width: int) -> I64:
 
 @_JIT
 def _cuts(
-    mode: int, keys_in: I64, ts: I64, starts: I64, price: F64, size: F64, step: int,
-    offset: int, threshold: float, cap: int,
-) -> tuple[int, I64, I64]:  # pragma: no cover  # fmt: skip
-    """The first row and key of every bar, series by series (``starts``: first rows).
+    mode: int, keys_in: I64, ts: I64, starts: I64, step: int, offset: int, cap: int
+) -> tuple[int, I64, I64]:  # pragma: no cover
+    """The first row and key of every bar, series by series (``starts``: first rows), row
+    by row: tick bars, calendar buckets and sparse time bars (``_time_cuts`` does the
+    dense ones; ``_threshold_bars`` volume and dollar bars).
 
-    The key is the bucket start (time modes) or the bar id within the series, exactly as
-    the lazy path computes it: ``row index // step`` (tick bars) or
-    ``floor((cum_sum(x) - x) * (1 / threshold))`` (volume, dollar). Returns the bar count, or
-    -1 when time goes back inside a series of time bars (a bucket could come back: the
-    caller takes the lazy path), or -2 when more than ``cap`` bars are needed.
+    The key is the bucket start (time modes) or the bar id within the series,
+    ``row index // step`` (tick bars). Returns the bar count, or -1 when time goes back
+    inside a series of time bars (a bucket could come back: the caller takes the lazy
+    path), or -2 when more than ``cap`` bars are needed.
     """
     n = ts.shape[0]
     first = np.empty(cap, np.int64)
@@ -176,40 +168,21 @@ def _cuts(
         prev_t = ts[a]
         k = 0
         lo_t = hi_t = 0
-        cum = 0.0
-        # threshold bars: the window of cumulative values whose bar id is surely ``k``
-        # (away from its edges by far more than a rounding error): most rows skip the
-        # division and floor, rows near an edge compute them exactly
-        safe_lo = 1.0
-        safe_hi = 0.0
         for i in range(a, b):
             new = i == a
-            if mode == MODE_TIME or mode == MODE_KEYS:  # noqa: SIM109  # numba: no `in`
-                t = ts[i]
-                if t < prev_t:
-                    return -1, first, key
-                prev_t = t
-                if mode == MODE_KEYS:
-                    new = new or keys_in[i] != k
-                    k = keys_in[i]
-                elif new or t >= hi_t or t < lo_t:
-                    shifted = t - offset
-                    k = shifted - shifted % step + offset
-                    lo_t = k
-                    hi_t = k + step
-                    new = True
-            else:
-                x = size[i] if mode == MODE_VOLUME else price[i] * size[i]
-                cum = cum + x
-                before = cum - x  # the lazy path's cum_sum(x) - x, to the bit
-                if new or not (safe_lo <= before < safe_hi):
-                    kk = int(np.floor(before * (1.0 / threshold)))
-                    new = new or kk != k
-                    k = kk
-                    edge_lo = k * threshold
-                    edge_hi = (k + 1) * threshold
-                    safe_lo = edge_lo + (abs(edge_lo) + threshold) * 1e-9
-                    safe_hi = edge_hi - (abs(edge_hi) + threshold) * 1e-9
+            t = ts[i]
+            if t < prev_t:
+                return -1, first, key
+            prev_t = t
+            if mode == MODE_KEYS:
+                new = new or keys_in[i] != k
+                k = keys_in[i]
+            elif new or t >= hi_t or t < lo_t:
+                shifted = t - offset
+                k = shifted - shifted % step + offset
+                lo_t = k
+                hi_t = k + step
+                new = True
             if new:
                 if j == cap:
                     return -2, first, key
@@ -640,11 +613,9 @@ def trade_segments(
             first, key = timed
             m = len(first)
         else:
-            m, first, key = _cuts(mode, keys_in, ts, starts, price, size, step, offset, limit, cap)
+            m, first, key = _cuts(mode, keys_in, ts, starts, step, offset, cap)
             if m == -2 and cap < n:
-                m, first, key = _cuts(
-                    mode, keys_in, ts, starts, price, size, step, offset, limit, n
-                )
+                m, first, key = _cuts(mode, keys_in, ts, starts, step, offset, n)
             if m < 0:
                 return None
         first, key = first[:m], key[:m]
@@ -723,7 +694,7 @@ def ohlcv_segments(df: pl.DataFrame, *, by: str, every: str) -> pl.DataFrame | N
             return None
         starts = np.zeros(n, np.bool_)
         starts[first_rows] = True
-        row_key, m = _keys(mode, keys_in, ts, starts, o, v, step, offset, 0.0)
+        row_key, m = _keys(mode, keys_in, ts, starts, step, offset)
         first, last, oo, hh, ll, cc, vv, tt, kk = _reduce_ohlcv(
             row_key, m, starts, o, h, lo, c, v, turnover, counts
         )
