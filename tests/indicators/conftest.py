@@ -175,3 +175,41 @@ def run_select() -> Callable[..., pl.DataFrame]:
         return df.select(exprs)
 
     return run
+
+
+Ours = Callable[[], pl.Expr]
+"""A parity case's expression builder (each family's ``CASES`` rows: id, ours, ref)."""
+Ref = Callable[[pd.DataFrame], pd.Series]
+"""A parity case's `ta` call on a pandas frame (``frame_to_pandas``)."""
+
+_REF_CACHE: dict[tuple[str, Ref], pd.Series] = {}
+
+
+def ta_reference(dataset: str, ref: Ref) -> pd.Series:
+    """`ta`'s output for one case on one dataset, computed once per session."""
+    import warnings
+
+    key = (dataset, ref)
+    if key not in _REF_CACHE:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 on flat windows
+            _REF_CACHE[key] = ref(frame_to_pandas(load_dataset(dataset)))
+    return _REF_CACHE[key]
+
+
+def check_over_symbol_parity(
+    names: tuple[str, ...],
+    case_id: str,
+    ours: Ours,
+    ref: Ref,
+    kind: str,
+    assert_parity: Callable[..., None],
+    run_select: Callable[..., pl.DataFrame],
+) -> None:
+    """A panel of ``names`` stacked with a ``symbol`` column: ``ours().over("symbol")`` equals
+    `ta` run on each dataset alone (the shared body of every family's per-symbol test)."""
+    panel = pl.concat([load_dataset(n).with_columns(symbol=pl.lit(n)) for n in names])
+    got = run_select(panel, [pl.col("symbol"), ours().over("symbol").alias("x")], kind)
+    for n in names:
+        part = got.filter(pl.col("symbol") == n)["x"]
+        assert_parity(part, ta_reference(n, ref), name=f"{n}/{case_id}")

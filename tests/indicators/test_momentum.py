@@ -17,10 +17,15 @@ from omni_research import indicators as ind
 from omni_research.exceptions import ConfigurationError
 
 from ._edge_b import edge_frame, missing_frame
-from .conftest import DATASETS, frame_to_pandas, load_dataset
-
-Ours = Callable[[], pl.Expr]
-Ref = Callable[[pd.DataFrame], pd.Series]
+from .conftest import (
+    DATASETS,
+    Ours,
+    Ref,
+    check_over_symbol_parity,
+    frame_to_pandas,
+    load_dataset,
+    ta_reference,
+)
 
 M = ta.momentum
 
@@ -100,17 +105,6 @@ CASES: list[tuple[str, Ours, Ref]] = [
     ),
 ]
 
-_REF_CACHE: dict[tuple[str, str], pd.Series] = {}
-
-
-def reference(dataset: str, case_id: str, ref: Ref) -> pd.Series:
-    key = (dataset, case_id)
-    if key not in _REF_CACHE:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 on flat windows
-            _REF_CACHE[key] = ref(frame_to_pandas(load_dataset(dataset)))
-    return _REF_CACHE[key]
-
 
 @pytest.mark.parametrize("kind", ["eager", "lazy"])
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -125,7 +119,7 @@ def test_momentum_output_matches_ta(
     run_select: Callable[..., pl.DataFrame],
 ) -> None:
     got = run_select(load_dataset(dataset), ours(), kind).to_series()
-    assert_parity(got, reference(dataset, case_id, ref), name=f"{dataset}/{case_id}")
+    assert_parity(got, ta_reference(dataset, ref), name=f"{dataset}/{case_id}")
 
 
 @pytest.mark.parametrize("kind", ["eager", "lazy"])
@@ -139,11 +133,7 @@ def test_momentum_over_symbol_equals_ta_per_symbol(
     run_select: Callable[..., pl.DataFrame],
 ) -> None:
     names = ("rw1", "ticks", "BTCUSD")
-    panel = pl.concat([load_dataset(n).with_columns(symbol=pl.lit(n)) for n in names])
-    got = run_select(panel, [pl.col("symbol"), ours().over("symbol").alias("x")], kind)
-    for n in names:
-        part = got.filter(pl.col("symbol") == n)["x"]
-        assert_parity(part, reference(n, case_id, ref), name=f"{n}/{case_id}")
+    check_over_symbol_parity(names, case_id, ours, ref, kind, assert_parity, run_select)
 
 
 def test_rsi_hand_computed() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -16,10 +15,7 @@ import ta
 from omni_research import indicators as ind
 from omni_research.exceptions import ConfigurationError
 
-from .conftest import DATASETS, frame_to_pandas, load_dataset
-
-Ours = Callable[[], pl.Expr]
-Ref = Callable[[pd.DataFrame], pd.Series]
+from .conftest import DATASETS, Ours, Ref, load_dataset, ta_reference
 
 # (id, our expression, ta's value). ta_compat=True where ta looks ahead: those must match
 # ta exactly; the defaults are checked against ta outside the look-ahead rows below.
@@ -186,17 +182,6 @@ CASES: list[tuple[str, Ours, Ref]] = [
     ),
 ]
 
-_REF_CACHE: dict[tuple[str, str], pd.Series] = {}
-
-
-def reference(dataset: str, case_id: str, ref: Ref) -> pd.Series:
-    key = (dataset, case_id)
-    if key not in _REF_CACHE:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 on flat windows
-            _REF_CACHE[key] = ref(frame_to_pandas(load_dataset(dataset)))
-    return _REF_CACHE[key]
-
 
 @pytest.mark.parametrize("kind", ["eager", "lazy"])
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -211,7 +196,7 @@ def test_trend_output_matches_ta(
     run_select: Callable[..., pl.DataFrame],
 ) -> None:
     got = run_select(load_dataset(dataset), ours(), kind).to_series()
-    assert_parity(got, reference(dataset, case_id, ref), name=f"{dataset}/{case_id}")
+    assert_parity(got, ta_reference(dataset, ref), name=f"{dataset}/{case_id}")
 
 
 # --- the look-ahead rows: default null there, equal to ta everywhere else ----------------
@@ -262,7 +247,7 @@ def test_look_ahead_rows_are_null_by_default_and_equal_ta_elsewhere(
     assert_parity: Callable[..., None],
 ) -> None:
     got = load_dataset(dataset).select(ours()).to_series()
-    theirs = reference(dataset, case_id, ref)
+    theirs = ta_reference(dataset, ref)
     assert got.head(n_null).null_count() == n_null
     # ta has values in (some of) those rows: exactly the look-ahead we refuse
     assert theirs.head(n_null).notna().any()

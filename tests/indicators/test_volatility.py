@@ -20,10 +20,16 @@ from omni_research.exceptions import ConfigurationError
 from omni_research.indicators._volatility import bollinger_bands
 
 from ._edge_b import edge_frame, missing_frame
-from .conftest import DATASETS, exact_rolling_std, frame_to_pandas, load_dataset
-
-Ours = Callable[[], pl.Expr]
-Ref = Callable[[pd.DataFrame], pd.Series]
+from .conftest import (
+    DATASETS,
+    Ours,
+    Ref,
+    check_over_symbol_parity,
+    exact_rolling_std,
+    frame_to_pandas,
+    load_dataset,
+    ta_reference,
+)
 
 _KC = (
     "mband",
@@ -107,17 +113,6 @@ CASES: list[tuple[str, Ours, Ref]] = [
     ),
 ]
 
-_REF_CACHE: dict[tuple[str, str], pd.Series] = {}
-
-
-def reference(dataset: str, case_id: str, ref: Ref) -> pd.Series:
-    key = (dataset, case_id)
-    if key not in _REF_CACHE:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 on flat windows
-            _REF_CACHE[key] = ref(frame_to_pandas(load_dataset(dataset)))
-    return _REF_CACHE[key]
-
 
 def _exact_band_flag(window: np.ndarray[Any, Any], close: float, k: float, upper: bool) -> float:
     """close above mean + k*std (or below mean - k*std), decided in exact rational arithmetic."""
@@ -176,7 +171,7 @@ def test_volatility_output_matches_ta(
 ) -> None:
     df = load_dataset(dataset)
     got = run_select(df, ours(), kind).to_series()
-    want = reference(dataset, case_id, ref)
+    want = ta_reference(dataset, ref)
     if case_id.startswith("bollinger_"):
         w, k = (5, 3.0) if "window5" in case_id else (20, 2.0)
         close = df["close"].to_numpy()
@@ -225,11 +220,7 @@ def test_volatility_over_symbol_equals_ta_per_symbol(
     run_select: Callable[..., pl.DataFrame],
 ) -> None:
     names = ("rw1", "GOOG", "BTCUSD")
-    panel = pl.concat([load_dataset(n).with_columns(symbol=pl.lit(n)) for n in names])
-    got = run_select(panel, [pl.col("symbol"), ours().over("symbol").alias("x")], kind)
-    for n in names:
-        part = got.filter(pl.col("symbol") == n)["x"]
-        assert_parity(part, reference(n, case_id, ref), name=f"{n}/{case_id}")
+    check_over_symbol_parity(names, case_id, ours, ref, kind, assert_parity, run_select)
 
 
 def test_bollinger_bands_struct_equals_single_outputs() -> None:
