@@ -213,3 +213,24 @@ def check_over_symbol_parity(
     for n in names:
         part = got.filter(pl.col("symbol") == n)["x"]
         assert_parity(part, ta_reference(n, ref), name=f"{n}/{case_id}")
+
+
+def check_frame_parity(
+    df: pl.DataFrame,
+    label: str,
+    case_id: str,
+    ours: Ours,
+    ref: Ref,
+    assert_parity: Callable[..., None],
+    *,
+    rtol: float = RTOL,
+) -> None:
+    """``ours()`` on ``df`` equals `ta` on the same rows (the shared body of the edge-case
+    and missing-value tests of every family); `ta`'s own 0/0 warnings are silenced."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 and x/0
+        want = ref(frame_to_pandas(df))
+    got = df.select(ours()).to_series()
+    assert_parity(got, want, rtol=rtol, name=f"{label}/{case_id}")

@@ -21,6 +21,7 @@ from .conftest import (
     DATASETS,
     Ours,
     Ref,
+    check_frame_parity,
     check_over_symbol_parity,
     frame_to_pandas,
     load_dataset,
@@ -234,21 +235,13 @@ RTOL_EDGE: dict[str, float] = {}
 def test_momentum_matches_ta_on_flat_and_zero_volume_stretches(
     case_id: str, ours: Ours, ref: Ref, assert_parity: Callable[..., None]
 ) -> None:
-    df = edge_frame()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # ta's own 0/0 and x/0
-        want = ref(frame_to_pandas(df))
-    got = df.select(ours()).to_series()
-    assert_parity(got, want, rtol=RTOL_EDGE.get(case_id, 1e-9), name=f"edge/{case_id}")
+    check_frame_parity(
+        edge_frame(), "edge", case_id, ours, ref, assert_parity, rtol=RTOL_EDGE.get(case_id, 1e-9)
+    )
 
 
 @pytest.mark.parametrize(("case_id", "ours", "ref"), CASES, ids=[c[0] for c in CASES])
 def test_momentum_matches_ta_with_nan_prices_and_volume(
     case_id: str, ours: Ours, ref: Ref, assert_parity: Callable[..., None]
 ) -> None:
-    df = missing_frame()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        want = ref(frame_to_pandas(df))
-    got = df.select(ours()).to_series()
-    assert_parity(got, want, name=f"nan/{case_id}")
+    check_frame_parity(missing_frame(), "nan", case_id, ours, ref, assert_parity)
