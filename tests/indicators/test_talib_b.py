@@ -4,7 +4,7 @@ Where the definitions coincide the values must be equal (1e-9 of the column's sc
 every row both libraries fill. Where they differ (seeding of Wilder/EMA averages, OBV on
 an unchanged close, StochRSI's scale), the documented difference itself is asserted: the
 rows TA-Lib leaves empty, the converged values once the seed has decayed, or the exact
-amount by which they differ. docs/indicators_b.md lists each difference.
+amount by which they differ. docs/indicators.md lists each difference.
 """
 
 from __future__ import annotations
