@@ -131,25 +131,26 @@ def _all_rules_pass(model: type[pa.DataFrameModel], df: pl.DataFrame) -> bool:
             column = pl.col(name)
             if not col.nullable:
                 bad = column.is_null()
-                if df.schema[name].is_float():
+                if df.schema[name].is_float() and not any(c.name == "finite" for c in col.checks):
                     bad = bad | column.is_nan()  # Pandera counts NaN as null too
                 flags.append(~bad.any())
             if col.unique:
                 flags.append(column.n_unique() == pl.len())
-            checks = [_recorded(check, name, col.nullable) for check in col.checks]
+            checks = [_recorded(check, name) for check in col.checks]
             if checks and df.schema[name] == pl.String:
                 # Column checks are element-wise, so checking the first row of every run of
                 # equal values checks them all: a handful of rows for symbol-like columns.
                 heads = df.select(column.filter(column.ne_missing(column.shift(1))))
-                if not all(heads.select(c.alias(f"c{i}") for i, c in enumerate(checks)).row(0)):
+                row = heads.select(c.alias(f"c{i}") for i, c in enumerate(checks)).row(0)
+                if not all(value is True for value in row):
                     return False
             else:
                 flags += checks
-        flags += [_recorded(check, None, False) for check in schema.checks]
+        flags += [_recorded(check, None) for check in schema.checks]
         result = df.select(flag.alias(f"rule_{i}") for i, flag in enumerate(flags))
-    except Exception:
+    except Exception:  # any surprise: let Pandera itself decide, and explain
         return False
-    return bool(all(result.row(0)))
+    return all(value is True for value in result.row(0))
 
 
 class _Selected:
@@ -164,12 +165,14 @@ class _Recorder:
         return _Selected(list(exprs))
 
 
-def _recorded(check: Any, key: str | None, nullable: bool) -> pl.Expr:
+def _recorded(check: Any, key: str | None) -> pl.Expr:
     out = check._check_fn(PolarsData(_Recorder(), key), **check._check_kwargs)  # type: ignore[arg-type]
     if not isinstance(out, _Selected) or not all(isinstance(e, pl.Expr) for e in out.exprs):
         raise TypeError(f"check {check.name} is not a plain select")
-    # Pandera skips nulls of a nullable column; elsewhere a null outcome is a failure
-    return pl.all_horizontal(out.exprs).fill_null(nullable).all()
+    outcome = out.exprs[0] if len(out.exprs) == 1 else pl.all_horizontal(out.exprs)
+    # Pandera skips nulls of a nullable column (and a non-nullable one fails its null flag
+    # anyway); a null outcome of a frame-wide rule is a failure: all() then gives null.
+    return outcome.all(ignore_nulls=key is not None)
 
 
 def _tidy(failure_cases: Any) -> pl.DataFrame:
