@@ -5,10 +5,16 @@ works in ``select``/``with_columns``, on LazyFrames and per symbol with ``.over(
 
     df.with_columns(rsi(), macd(), macd_signal(), adx().over("symbol"))
 
+The kernel-backed functions (SMA, EMA, MACD, ADX, PSAR, RSI, KAMA, ATR, Bollinger, Ulcer,
+OBV, ADI, MFI) also take ``by="symbol"``: one call runs the kernel per symbol on contiguous
+slices, the same numbers as ``.over("symbol")`` without Polars' per-group gather::
+
+    panel.with_columns(rsi(by="symbol"), average_true_range(by="symbol"))
+
 `add_all_ta_features` adds `ta`'s 86 feature columns at once; `registry` lists every
 indicator (inputs, parameters, outputs, warm-up, `ta` reference, chart placement).
-Deliberate differences from `ta` (only where `ta` looks ahead) are listed in
-docs/indicators.md.
+Deliberate differences from `ta` (where `ta` looks ahead, and a few more, each with its
+reason) are listed in docs/indicators.md.
 """
 
 from __future__ import annotations

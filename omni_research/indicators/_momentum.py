@@ -50,7 +50,7 @@ def rsi(close: ColumnLike = "close", /, *, window: int = 14, by: By = None) -> p
     │ null      │
     │ 100.0     │
     │ 33.333333 │
-    │ 77.777778 │
+    │ 81.818182 │
     └───────────┘
     """
     w = check_window("rsi", "window", window)
