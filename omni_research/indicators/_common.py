@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -196,6 +196,8 @@ def run_segmented(
     n_outputs: int | None = None,
     null_rows: int = 0,
     nan_to_null: bool = True,
+    share: Hashable | None = None,
+    hold: object = None,
 ) -> list[pl.Series]:
     """``kernel`` on each group of ``keys`` in turn, state reset at every group boundary.
 
@@ -204,15 +206,27 @@ def run_segmented(
     kernel itself. Returns one Float64 Series per output (``n_outputs``, or one), in the
     original row order: each group's result becomes a chunk as it is (no copy into one
     buffer); NaN becomes null when ``nan_to_null``, and each group's first ``null_rows``
-    rows are null.
+    rows are null. ``share``/``hold``: the cache key and the objects to keep with a shared
+    result (`_shared_run`), only for contiguous groups (the segment bounds join the key).
     """
+    # Polars calls (group_segments, Series) stay outside `_shared_run`'s lock
     order, bounds = group_segments(keys)
     if order is not None:
         arrays = [a[order] for a in arrays]
+
+    def compute() -> list[KernelResult]:
+        return [
+            np.asarray(kernel(*[a[s:e] for a in arrays]), dtype=np.float64)
+            for s, e in itertools.pairwise(bounds)
+        ]
+
+    if share is None or order is not None:
+        results = compute()
+    else:
+        results = _shared_run((share, tuple(bounds)), hold, compute)
     k_out = 1 if n_outputs is None else n_outputs
     chunks: list[list[pl.Series]] = [[] for _ in range(k_out)]
-    for s, e in itertools.pairwise(bounds):
-        res = np.asarray(kernel(*[a[s:e] for a in arrays]), dtype=np.float64)
+    for (s, e), res in zip(itertools.pairwise(bounds), results, strict=True):
         w = min(null_rows, e - s)
         for j, row in enumerate(res.reshape(k_out, e - s)):
             col = pl.Series("", row, dtype=pl.Float64, nan_to_null=nan_to_null)
@@ -232,29 +246,44 @@ def run_segmented(
 # The last result of a kernel marked ``share=``: Polars never shares a Python UDF's result
 # between expressions (no common-subexpression elimination for UDFs), so the seven
 # Bollinger functions selected together would each run the same pass. One entry, keyed by
-# the kernel's key and the input arrays' addresses and lengths. The entry holds those
-# arrays (and so the Polars buffers they view), so no other array can reuse an address
-# while the entry lives, and Polars buffers are immutable while shared: an equal key means
-# equal input. Read-only results, replaced on each miss; not used with ``by``.
+# the kernel's key and the addresses and lengths of the input Series' chunks (each a
+# null-free Float64 buffer; otherwise nothing is shared). The entry holds those Series, so
+# no other buffer can reuse an address while the entry lives, and Polars buffers are
+# immutable while shared: an equal key means equal input. Read-only results, replaced on
+# each miss. With ``by``, only for contiguous groups (the segment bounds join the key).
 _SHARE_LOCK = threading.Lock()
-_SHARED: list[tuple[Any, list[KernelResult], KernelResult]] = []
+_SHARED: list[tuple[Any, object, Any]] = []
+_T = TypeVar("_T", KernelResult, list[KernelResult])
 
 
-def _shared_run(
-    share: Hashable, arrays: list[KernelResult], compute: Callable[[], KernelResult]
-) -> KernelResult:
-    ident = (share, tuple((a.__array_interface__["data"][0], a.shape[0]) for a in arrays))
+def series_ident(series: Sequence[pl.Series]) -> tuple[tuple[int, int], ...] | None:
+    """(address, length) of every chunk of ``series`` if all are null-free Float64 buffers
+    (their zero-copy numpy views), else None."""
+    ident = []
+    for s in series:
+        if s.dtype != pl.Float64:
+            return None
+        for chunk in s.get_chunks():
+            if chunk.null_count():
+                return None
+            view = chunk.to_numpy()
+            ident.append((int(view.__array_interface__["data"][0]), int(view.shape[0])))
+    return tuple(ident)
+
+
+def _shared_run(ident: Hashable, hold: object, compute: Callable[[], _T]) -> _T:
     # computed under the lock: Polars evaluates the expressions of one select in parallel,
     # and the second caller should wait for the first one's pass rather than run its own.
     # ``compute`` is numba/numpy only (no Polars call), so holding the lock cannot starve
     # Polars' thread pool.
     with _SHARE_LOCK:
-        for entry_ident, _, result in _SHARED:
+        for entry_ident, _, cached in _SHARED:
             if entry_ident == ident:
-                return result
+                return cached  # type: ignore[no-any-return]
         result = compute()
-        result.flags.writeable = False
-        _SHARED[:] = [(ident, arrays, result)]
+        for r in result if isinstance(result, list) else [result]:
+            r.flags.writeable = False
+        _SHARED[:] = [(ident, hold, result)]
     return result
 
 
@@ -307,21 +336,22 @@ def kernel_expr(
     def run(series: Sequence[pl.Series]) -> pl.Series:
         arrays = [_to_numpy(s) for s in series[:n_in]]
         key_series = list(series[n_in:])
+        inputs_ident = None if share is None else series_ident(series[:n_in])
+        ident = None if inputs_ident is None else (share, inputs_ident)
+        hold = list(series[:n_in])  # kept with a shared result: see `_shared_run`
 
         if key_series:
-            # never shared: the grouped pass calls Polars (group_segments), which must not
-            # run under the share lock (Polars' workers may all be waiting on it)
             n_out = None if outputs is None else len(outputs)
-            parts = run_segmented(kernel, arrays, key_series, n_outputs=n_out)
+            parts = run_segmented(
+                kernel, arrays, key_series, n_outputs=n_out, share=ident, hold=hold
+            )
             if outputs is None:
                 return parts[0]
             return pl.DataFrame(
                 {name: c.alias(name) for name, c in zip(outputs, parts, strict=True)}
             ).to_struct("")
         res = (
-            kernel(*arrays)
-            if share is None
-            else _shared_run(share, arrays, lambda: kernel(*arrays))
+            kernel(*arrays) if ident is None else _shared_run(ident, hold, lambda: kernel(*arrays))
         )
         if outputs is None:
             return pl.Series("", res, dtype=pl.Float64, nan_to_null=True)

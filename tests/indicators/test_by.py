@@ -211,3 +211,30 @@ def test_bollinger_functions_share_one_pass_without_stale_results() -> None:
             ind.bollinger_hband().over("symbol"), ind.bollinger_lband().over("symbol")
         )
         assert_frame_equal(fast, general, check_exact=True)
+
+
+def test_shared_bollinger_pass_on_chunked_panels_is_never_stale() -> None:
+    # two panels with identical chunk and group sizes but different prices, in turn: each
+    # gets its own values (the shared result is keyed by the chunks' buffers)
+    def panel(seed: int) -> pl.DataFrame:
+        parts = [
+            random_walk_ohlcv(seed + k, 150).with_columns(symbol=pl.lit(f"S{k}")) for k in range(3)
+        ]
+        return pl.concat(parts, rechunk=False)
+
+    p1, p2 = panel(60), panel(70)
+    assert p1["close"].n_chunks() == 3
+    for frame in (p1, p2, p1, p2.rechunk()):
+        for by in ("symbol", None):
+            fast = frame.select(
+                ind.bollinger_hband(by=by), ind.bollinger_mavg(by=by), ind.bollinger_pband(by=by)
+            )
+            general = frame.select(
+                e.over("symbol")
+                for e in (ind.bollinger_hband(), ind.bollinger_mavg(), ind.bollinger_pband())
+            )
+            if by is None:
+                general = frame.select(
+                    ind.bollinger_hband(), ind.bollinger_mavg(), ind.bollinger_pband()
+                )
+            assert_frame_equal(fast, general, check_exact=True)
