@@ -12,6 +12,7 @@ Conventions (both families follow them):
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -188,9 +189,36 @@ def group_segments(keys: Sequence[pl.Series]) -> tuple[npt.NDArray[np.int64] | N
     return order, [0, *np.cumsum(lengths).tolist()]
 
 
+class _Chunked:
+    """A float64 column as its chunks' numpy arrays (zero-copy where Polars allows), so a
+    segment lying inside one chunk is a view; the whole column is concatenated only when a
+    segment spans chunks or the rows must be permuted. A panel read or concatenated symbol
+    by symbol has one chunk per symbol: no copy of the inputs at all."""
+
+    def __init__(self, series: pl.Series) -> None:
+        self.chunks = [_to_numpy(c) for c in series.cast(pl.Float64).get_chunks()]
+        self.ends: list[int] = np.cumsum([c.shape[0] for c in self.chunks]).tolist()
+        self._whole: KernelResult | None = None
+
+    def whole(self) -> KernelResult:
+        if self._whole is None:
+            if len(self.chunks) == 1:
+                self._whole = self.chunks[0]
+            else:
+                self._whole = np.concatenate(self.chunks) if self.chunks else np.empty(0)
+        return self._whole
+
+    def segment(self, start: int, end: int) -> KernelResult:
+        k = bisect.bisect_right(self.ends, start)
+        if k < len(self.chunks) and end <= self.ends[k]:
+            offset = self.ends[k] - self.chunks[k].shape[0]
+            return self.chunks[k][start - offset : end - offset]
+        return self.whole()[start:end]
+
+
 def run_segmented(
     kernel: Callable[..., KernelResult],
-    arrays: Sequence[KernelResult],
+    inputs: Sequence[pl.Series],
     keys: Sequence[pl.Series],
     *,
     n_outputs: int | None = None,
@@ -211,12 +239,15 @@ def run_segmented(
     """
     # Polars calls (group_segments, Series) stay outside `_shared_run`'s lock
     order, bounds = group_segments(keys)
-    if order is not None:
-        arrays = [a[order] for a in arrays]
+    columns = [_Chunked(x) for x in inputs]
+    permuted = None if order is None else [c.whole()[order] for c in columns]
+
+    def piece(j: int, s: int, e: int) -> KernelResult:
+        return columns[j].segment(s, e) if permuted is None else permuted[j][s:e]
 
     def compute() -> list[KernelResult]:
         return [
-            np.asarray(kernel(*[a[s:e] for a in arrays]), dtype=np.float64)
+            np.asarray(kernel(*[piece(j, s, e) for j in range(len(columns))]), dtype=np.float64)
             for s, e in itertools.pairwise(bounds)
         ]
 
@@ -334,7 +365,6 @@ def kernel_expr(
     n_in = len(exprs)
 
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        arrays = [_to_numpy(s) for s in series[:n_in]]
         key_series = list(series[n_in:])
         inputs_ident = None if share is None else series_ident(series[:n_in])
         ident = None if inputs_ident is None else (share, inputs_ident)
@@ -342,14 +372,16 @@ def kernel_expr(
 
         if key_series:
             n_out = None if outputs is None else len(outputs)
+            # the inputs go as Series: run_segmented slices their chunks without a copy
             parts = run_segmented(
-                kernel, arrays, key_series, n_outputs=n_out, share=ident, hold=hold
+                kernel, list(series[:n_in]), key_series, n_outputs=n_out, share=ident, hold=hold
             )
             if outputs is None:
                 return parts[0]
             return pl.DataFrame(
                 {name: c.alias(name) for name, c in zip(outputs, parts, strict=True)}
             ).to_struct("")
+        arrays = [_to_numpy(s) for s in series[:n_in]]
         res = (
             kernel(*arrays) if ident is None else _shared_run(ident, hold, lambda: kernel(*arrays))
         )

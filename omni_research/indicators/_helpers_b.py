@@ -47,11 +47,11 @@ def kernel_expr_nan(
     n_in = len(exprs)
 
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        arrays = [np.ascontiguousarray(s.cast(pl.Float64).to_numpy()) for s in series[:n_in]]
         if keys:
             return run_segmented(
-                kernel, arrays, series[n_in:], null_rows=null_rows, nan_to_null=False
+                kernel, list(series[:n_in]), series[n_in:], null_rows=null_rows, nan_to_null=False
             )[0]
+        arrays = [np.ascontiguousarray(s.cast(pl.Float64).to_numpy()) for s in series[:n_in]]
         res = np.asarray(kernel(*arrays), dtype=np.float64)
         out = pl.Series("", res, dtype=pl.Float64)
         k = min(null_rows, out.len())

@@ -10,6 +10,7 @@ by time, several key columns, null keys and an empty frame.
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -238,3 +239,17 @@ def test_shared_bollinger_pass_on_chunked_panels_is_never_stale() -> None:
                     ind.bollinger_hband(), ind.bollinger_mavg(), ind.bollinger_pband()
                 )
             assert_frame_equal(fast, general, check_exact=True)
+
+
+@pytest.mark.parametrize(("name", "func"), BY_FUNCTIONS, ids=[n for n, _ in BY_FUNCTIONS])
+def test_by_with_chunks_straddling_groups_equals_over(
+    name: str, func: Callable[..., pl.Expr]
+) -> None:
+    # groups inside one chunk are read as views, groups spanning chunks from a copy: both
+    whole = PANELS["contiguous"].rechunk()
+    cuts = [0, 77, 277, 300, 491, whole.height]
+    panel = pl.concat([whole.slice(a, b - a) for a, b in itertools.pairwise(cuts)], rechunk=False)
+    assert panel["close"].n_chunks() == len(cuts) - 1
+    fast = panel.select(func(by="symbol"))
+    general = panel.select(func().over("symbol"))
+    assert_frame_equal(fast, general, check_exact=True)
