@@ -7,6 +7,7 @@ defaults; `ta`'s ``fillna`` is left out: warm-up rows are null). EMAs are pandas
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import polars as pl
@@ -20,7 +21,7 @@ from omni_research.indicators._common import (
     sma,
 )
 from omni_research.indicators._helpers_b import check_window, kernel_expr_nan
-from omni_research.indicators._registry import Indicator, register
+from omni_research.indicators._registry import register_ta
 
 # --------------------------------------------------------------------------- RSI family
 
@@ -469,152 +470,121 @@ def _p(**params: Any) -> dict[str, Any]:
     return params
 
 
-register(
-    Indicator(
-        name="rsi",
-        family="momentum",
-        inputs=("close",),
-        params=_p(window=14),
-        outputs={"rsi": rsi},
-        warmup=lambda window=14: window - 1,
-        ta_reference="ta.momentum.RSIIndicator",
-        placement="panel",
-        description="Relative Strength Index (0-100).",
-    )
+_register = functools.partial(register_ta, "momentum")
+
+_register(
+    name="rsi",
+    inputs=("close",),
+    params=_p(window=14),
+    outputs={"rsi": rsi},
+    warmup=lambda window=14: window - 1,
+    ta_class="RSIIndicator",
+    placement="panel",
+    description="Relative Strength Index (0-100).",
 )
-register(
-    Indicator(
-        name="stochrsi",
-        family="momentum",
-        inputs=("close",),
-        params=_p(window=14, smooth1=3, smooth2=3),
-        outputs={"stochrsi": stochrsi, "k": stochrsi_k, "d": stochrsi_d},
-        warmup=lambda window=14, smooth1=3, smooth2=3: 2 * window - 2 + smooth1 - 1 + smooth2 - 1,
-        ta_reference="ta.momentum.StochRSIIndicator",
-        placement="panel",
-        description="Stochastic RSI (0-1) with %K and %D.",
-    )
+_register(
+    name="stochrsi",
+    inputs=("close",),
+    params=_p(window=14, smooth1=3, smooth2=3),
+    outputs={"stochrsi": stochrsi, "k": stochrsi_k, "d": stochrsi_d},
+    warmup=lambda window=14, smooth1=3, smooth2=3: 2 * window - 2 + smooth1 - 1 + smooth2 - 1,
+    ta_class="StochRSIIndicator",
+    placement="panel",
+    description="Stochastic RSI (0-1) with %K and %D.",
 )
-register(
-    Indicator(
-        name="tsi",
-        family="momentum",
-        inputs=("close",),
-        params=_p(window_slow=25, window_fast=13),
-        outputs={"tsi": tsi},
-        warmup=lambda window_slow=25, window_fast=13: window_slow + window_fast - 1,
-        ta_reference="ta.momentum.TSIIndicator",
-        placement="panel",
-        description="True Strength Index.",
-    )
+_register(
+    name="tsi",
+    inputs=("close",),
+    params=_p(window_slow=25, window_fast=13),
+    outputs={"tsi": tsi},
+    warmup=lambda window_slow=25, window_fast=13: window_slow + window_fast - 1,
+    ta_class="TSIIndicator",
+    placement="panel",
+    description="True Strength Index.",
 )
-register(
-    Indicator(
-        name="ultimate_oscillator",
-        family="momentum",
-        inputs=("high", "low", "close"),
-        params=_p(window1=7, window2=14, window3=28, weight1=4.0, weight2=2.0, weight3=1.0),
-        outputs={"ultimate_oscillator": ultimate_oscillator},
-        warmup=lambda window1=7, window2=14, window3=28, **_: max(window1, window2, window3),
-        ta_reference="ta.momentum.UltimateOscillator",
-        placement="panel",
-        description="Ultimate Oscillator (0-100).",
-    )
+_register(
+    name="ultimate_oscillator",
+    inputs=("high", "low", "close"),
+    params=_p(window1=7, window2=14, window3=28, weight1=4.0, weight2=2.0, weight3=1.0),
+    outputs={"ultimate_oscillator": ultimate_oscillator},
+    warmup=lambda window1=7, window2=14, window3=28, **_: max(window1, window2, window3),
+    ta_class="UltimateOscillator",
+    placement="panel",
+    description="Ultimate Oscillator (0-100).",
 )
-register(
-    Indicator(
-        name="stoch",
-        family="momentum",
-        inputs=("high", "low", "close"),
-        params=_p(window=14, smooth_window=3),
-        outputs={"stoch": stoch, "signal": stoch_signal},
-        warmup=lambda window=14, smooth_window=3: window + smooth_window - 2,
-        ta_reference="ta.momentum.StochasticOscillator",
-        placement="panel",
-        description="Stochastic oscillator %K and %D (0-100).",
-    )
+_register(
+    name="stoch",
+    inputs=("high", "low", "close"),
+    params=_p(window=14, smooth_window=3),
+    outputs={"stoch": stoch, "signal": stoch_signal},
+    warmup=lambda window=14, smooth_window=3: window + smooth_window - 2,
+    ta_class="StochasticOscillator",
+    placement="panel",
+    description="Stochastic oscillator %K and %D (0-100).",
 )
-register(
-    Indicator(
-        name="williams_r",
-        family="momentum",
-        inputs=("high", "low", "close"),
-        params=_p(lbp=14),
-        outputs={"williams_r": williams_r},
-        warmup=lambda lbp=14: lbp - 1,
-        ta_reference="ta.momentum.WilliamsRIndicator",
-        placement="panel",
-        description="Williams %R (-100-0).",
-    )
+_register(
+    name="williams_r",
+    inputs=("high", "low", "close"),
+    params=_p(lbp=14),
+    outputs={"williams_r": williams_r},
+    warmup=lambda lbp=14: lbp - 1,
+    ta_class="WilliamsRIndicator",
+    placement="panel",
+    description="Williams %R (-100-0).",
 )
-register(
-    Indicator(
-        name="awesome_oscillator",
-        family="momentum",
-        inputs=("high", "low"),
-        params=_p(window1=5, window2=34),
-        outputs={"awesome_oscillator": awesome_oscillator},
-        warmup=lambda window1=5, window2=34: max(window1, window2) - 1,
-        ta_reference="ta.momentum.AwesomeOscillatorIndicator",
-        placement="panel",
-        description="Awesome Oscillator: SMA5 - SMA34 of the median price.",
-    )
+_register(
+    name="awesome_oscillator",
+    inputs=("high", "low"),
+    params=_p(window1=5, window2=34),
+    outputs={"awesome_oscillator": awesome_oscillator},
+    warmup=lambda window1=5, window2=34: max(window1, window2) - 1,
+    ta_class="AwesomeOscillatorIndicator",
+    placement="panel",
+    description="Awesome Oscillator: SMA5 - SMA34 of the median price.",
 )
-register(
-    Indicator(
-        name="kama",
-        family="momentum",
-        inputs=("close",),
-        params=_p(window=10, pow1=2, pow2=30),
-        outputs={"kama": kama},
-        warmup=lambda window=10, pow1=2, pow2=30: window - 1,
-        ta_reference="ta.momentum.KAMAIndicator",
-        placement="overlay",
-        description="Kaufman's Adaptive Moving Average.",
-    )
+_register(
+    name="kama",
+    inputs=("close",),
+    params=_p(window=10, pow1=2, pow2=30),
+    outputs={"kama": kama},
+    warmup=lambda window=10, pow1=2, pow2=30: window - 1,
+    ta_class="KAMAIndicator",
+    placement="overlay",
+    description="Kaufman's Adaptive Moving Average.",
 )
-register(
-    Indicator(
-        name="roc",
-        family="momentum",
-        inputs=("close",),
-        params=_p(window=12),
-        outputs={"roc": roc},
-        warmup=lambda window=12: window,
-        ta_reference="ta.momentum.ROCIndicator",
-        placement="panel",
-        description="Rate of Change in percent.",
-    )
+_register(
+    name="roc",
+    inputs=("close",),
+    params=_p(window=12),
+    outputs={"roc": roc},
+    warmup=lambda window=12: window,
+    ta_class="ROCIndicator",
+    placement="panel",
+    description="Rate of Change in percent.",
 )
-register(
-    Indicator(
-        name="ppo",
-        family="momentum",
-        inputs=("close",),
-        params=_p(window_slow=26, window_fast=12, window_sign=9),
-        outputs={"ppo": ppo, "signal": ppo_signal, "hist": ppo_hist},
-        warmup=lambda window_slow=26, window_fast=12, window_sign=9: (
-            max(window_slow, window_fast) + window_sign - 2
-        ),
-        ta_reference="ta.momentum.PercentagePriceOscillator",
-        placement="panel",
-        description="Percentage Price Oscillator, signal and histogram.",
-    )
+_register(
+    name="ppo",
+    inputs=("close",),
+    params=_p(window_slow=26, window_fast=12, window_sign=9),
+    outputs={"ppo": ppo, "signal": ppo_signal, "hist": ppo_hist},
+    warmup=lambda window_slow=26, window_fast=12, window_sign=9: (
+        max(window_slow, window_fast) + window_sign - 2
+    ),
+    ta_class="PercentagePriceOscillator",
+    placement="panel",
+    description="Percentage Price Oscillator, signal and histogram.",
 )
-register(
-    Indicator(
-        name="pvo",
-        family="momentum",
-        inputs=("volume",),
-        params=_p(window_slow=26, window_fast=12, window_sign=9),
-        outputs={"pvo": pvo, "signal": pvo_signal, "hist": pvo_hist},
-        warmup=lambda window_slow=26, window_fast=12, window_sign=9: (
-            max(window_slow, window_fast) + window_sign - 2
-        ),
-        ta_reference="ta.momentum.PercentageVolumeOscillator",
-        placement="panel",
-        description="Percentage Volume Oscillator, signal and histogram.",
-    )
+_register(
+    name="pvo",
+    inputs=("volume",),
+    params=_p(window_slow=26, window_fast=12, window_sign=9),
+    outputs={"pvo": pvo, "signal": pvo_signal, "hist": pvo_hist},
+    warmup=lambda window_slow=26, window_fast=12, window_sign=9: (
+        max(window_slow, window_fast) + window_sign - 2
+    ),
+    ta_class="PercentageVolumeOscillator",
+    placement="panel",
+    description="Percentage Volume Oscillator, signal and histogram.",
 )
 
 __all__ = [

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from omni_research.indicators._common import ColumnLike, as_float
-from omni_research.indicators._registry import Indicator, register
+from omni_research.indicators._registry import register_ta
 
 
 def daily_return(close: ColumnLike = "close", /) -> pl.Expr:
@@ -66,44 +68,37 @@ def cumulative_return(close: ColumnLike = "close", /) -> pl.Expr:
     return ((c / c.first() - 1) * 100).alias("cumulative_return")
 
 
-register(
-    Indicator(
-        name="daily_return",
-        family="others",
-        inputs=("close",),
-        params={},
-        outputs={"daily_return": daily_return},
-        warmup=lambda: 1,
-        ta_reference="ta.others.DailyReturnIndicator",
-        placement="panel",
-        description="Percent change from the previous bar.",
-    )
+_register = functools.partial(register_ta, "others")
+
+_register(
+    name="daily_return",
+    inputs=("close",),
+    params={},
+    outputs={"daily_return": daily_return},
+    warmup=lambda: 1,
+    ta_class="DailyReturnIndicator",
+    placement="panel",
+    description="Percent change from the previous bar.",
 )
-register(
-    Indicator(
-        name="daily_log_return",
-        family="others",
-        inputs=("close",),
-        params={},
-        outputs={"daily_log_return": daily_log_return},
-        warmup=lambda: 1,
-        ta_reference="ta.others.DailyLogReturnIndicator",
-        placement="panel",
-        description="Log return from the previous bar, in percent.",
-    )
+_register(
+    name="daily_log_return",
+    inputs=("close",),
+    params={},
+    outputs={"daily_log_return": daily_log_return},
+    warmup=lambda: 1,
+    ta_class="DailyLogReturnIndicator",
+    placement="panel",
+    description="Log return from the previous bar, in percent.",
 )
-register(
-    Indicator(
-        name="cumulative_return",
-        family="others",
-        inputs=("close",),
-        params={},
-        outputs={"cumulative_return": cumulative_return},
-        warmup=lambda: 0,
-        ta_reference="ta.others.CumulativeReturnIndicator",
-        placement="panel",
-        description="Percent change since the first bar.",
-    )
+_register(
+    name="cumulative_return",
+    inputs=("close",),
+    params={},
+    outputs={"cumulative_return": cumulative_return},
+    warmup=lambda: 0,
+    ta_class="CumulativeReturnIndicator",
+    placement="panel",
+    description="Percent change since the first bar.",
 )
 
 __all__ = ["cumulative_return", "daily_log_return", "daily_return"]

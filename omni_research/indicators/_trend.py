@@ -29,7 +29,7 @@ from omni_research.indicators._common import (
     sma,
     true_range,
 )
-from omni_research.indicators._registry import Indicator, register
+from omni_research.indicators._registry import register_ta
 
 __all__ = [
     "adx",
@@ -739,18 +739,16 @@ def _reg(
     placement: Literal["overlay", "panel"] = "panel",
     description: str = "",
 ) -> None:
-    register(
-        Indicator(
-            name=name,
-            family="trend",
-            inputs=inputs,
-            params=params,
-            outputs=outputs,
-            warmup=warmup,
-            ta_reference=f"ta.trend.{ta_class}",
-            placement=placement,
-            description=description,
-        )
+    register_ta(
+        "trend",
+        name=name,
+        inputs=inputs,
+        params=params,
+        outputs=outputs,
+        warmup=warmup,
+        ta_class=ta_class,
+        placement=placement,
+        description=description,
     )
 
 

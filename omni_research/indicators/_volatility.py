@@ -8,6 +8,7 @@ has NaN, and 0.0 where `ta` writes 0.0 (ATR, the band-crossing indicators).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import polars as pl
@@ -21,7 +22,7 @@ from omni_research.indicators._common import (
     kernel_expr,
 )
 from omni_research.indicators._helpers_b import check_window, gt, lt
-from omni_research.indicators._registry import Indicator, register
+from omni_research.indicators._registry import register_ta
 
 # --------------------------------------------------------------------------- ATR
 
@@ -634,94 +635,81 @@ def _p(**params: Any) -> dict[str, Any]:
     return params
 
 
-register(
-    Indicator(
-        name="average_true_range",
-        family="volatility",
-        inputs=("high", "low", "close"),
-        params=_p(window=14),
-        outputs={"average_true_range": average_true_range},
-        warmup=lambda window=14: window - 1,
-        ta_reference="ta.volatility.AverageTrueRange",
-        placement="panel",
-        description="Average True Range (0.0 in warm-up rows, as ta).",
-    )
+_register = functools.partial(register_ta, "volatility")
+
+_register(
+    name="average_true_range",
+    inputs=("high", "low", "close"),
+    params=_p(window=14),
+    outputs={"average_true_range": average_true_range},
+    warmup=lambda window=14: window - 1,
+    ta_class="AverageTrueRange",
+    placement="panel",
+    description="Average True Range (0.0 in warm-up rows, as ta).",
 )
-register(
-    Indicator(
-        name="bollinger",
-        family="volatility",
-        inputs=("close",),
-        params=_p(window=20, window_dev=2),
-        outputs={
-            "mavg": bollinger_mavg,
-            "hband": bollinger_hband,
-            "lband": bollinger_lband,
-            "wband": bollinger_wband,
-            "pband": bollinger_pband,
-            "hband_indicator": bollinger_hband_indicator,
-            "lband_indicator": bollinger_lband_indicator,
-        },
-        warmup=lambda window=20, window_dev=2: window - 1,
-        ta_reference="ta.volatility.BollingerBands",
-        placement="overlay",
-        description="Bollinger Bands: SMA +/- window_dev population standard deviations.",
-    )
+_register(
+    name="bollinger",
+    inputs=("close",),
+    params=_p(window=20, window_dev=2),
+    outputs={
+        "mavg": bollinger_mavg,
+        "hband": bollinger_hband,
+        "lband": bollinger_lband,
+        "wband": bollinger_wband,
+        "pband": bollinger_pband,
+        "hband_indicator": bollinger_hband_indicator,
+        "lband_indicator": bollinger_lband_indicator,
+    },
+    warmup=lambda window=20, window_dev=2: window - 1,
+    ta_class="BollingerBands",
+    placement="overlay",
+    description="Bollinger Bands: SMA +/- window_dev population standard deviations.",
 )
-register(
-    Indicator(
-        name="keltner_channel",
-        family="volatility",
-        inputs=("high", "low", "close"),
-        params=_p(window=20, window_atr=10, original_version=True, multiplier=2),
-        outputs={
-            "mband": keltner_channel_mband,
-            "hband": keltner_channel_hband,
-            "lband": keltner_channel_lband,
-            "wband": keltner_channel_wband,
-            "pband": keltner_channel_pband,
-            "hband_indicator": keltner_channel_hband_indicator,
-            "lband_indicator": keltner_channel_lband_indicator,
-        },
-        warmup=lambda window=20, window_atr=10, original_version=True, multiplier=2: (
-            window - 1 if original_version else max(window, window_atr) - 1
-        ),
-        ta_reference="ta.volatility.KeltnerChannel",
-        placement="overlay",
-        description="Keltner Channel (ta's original typical-price version by default).",
-    )
+_register(
+    name="keltner_channel",
+    inputs=("high", "low", "close"),
+    params=_p(window=20, window_atr=10, original_version=True, multiplier=2),
+    outputs={
+        "mband": keltner_channel_mband,
+        "hband": keltner_channel_hband,
+        "lband": keltner_channel_lband,
+        "wband": keltner_channel_wband,
+        "pband": keltner_channel_pband,
+        "hband_indicator": keltner_channel_hband_indicator,
+        "lband_indicator": keltner_channel_lband_indicator,
+    },
+    warmup=lambda window=20, window_atr=10, original_version=True, multiplier=2: (
+        window - 1 if original_version else max(window, window_atr) - 1
+    ),
+    ta_class="KeltnerChannel",
+    placement="overlay",
+    description="Keltner Channel (ta's original typical-price version by default).",
 )
-register(
-    Indicator(
-        name="donchian_channel",
-        family="volatility",
-        inputs=("high", "low", "close"),
-        params=_p(window=20, offset=0),
-        outputs={
-            "hband": donchian_channel_hband,
-            "lband": donchian_channel_lband,
-            "mband": donchian_channel_mband,
-            "wband": donchian_channel_wband,
-            "pband": donchian_channel_pband,
-        },
-        warmup=lambda window=20, offset=0: window - 1 + max(offset, 0),
-        ta_reference="ta.volatility.DonchianChannel",
-        placement="overlay",
-        description="Donchian Channel: rolling high/low range.",
-    )
+_register(
+    name="donchian_channel",
+    inputs=("high", "low", "close"),
+    params=_p(window=20, offset=0),
+    outputs={
+        "hband": donchian_channel_hband,
+        "lband": donchian_channel_lband,
+        "mband": donchian_channel_mband,
+        "wband": donchian_channel_wband,
+        "pband": donchian_channel_pband,
+    },
+    warmup=lambda window=20, offset=0: window - 1 + max(offset, 0),
+    ta_class="DonchianChannel",
+    placement="overlay",
+    description="Donchian Channel: rolling high/low range.",
 )
-register(
-    Indicator(
-        name="ulcer_index",
-        family="volatility",
-        inputs=("close",),
-        params=_p(window=14),
-        outputs={"ulcer_index": ulcer_index},
-        warmup=lambda window=14: window - 1,
-        ta_reference="ta.volatility.UlcerIndex",
-        placement="panel",
-        description="Ulcer Index: RMS drawdown from the rolling maximum.",
-    )
+_register(
+    name="ulcer_index",
+    inputs=("close",),
+    params=_p(window=14),
+    outputs={"ulcer_index": ulcer_index},
+    warmup=lambda window=14: window - 1,
+    ta_class="UlcerIndex",
+    placement="panel",
+    description="Ulcer Index: RMS drawdown from the rolling maximum.",
 )
 
 __all__ = [

@@ -7,6 +7,8 @@ defaults; `ta`'s ``fillna`` is left out: warm-up rows are null, fill them with
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from omni_research.indicators._common import (
@@ -23,7 +25,7 @@ from omni_research.indicators._helpers_b import (
     gt,
     kernel_expr_nan,
 )
-from omni_research.indicators._registry import Indicator, register
+from omni_research.indicators._registry import register_ta
 
 
 def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
@@ -330,125 +332,100 @@ def _vpt_warmup(smoothing_factor: int | None = None) -> int:
     return smoothing_factor if smoothing_factor else 1
 
 
-register(
-    Indicator(
-        name="acc_dist_index",
-        family="volume",
-        inputs=("high", "low", "close", "volume"),
-        params={},
-        outputs={"acc_dist_index": acc_dist_index},
-        warmup=lambda: 0,
-        ta_reference="ta.volume.AccDistIndexIndicator",
-        placement="panel",
-        description="Accumulation/Distribution Index.",
-    )
+_register = functools.partial(register_ta, "volume")
+
+_register(
+    name="acc_dist_index",
+    inputs=("high", "low", "close", "volume"),
+    params={},
+    outputs={"acc_dist_index": acc_dist_index},
+    warmup=lambda: 0,
+    ta_class="AccDistIndexIndicator",
+    placement="panel",
+    description="Accumulation/Distribution Index.",
 )
-register(
-    Indicator(
-        name="on_balance_volume",
-        family="volume",
-        inputs=("close", "volume"),
-        params={},
-        outputs={"on_balance_volume": on_balance_volume},
-        warmup=lambda: 0,
-        ta_reference="ta.volume.OnBalanceVolumeIndicator",
-        placement="panel",
-        description="On-Balance Volume (ties add volume, as in ta).",
-    )
+_register(
+    name="on_balance_volume",
+    inputs=("close", "volume"),
+    params={},
+    outputs={"on_balance_volume": on_balance_volume},
+    warmup=lambda: 0,
+    ta_class="OnBalanceVolumeIndicator",
+    placement="panel",
+    description="On-Balance Volume (ties add volume, as in ta).",
 )
-register(
-    Indicator(
-        name="chaikin_money_flow",
-        family="volume",
-        inputs=("high", "low", "close", "volume"),
-        params={"window": 20},
-        outputs={"chaikin_money_flow": chaikin_money_flow},
-        warmup=lambda window=20: window - 1,
-        ta_reference="ta.volume.ChaikinMoneyFlowIndicator",
-        placement="panel",
-        description="Chaikin Money Flow.",
-    )
+_register(
+    name="chaikin_money_flow",
+    inputs=("high", "low", "close", "volume"),
+    params={"window": 20},
+    outputs={"chaikin_money_flow": chaikin_money_flow},
+    warmup=lambda window=20: window - 1,
+    ta_class="ChaikinMoneyFlowIndicator",
+    placement="panel",
+    description="Chaikin Money Flow.",
 )
-register(
-    Indicator(
-        name="force_index",
-        family="volume",
-        inputs=("close", "volume"),
-        params={"window": 13},
-        outputs={"force_index": force_index},
-        warmup=lambda window=13: window,
-        ta_reference="ta.volume.ForceIndexIndicator",
-        placement="panel",
-        description="Force Index: EMA of price change times volume.",
-    )
+_register(
+    name="force_index",
+    inputs=("close", "volume"),
+    params={"window": 13},
+    outputs={"force_index": force_index},
+    warmup=lambda window=13: window,
+    ta_class="ForceIndexIndicator",
+    placement="panel",
+    description="Force Index: EMA of price change times volume.",
 )
-register(
-    Indicator(
-        name="ease_of_movement",
-        family="volume",
-        inputs=("high", "low", "volume"),
-        params={"window": 14},
-        outputs={
-            "ease_of_movement": ease_of_movement,
-            "sma_ease_of_movement": sma_ease_of_movement,
-        },
-        warmup=lambda window=14: window,
-        ta_reference="ta.volume.EaseOfMovementIndicator",
-        placement="panel",
-        description="Ease of Movement and its simple moving average.",
-    )
+_register(
+    name="ease_of_movement",
+    inputs=("high", "low", "volume"),
+    params={"window": 14},
+    outputs={
+        "ease_of_movement": ease_of_movement,
+        "sma_ease_of_movement": sma_ease_of_movement,
+    },
+    warmup=lambda window=14: window,
+    ta_class="EaseOfMovementIndicator",
+    placement="panel",
+    description="Ease of Movement and its simple moving average.",
 )
-register(
-    Indicator(
-        name="volume_price_trend",
-        family="volume",
-        inputs=("close", "volume"),
-        params={"smoothing_factor": None},
-        outputs={"volume_price_trend": volume_price_trend},
-        warmup=_vpt_warmup,
-        ta_reference="ta.volume.VolumePriceTrendIndicator",
-        placement="panel",
-        description="Volume-Price Trend.",
-    )
+_register(
+    name="volume_price_trend",
+    inputs=("close", "volume"),
+    params={"smoothing_factor": None},
+    outputs={"volume_price_trend": volume_price_trend},
+    warmup=_vpt_warmup,
+    ta_class="VolumePriceTrendIndicator",
+    placement="panel",
+    description="Volume-Price Trend.",
 )
-register(
-    Indicator(
-        name="negative_volume_index",
-        family="volume",
-        inputs=("close", "volume"),
-        params={},
-        outputs={"negative_volume_index": negative_volume_index},
-        warmup=lambda: 0,
-        ta_reference="ta.volume.NegativeVolumeIndexIndicator",
-        placement="panel",
-        description="Negative Volume Index, starting at 1000.",
-    )
+_register(
+    name="negative_volume_index",
+    inputs=("close", "volume"),
+    params={},
+    outputs={"negative_volume_index": negative_volume_index},
+    warmup=lambda: 0,
+    ta_class="NegativeVolumeIndexIndicator",
+    placement="panel",
+    description="Negative Volume Index, starting at 1000.",
 )
-register(
-    Indicator(
-        name="money_flow_index",
-        family="volume",
-        inputs=("high", "low", "close", "volume"),
-        params={"window": 14},
-        outputs={"money_flow_index": money_flow_index},
-        warmup=lambda window=14: window - 1,
-        ta_reference="ta.volume.MFIIndicator",
-        placement="panel",
-        description="Money Flow Index (0-100).",
-    )
+_register(
+    name="money_flow_index",
+    inputs=("high", "low", "close", "volume"),
+    params={"window": 14},
+    outputs={"money_flow_index": money_flow_index},
+    warmup=lambda window=14: window - 1,
+    ta_class="MFIIndicator",
+    placement="panel",
+    description="Money Flow Index (0-100).",
 )
-register(
-    Indicator(
-        name="volume_weighted_average_price",
-        family="volume",
-        inputs=("high", "low", "close", "volume"),
-        params={"window": 14},
-        outputs={"volume_weighted_average_price": volume_weighted_average_price},
-        warmup=lambda window=14: window - 1,
-        ta_reference="ta.volume.VolumeWeightedAveragePrice",
-        placement="overlay",
-        description="Rolling volume-weighted average of the typical price.",
-    )
+_register(
+    name="volume_weighted_average_price",
+    inputs=("high", "low", "close", "volume"),
+    params={"window": 14},
+    outputs={"volume_weighted_average_price": volume_weighted_average_price},
+    warmup=lambda window=14: window - 1,
+    ta_class="VolumeWeightedAveragePrice",
+    placement="overlay",
+    description="Rolling volume-weighted average of the typical price.",
 )
 
 __all__ = [
