@@ -51,7 +51,8 @@ def _backtesting_data(name: str) -> pl.DataFrame:
 
     frame = getattr(bt_data, name)
     out = frame.reset_index(drop=True).rename(columns=str.lower)
-    return pl.from_pandas(out[["open", "high", "low", "close", "volume"]]).cast(pl.Float64)
+    data: pl.DataFrame = pl.from_pandas(out[["open", "high", "low", "close", "volume"]])
+    return data.cast(pl.Float64)
 
 
 _CACHE: dict[str, pl.DataFrame] = {}
