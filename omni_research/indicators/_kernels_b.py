@@ -572,7 +572,10 @@ def atr(high: F64, low: F64, close: F64, window: int) -> F64:
 @_JIT
 def _rolling_mean_std_fast(x: F64, window: int) -> F64:  # pragma: no cover
     n = x.shape[0]
-    out = np.full((2, n), np.nan)
+    # every row from ``window - 1`` on is written below: NaN-filling only the warm-up spares
+    # a pass over the whole output
+    out = np.empty((2, n))
+    out[:, : min(window - 1, n)] = np.nan
     inv = 1.0 / window
     ref = 0.0
     s1 = 0.0
