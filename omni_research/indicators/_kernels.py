@@ -306,7 +306,10 @@ def rolling_mean(x: F64, window: int) -> F64:  # pragma: no cover
     (pandas uses a compensated sum; both stay within ~1e-14 of the exact mean).
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    # every row from ``window - 1`` on is written below: NaN-filling only the warm-up spares
+    # a pass over the whole output
+    out = np.empty(n)
+    out[: min(window - 1, n)] = np.nan
     s = 0.0
     nans = 0
     for i in range(n):
@@ -327,8 +330,7 @@ def rolling_mean(x: F64, window: int) -> F64:  # pragma: no cover
                 for j in range(i - window + 1, i + 1):
                     if not np.isnan(x[j]):
                         s += x[j]
-            if nans == 0:
-                out[i] = s / window
+            out[i] = s / window if nans == 0 else np.nan
     return out
 
 
