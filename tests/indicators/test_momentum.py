@@ -200,17 +200,6 @@ def _momentum_entries() -> list[Any]:
     return [i for i in ind.registry().values() if i.family == "momentum"]
 
 
-def test_every_ta_momentum_class_is_registered_once() -> None:
-    classes = {
-        name
-        for name, obj in inspect.getmembers(M, inspect.isclass)
-        if obj.__module__ == "ta.momentum"
-    }
-    refs = [i.ta_reference for i in _momentum_entries()]
-    assert len(refs) == len(set(refs))
-    assert {r.removeprefix("ta.momentum.") for r in refs} == classes
-
-
 @pytest.mark.parametrize("entry", _momentum_entries(), ids=lambda e: e.name)
 def test_momentum_registry_entry_params_and_warmup(entry: Any) -> None:
     cls = getattr(M, entry.ta_reference.removeprefix("ta.momentum."))

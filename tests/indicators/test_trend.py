@@ -343,17 +343,6 @@ def _trend_entries() -> list[Any]:
     return [i for i in ind.registry().values() if i.family == "trend"]
 
 
-def test_every_ta_trend_class_is_registered_once() -> None:
-    classes = {
-        name
-        for name, obj in inspect.getmembers(ta.trend, inspect.isclass)
-        if obj.__module__ == "ta.trend"
-    }
-    refs = [i.ta_reference for i in _trend_entries()]
-    assert len(refs) == len(set(refs))
-    assert {r.removeprefix("ta.trend.") for r in refs} == classes
-
-
 @pytest.mark.parametrize("entry", _trend_entries(), ids=lambda e: e.name)
 def test_registry_entry_params_exprs_and_warmup(entry: Any) -> None:
     cls = getattr(ta.trend, entry.ta_reference.removeprefix("ta.trend."))

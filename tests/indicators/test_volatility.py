@@ -311,17 +311,6 @@ def _volatility_entries() -> list[Any]:
     return [i for i in ind.registry().values() if i.family == "volatility"]
 
 
-def test_every_ta_volatility_class_is_registered_once() -> None:
-    classes = {
-        name
-        for name, obj in inspect.getmembers(ta.volatility, inspect.isclass)
-        if obj.__module__ == "ta.volatility"
-    }
-    refs = [i.ta_reference for i in _volatility_entries()]
-    assert len(refs) == len(set(refs))
-    assert {r.removeprefix("ta.volatility.") for r in refs} == classes
-
-
 @pytest.mark.parametrize("entry", _volatility_entries(), ids=lambda e: e.name)
 def test_volatility_registry_entry_params_and_warmup(entry: Any) -> None:
     cls = getattr(ta.volatility, entry.ta_reference.removeprefix("ta.volatility."))

@@ -196,17 +196,6 @@ def _volume_entries() -> list[Any]:
     return [i for i in ind.registry().values() if i.family == "volume"]
 
 
-def test_every_ta_volume_class_is_registered_once() -> None:
-    classes = {
-        name
-        for name, obj in inspect.getmembers(ta.volume, inspect.isclass)
-        if obj.__module__ == "ta.volume"
-    }
-    refs = [i.ta_reference for i in _volume_entries()]
-    assert len(refs) == len(set(refs))
-    assert {r.removeprefix("ta.volume.") for r in refs} == classes
-
-
 @pytest.mark.parametrize("entry", _volume_entries(), ids=lambda e: e.name)
 def test_volume_registry_entry_params_and_warmup(entry: Any) -> None:
     cls = getattr(ta.volume, entry.ta_reference.removeprefix("ta.volume."))
