@@ -296,16 +296,13 @@ class Catalog:
             preds.append(pl.col("symbol").is_in([symbols] if isinstance(symbols, str) else symbols))
         time_col = "timestamp" if "timestamp" in columns else "date"
         lo, hi = _utc(start, "start"), _utc(end, "end")
-        if time_col == "date":
-            if lo is not None:
-                preds.append(pl.col("date") >= lo.date())
-            if hi is not None:
-                preds.append(pl.col("date") < hi.date())
-        else:
-            if lo is not None:
-                preds.append(pl.col(time_col) >= lo)
-            if hi is not None:
-                preds.append(pl.col(time_col) < hi)
+        bounds: list[dt.datetime | dt.date | None] = [lo, hi]
+        if time_col == "date":  # daily records (pnl) compare by calendar day
+            bounds = [None if b is None else b.date() for b in (lo, hi)]
+        if bounds[0] is not None:
+            preds.append(pl.col(time_col) >= bounds[0])
+        if bounds[1] is not None:
+            preds.append(pl.col(time_col) < bounds[1])
         if timeframe and "timeframe" in columns:
             preds.append(pl.col("timeframe") == timeframe)
         return preds
