@@ -212,3 +212,16 @@ def test_unknown_dataset_lists_what_exists(small_root: Path) -> None:
 def test_naive_datetime_bounds_are_refused(small_root: Path) -> None:
     with pytest.raises(ConfigurationError, match="naive datetime"):
         omr.open_catalog(small_root).scan("ohlcv", start=dt.datetime(2025, 1, 6))  # noqa: DTZ001
+
+
+def test_daily_kinds_filter_by_calendar_day(small_root: Path) -> None:
+    catalog = omr.open_catalog(small_root)
+    everything = catalog.load("pnl")
+    day = everything["date"].min()
+    assert day is not None
+    start = dt.datetime.combine(day, dt.time(), UTC)
+    only_first = catalog.load("pnl", start=start, end=start + dt.timedelta(days=1))
+    assert only_first.equals(everything.filter(pl.col("date") == day))
+    assert catalog.load("pnl", start=start + dt.timedelta(days=1)).height == (
+        everything.height - only_first.height
+    )
