@@ -47,6 +47,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from omni_research import open_catalog
 
+    if args.repair:
+        from omni_research._catalog import DATA_TEST
+        from omni_research._manifest import repair
+
+        print(repair(args.root if args.root is not None else DATA_TEST))
     catalog = open_catalog(args.root)
     problems = catalog.verify()
     if problems.is_empty():
@@ -54,6 +59,12 @@ def _verify(args: argparse.Namespace) -> int:
         return 0
     with pl.Config(tbl_rows=-1, fmt_str_lengths=100):
         print(problems)
+    if args.repair:
+        print(
+            f"{problems.height} file(s) still differ from the manifest: they were not part of "
+            "an interrupted write, so --repair does not accept them (the data may have been "
+            "changed). Restore them from their source, or re-import them"
+        )
     return 1
 
 
@@ -108,11 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     val = add("validate", "load and validate every dataset (or the ones named)")
     val.add_argument("datasets", nargs="*")
     val.set_defaults(func=_validate)
-    add("verify", "check every file's sha256 against the manifest").set_defaults(func=_verify)
+    ver = add("verify", "check every file's sha256 against the manifest")
+    ver.add_argument(
+        "--repair",
+        action="store_true",
+        help="first finish an interrupted write: record the files its journal lists from "
+        "their data (files outside the journal are never accepted)",
+    )
+    ver.set_defaults(func=_verify)
     make = sub.add_parser("make-test-data", help="regenerate the test data root from a seed")
     make.add_argument("--root", default="data_test")
     make.add_argument("--seed", type=int, default=7)
-    make.add_argument("--days", type=int, default=7)
+    make.add_argument("--days", type=int, default=7, help="calendar days, at least 1")
     make.set_defaults(func=_make_test_data)
     qual = add("quality", "print the data-quality report")
     qual.add_argument("--kind", default=None)

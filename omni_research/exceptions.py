@@ -5,6 +5,7 @@
     OmniDataError                       every error the kit raises on purpose
     ├── DataFormatError (ValueError)    unreadable, truncated, corrupt or wrongly formatted file
     ├── DataValidationError (ValueError) schema or rule failures; ``.failure_cases`` is a frame
+    ├── DataWriteError (OSError)        a file of a data root could not be written
     ├── ProductionDataError (PermissionError)  the production guard refused a read
     ├── UnknownKindError (LookupError)  a data kind, dataset or indicator that does not exist
     └── ConfigurationError (ValueError) misuse: bad options, missing environment, bad manifest
@@ -46,6 +47,13 @@ class DataValidationError(OmniDataError, ValueError):
         )
 
 
+class DataWriteError(OmniDataError, OSError):
+    """A file of a data root could not be written (disk full, permissions, a file in the way).
+
+    The message names the file; the OS error is the ``__cause__``.
+    """
+
+
 class ProductionDataError(OmniDataError, PermissionError):
     """The production guard refused to read a path. There is no switch to turn it off."""
 
@@ -62,6 +70,7 @@ __all__ = [
     "ConfigurationError",
     "DataFormatError",
     "DataValidationError",
+    "DataWriteError",
     "OmniDataError",
     "ProductionDataError",
     "UnknownKindError",

@@ -1,7 +1,10 @@
 """Atomic writers: temporary file in the same folder, fsync, os.replace, fsync the folder.
 
 A writer killed half-way leaves the previous version intact (measured: a killed
-``write_parquet`` otherwise leaves an unreadable file).
+``write_parquet`` otherwise leaves an unreadable file). The temporary names are unique
+per writer (``tempfile.mkstemp``), so concurrent writers never share a staging file.
+Every writer runs the production guard on its target first, and an OS error while
+writing becomes a :class:`~omni_research.exceptions.DataWriteError` naming the file.
 """
 
 from __future__ import annotations
@@ -14,14 +17,21 @@ from pathlib import Path
 
 import polars as pl
 
-from omni_research.exceptions import DataFormatError
+from omni_research import _guard
+from omni_research.exceptions import DataWriteError
 
 
 @contextlib.contextmanager
 def _atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _guard.check_path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise DataWriteError(
+            f"could not write {target}: {exc}; expected a writable folder with free space"
+        ) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -32,6 +42,13 @@ def _atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
         _fsync_dir(target.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, DataWriteError):
+            raise
+        raise DataWriteError(
+            f"could not write {target}: {exc}; expected a writable folder with free space"
+        ) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -91,10 +108,7 @@ def write_parquet_atomic(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path
             write_statistics=True,
         )
 
-    try:
-        return write_with_atomic(path, _write)
-    except OSError as exc:
-        raise DataFormatError(f"could not write Parquet file {path}: {exc}") from exc
+    return write_with_atomic(path, _write)
 
 
 def write_csv_atomic(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:

@@ -14,16 +14,34 @@ same symbol and timestamp) are counted as duplicates and not written again. Ever
 row is either imported or reported with its reason in :attr:`ImportSummary.rejects`.
 Files are written staged: all new partition files are written in full first and only
 then moved into place, so an import that fails part-way leaves the root as it was.
+
+Writes are safe together and after crashes:
+
+* every partition path is built by :mod:`omni_research._layout`, so a row whose symbol is
+  not a plain exchange symbol (``BTC/USDT``, ``../../x``) is rejected with its reason and
+  no path ever leaves the root;
+* an import holds the root's write lock (:mod:`omni_research._writelock`) from reading the
+  old partitions to writing the manifest, so concurrent imports serialise and lose nothing;
+  staging files have unique names per writer;
+* before moving files into place it writes a journal (``.omni-journal.json``); if it dies
+  before the manifest is written, the next writer (or ``omni-research verify --repair``)
+  records the journaled files from their data (:func:`omni_research._manifest.repair`).
+
+Trade dumps carry epoch seconds with a fraction (``1735689600.0974``, derivatives) or
+integer epoch milliseconds (``1735689600097``, as Bybit's spot files do): the unit is
+detected per file, and rows that do not fit it are rejected with the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
 import itertools
 import json
 import logging
 import os
+import tempfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +50,14 @@ from typing import Any, TextIO
 
 import polars as pl
 
-from omni_research import _guard
-from omni_research.exceptions import ConfigurationError, DataFormatError, OmniDataError
+from omni_research import _guard, _layout
+from omni_research._writelock import write_lock
+from omni_research.exceptions import (
+    ConfigurationError,
+    DataFormatError,
+    DataWriteError,
+    OmniDataError,
+)
 
 __all__ = [
     "BYBIT_INTERVALS",
@@ -102,6 +126,10 @@ class ImportSummary:
         Partition files written (created or extended).
     rejects : pl.DataFrame
         ``location`` (line number or JSON position), ``reason`` and ``raw`` text.
+    repaired : tuple of str
+        Files of an earlier interrupted write that this import found in the root's journal
+        and recorded in the manifest before importing (see
+        :func:`omni_research._manifest.repair`).
     """
 
     source: str
@@ -114,13 +142,20 @@ class ImportSummary:
     rejects: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=_REJECTS_SCHEMA), compare=False
     )
+    repaired: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"bybit {self.kind} import of {self.source}: read {self.rows_read}, imported "
             f"{self.imported}, duplicate {self.duplicates}, rejected {self.rejected}, "
             f"{len(self.files)} file(s) written"
         )
+        if self.repaired:
+            text += (
+                f"; first repaired {len(self.repaired)} file(s) of an interrupted earlier "
+                "write (recorded in the manifest from their data)"
+            )
+        return text
 
 
 # --------------------------------------------------------------------------- root handling
@@ -147,10 +182,12 @@ def _research_root(root: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _record(root: Path, paths: Sequence[Path]) -> None:
-    from omni_research import _manifest
-
-    _manifest.record_files(root, list(paths))
+@dataclass(frozen=True, kw_only=True)
+class _Written:
+    imported: int
+    duplicates: int
+    files: tuple[Path, ...]
+    repaired: tuple[str, ...]
 
 
 def _write_partitions(
@@ -159,26 +196,52 @@ def _write_partitions(
     new: pl.DataFrame,
     *,
     key: list[str],
-    partition: Callable[[dict[str, Any]], str],
+    partition: Callable[[dict[str, Any]], Path],
     partition_cols: list[str],
-) -> tuple[int, int, tuple[Path, ...]]:
-    """Merge ``new`` into the root's partitions; return (imported, duplicates, files)."""
-    from omni_research.io._atomic import write_parquet_atomic
-    from omni_research.io._readers import read_file
+    lock_timeout: float | None,
+) -> _Written:
+    """Merge ``new`` into the root's partitions under the root's write lock."""
+    from omni_research import _manifest
 
     before = new.height
     new = new.unique(subset=key, keep="first", maintain_order=True)
     duplicates = before - new.height
-    if new.is_empty():
-        return 0, duplicates, ()
+    with write_lock(root, timeout=lock_timeout):
+        # an earlier writer may have died between its replaces and its manifest write
+        report = _manifest.repair(root)
+        if report.journal_found:
+            log.warning("%s", report)
+        repaired = tuple(sorted(report.recorded))
+        if new.is_empty():
+            return _Written(imported=0, duplicates=duplicates, files=(), repaired=repaired)
+        imported, more, files = _merge_under_lock(
+            root, kind, new, key=key, partition=partition, partition_cols=partition_cols
+        )
+    return _Written(imported=imported, duplicates=duplicates + more, files=files, repaired=repaired)
+
+
+def _merge_under_lock(
+    root: Path,
+    kind: str,
+    new: pl.DataFrame,
+    *,
+    key: list[str],
+    partition: Callable[[dict[str, Any]], Path],
+    partition_cols: list[str],
+) -> tuple[int, int, tuple[Path, ...]]:
+    from omni_research import _manifest
+    from omni_research.io import _atomic
+    from omni_research.io._readers import read_file
+
     staged: list[tuple[Path, Path]] = []
-    imported = 0
+    imported = duplicates = 0
+    target = root
     try:
         for keys, part in new.with_columns(_date=pl.col("timestamp").dt.date()).group_by(
             [*partition_cols, "_date"], maintain_order=True
         ):
             values = dict(zip([*partition_cols, "date"], keys, strict=True))
-            target = root / partition(values)
+            target = partition(values)  # every part checked, proven inside the root
             _guard.check_path(target)
             part = part.drop("_date")
             if target.exists():
@@ -191,36 +254,64 @@ def _write_partitions(
             else:
                 fresh = merged = part
             merged = merged.sort("timestamp", maintain_order=True)
-            tmp = target.with_name(f".{target.name}.importing")
-            write_parquet_atomic(merged, tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".staged", dir=target.parent
+            )
+            os.close(fd)
+            tmp = Path(name)
             staged.append((tmp, target))
+            _atomic.write_parquet_atomic(merged, tmp)
             imported += fresh.height
-        # Only now, with every new file complete on disk, move them into place.
-        for tmp, target in staged:
-            os.replace(tmp, target)
+        files = tuple(t for _, t in staged)
+        if not staged:
+            return imported, duplicates, files
+        # Only now, with every new file complete on disk, journal the moves and make them.
+        _manifest.write_journal(root, staged)
+        try:
+            for tmp, target in staged:
+                os.replace(tmp, target)
+            _manifest.record_files(root, list(files))
+        except (OSError, OmniDataError) as exc:
+            raise DataWriteError(
+                f"the {kind} import into {root} was interrupted after its journal was written "
+                f"({exc}); the journal {root / _manifest.JOURNAL_NAME} lists the files: the "
+                "next import, or `omni-research verify --repair`, records them from their "
+                "data"
+            ) from exc
+        _manifest.clear_journal(root)
+    except OSError as exc:
+        if isinstance(exc, DataWriteError):
+            raise
+        raise DataWriteError(
+            f"could not write {target} ({exc}); the import left the root as it was: free "
+            "space or fix permissions and import again"
+        ) from exc
+    except pl.exceptions.PolarsError as exc:
+        raise DataFormatError(
+            f"could not merge the {kind} rows into {target} ({exc}); the import left the "
+            "root as it was"
+        ) from exc
     finally:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-    files = tuple(target for _, target in staged)
-    if files:
-        _record(root, files)
     return imported, duplicates, files
 
 
 def _finish(
-    source: str, kind: str, rows_read: int, imported: int, duplicates: int,
-    rejects: pl.DataFrame, files: tuple[Path, ...],
-) -> ImportSummary:  # fmt: skip
+    source: str, kind: str, rows_read: int, written: _Written, rejects: pl.DataFrame
+) -> ImportSummary:
     summary = ImportSummary(
         source=source,
         kind=kind,
         rows_read=rows_read,
-        imported=imported,
-        duplicates=duplicates,
+        imported=written.imported,
+        duplicates=written.duplicates,
         rejected=rejects.height,
-        files=files,
+        files=written.files,
         rejects=rejects,
+        repaired=written.repaired,
     )
     log.info("%s", summary)
     if rejects.height:
@@ -272,7 +363,8 @@ def _read_gzip_csv(path: Path) -> pl.DataFrame:
 def _epoch_text_to_us(col: str) -> pl.Expr:
     """Exact µs from epoch-seconds text such as ``1735689600.0974`` (no float rounding)."""
     text = pl.col(col).str.strip_chars()
-    seconds = text.str.extract(r"^(\d+)(?:\.\d*)?$", 1).cast(pl.Int64, strict=False)
+    # at most 11 digits of seconds (year 5138): a 13-digit millisecond count is not seconds
+    seconds = text.str.extract(r"^(\d{1,11})(?:\.\d*)?$", 1).cast(pl.Int64, strict=False)
     fraction = (
         text.str.extract(r"^\d+\.(\d*)$", 1)
         .fill_null("")
@@ -283,12 +375,35 @@ def _epoch_text_to_us(col: str) -> pl.Expr:
     return seconds * 1_000_000 + fraction
 
 
+def _epoch_ms_text_to_us(col: str) -> pl.Expr:
+    """µs from integer epoch-milliseconds text such as ``1735689600097``."""
+    text = pl.col(col).str.strip_chars()
+    return text.str.extract(r"^(\d{12,14})$", 1).cast(pl.Int64, strict=False) * 1_000
+
+
+def _timestamp_unit(raw: pl.DataFrame) -> str:
+    """``"ms"`` when most timestamps are 13-digit integers (milliseconds), else ``"s"``."""
+    if raw.is_empty():
+        return "s"
+    share = raw.select(
+        pl.col("timestamp").str.strip_chars().str.contains(r"^\d{13}$").fill_null(False).mean()
+    ).item()
+    return "ms" if share is not None and share > 0.5 else "s"
+
+
+# Trades before Bybit existed or after 2100 are not Bybit trades; the bounds also keep every
+# timestamp inside what Python's datetime can hold ("year 56985 is out of range").
+_FIRST_US = int(dt.datetime(2015, 1, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
+_END_US = int(dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
+
+
 def import_bybit_trades(
     path: str | os.PathLike[str],
     root: str | os.PathLike[str],
     /,
     *,
     symbol: str | None = None,
+    lock_timeout: float | None = None,
 ) -> ImportSummary:
     """Import one Bybit public trading-history dump into ``<root>/historical/trades``.
 
@@ -301,20 +416,29 @@ def import_bybit_trades(
         A research-tier data root (``omni-data.toml`` with ``tier = "research"``).
     symbol
         If given, rows of another symbol are rejected.
+    lock_timeout
+        Seconds to wait for another writer of ``root`` (default
+        :data:`omni_research._writelock.DEFAULT_TIMEOUT`).
 
     Returns
     -------
     ImportSummary
         Rows read, imported, duplicate and rejected (with reasons); also logged.
+        Timestamps are epoch seconds with a fraction or integer epoch milliseconds, detected
+        per file; rows in the other unit, and rows whose symbol is not a plain exchange
+        symbol (``^[A-Z0-9][A-Z0-9_-]{0,39}$``), are rejected with the reason.
 
     Raises
     ------
     ProductionDataError
         If ``path`` or ``root`` is production data (``real_time/``, a production tier).
     ConfigurationError
-        If ``root`` is not a research-tier data root.
+        If ``root`` is not a research-tier data root, ``symbol`` is not a plain symbol, or
+        another writer holds the root's write lock for longer than ``lock_timeout``.
     DataFormatError
         If the file is not a complete Bybit trade dump.
+    DataWriteError
+        If a file of the root cannot be written (naming it).
 
     Examples
     --------
@@ -325,16 +449,36 @@ def import_bybit_trades(
     True
     """
     source = Path(path)
+    if symbol is not None:
+        _layout.check_part("symbol", symbol)
     _guard.check_path(source)
     target_root = _research_root(root)
     raw = _read_gzip_csv(source)
     rows_read = raw.height
-    us = _epoch_text_to_us("timestamp")
+    if _timestamp_unit(raw) == "ms":
+        us = _epoch_ms_text_to_us("timestamp")
+        unit_reason = (
+            "timestamp is not integer epoch milliseconds like 1735689600097 (the unit of "
+            "most of this file's timestamps)"
+        )
+    else:
+        us = _epoch_text_to_us("timestamp")
+        unit_reason = "timestamp is not epoch seconds like 1735689600.0974"
     size = pl.col("size").str.strip_chars().cast(pl.Float64, strict=False)
     price = pl.col("price").str.strip_chars().cast(pl.Float64, strict=False)
+    sym = pl.col("symbol").str.strip_chars()
     rules: list[tuple[pl.Expr, str]] = [
-        (us.is_null(), "timestamp is not epoch seconds like 1735689600.0974"),
-        (pl.col("symbol").str.strip_chars().str.len_chars() == 0, "symbol is empty"),
+        (us.is_null(), unit_reason),
+        (
+            (us < _FIRST_US) | (us >= _END_US),
+            "timestamp is outside 2015-01-01 .. 2099-12-31 (check the unit: seconds or ms)",
+        ),
+        (sym.str.len_chars() == 0, "symbol is empty"),
+        (
+            ~sym.str.contains(_layout.SYMBOL_PATTERN),
+            f"symbol is not a plain exchange symbol matching {_layout.SYMBOL_PATTERN} "
+            "(it becomes a folder name)",
+        ),
         (~pl.col("side").is_in(["Buy", "Sell"]), "side is not Buy or Sell"),
         (size.is_null(), "size is not a number"),
         (~size.is_finite() | (size <= 0), "size is not a positive finite number"),
@@ -360,17 +504,18 @@ def import_bybit_trades(
         price.alias("price"),
         size.alias("size"),
     )
-    imported, duplicates, files = _write_partitions(
+    written = _write_partitions(
         target_root,
         "trades",
         good,
         key=["trade_id"],
-        partition=lambda v: (
-            f"historical/trades/symbol={v['symbol']}/date={v['date']}/part-0.parquet"
+        partition=lambda v: _layout.path_for(
+            target_root, "trades", symbol=v["symbol"], date=v["date"]
         ),
         partition_cols=["symbol"],
+        lock_timeout=lock_timeout,
     )
-    return _finish(str(source), "trades", rows_read, imported, duplicates, rejects, files)
+    return _finish(str(source), "trades", rows_read, written, rejects)
 
 
 # --------------------------------------------------------------------------- JSON sources
@@ -453,6 +598,7 @@ def import_bybit_klines(
     *,
     symbol: str | None = None,
     interval: str = "1",
+    lock_timeout: float | None = None,
 ) -> ImportSummary:
     """Import Bybit v5 kline responses into ``<root>/historical/ohlcv``.
 
@@ -469,6 +615,8 @@ def import_bybit_klines(
     interval
         The request's Bybit ``interval`` (``"1"``, ``"5"``, ``"60"``, ``"D"``, ...): the
         response does not repeat it.
+    lock_timeout
+        Seconds to wait for another writer of ``root``.
 
     Returns
     -------
@@ -476,7 +624,8 @@ def import_bybit_klines(
         Rows read, imported, duplicate and rejected (with reasons); also logged. A bar
         still open at the response's ``time`` is rejected (Bybit returns the forming bar
         first) so it never freezes a partial bar into the catalog. Klines carry no trade
-        count: ``trade_count`` is stored as null (unknown), which the schema allows.
+        count: ``trade_count`` is stored as null (unknown), which the schema allows. The
+        bars of a response whose symbol is not a plain exchange symbol are rejected.
 
     Raises
     ------
@@ -494,6 +643,8 @@ def import_bybit_klines(
         )
     from omni_research.bars import timeframe_duration_us
 
+    if symbol is not None:
+        _layout.check_part("symbol", symbol)
     timeframe = BYBIT_INTERVALS[interval]
     step_ms = timeframe_duration_us(timeframe) // 1000
     target_root = _research_root(root)
@@ -512,10 +663,16 @@ def import_bybit_klines(
         if not isinstance(items, list):
             raise DataFormatError(f"{label}: result.list is missing; not a kline response")
         now_ms = _int(response.get("time")) if isinstance(response, Mapping) else None
+        bad_symbol = _layout.reason("symbol", sym)
         for i, item in enumerate(items):
             rows_read += 1
             where = f"response {r_i} result.list[{i}]"
             raw = json.dumps(item)
+            if bad_symbol:
+                rejects.append(
+                    (where, f"symbol {sym!r} is not a plain exchange symbol: {bad_symbol}", raw)
+                )
+                continue
             if not isinstance(item, list) or len(item) < 7:
                 rejects.append(
                     (where, "expected 7 fields [start, o, h, l, c, volume, turnover]", raw)
@@ -566,18 +723,18 @@ def import_bybit_klines(
         # means "unknown", as the docstring says.
         pl.lit(None, pl.Int64).alias("trade_count"),
     ).sort("symbol", "timestamp", maintain_order=True)  # fmt: skip
-    imported, duplicates, files = _write_partitions(
+    written = _write_partitions(
         target_root,
         "ohlcv",
         good,
         key=["symbol", "timeframe", "timestamp"],
-        partition=lambda v: (
-            f"historical/ohlcv/symbol={v['symbol']}/timeframe={v['timeframe']}/"
-            f"date={v['date']}/part-0.parquet"
+        partition=lambda v: _layout.path_for(
+            target_root, "ohlcv", symbol=v["symbol"], timeframe=v["timeframe"], date=v["date"]
         ),
         partition_cols=["symbol", "timeframe"],
+        lock_timeout=lock_timeout,
     )
-    return _finish(label, "ohlcv", rows_read, imported, duplicates, _rejects_frame(rejects), files)
+    return _finish(label, "ohlcv", rows_read, written, _rejects_frame(rejects))
 
 
 def _book_side(levels: Any, descending: bool) -> tuple[list[float] | None, list[float], str]:
@@ -606,6 +763,7 @@ def import_bybit_orderbook(
     /,
     *,
     symbol: str | None = None,
+    lock_timeout: float | None = None,
 ) -> ImportSummary:
     """Import Bybit v5 order-book snapshot responses into ``<root>/historical/orderbook``.
 
@@ -618,6 +776,8 @@ def import_bybit_orderbook(
         A research-tier data root.
     symbol
         If given, snapshots of another symbol are rejected.
+    lock_timeout
+        Seconds to wait for another writer of ``root``.
 
     Returns
     -------
@@ -634,6 +794,8 @@ def import_bybit_orderbook(
     DataFormatError
         If the source is not a successful order-book response.
     """
+    if symbol is not None:
+        _layout.check_part("symbol", symbol)
     target_root = _research_root(root)
     label, responses = _load_json(source)
     rows: list[dict[str, Any]] = []
@@ -647,10 +809,12 @@ def import_bybit_orderbook(
         ask_px, ask_sz, ask_reason = _book_side(result.get("a"), descending=False)
         if not sym:
             reason = "no symbol ('s')"
+        elif bad_symbol := _layout.reason("symbol", sym):
+            reason = f"symbol {sym!r} is not a plain exchange symbol: {bad_symbol}"
         elif symbol is not None and sym != symbol:
             reason = f"symbol {sym} is not the expected {symbol}"
-        elif ts is None or ts < 0:
-            reason = "'ts' is not an integer of milliseconds"
+        elif ts is None or not _FIRST_US // 1000 <= ts < _END_US // 1000:
+            reason = "'ts' is not an integer of milliseconds in 2015 .. 2099"
         elif bid_px is None:
             reason = f"bids: {bid_reason}"
         elif ask_px is None:
@@ -685,19 +849,18 @@ def import_bybit_orderbook(
         )
         .sort("symbol", "timestamp", maintain_order=True)
     )
-    imported, duplicates, files = _write_partitions(
+    written = _write_partitions(
         target_root,
         "orderbook",
         good,
         key=["symbol", "timestamp"],
-        partition=lambda v: (
-            f"historical/orderbook/symbol={v['symbol']}/date={v['date']}/part-0.parquet"
+        partition=lambda v: _layout.path_for(
+            target_root, "orderbook", symbol=v["symbol"], date=v["date"]
         ),
         partition_cols=["symbol"],
+        lock_timeout=lock_timeout,
     )
-    return _finish(
-        label, "orderbook", len(responses), imported, duplicates, _rejects_frame(rejects), files
-    )
+    return _finish(label, "orderbook", len(responses), written, _rejects_frame(rejects))
 
 
 def import_main(

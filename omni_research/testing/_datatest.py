@@ -11,8 +11,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from omni_research._manifest import FileRecord, Manifest, count_rows, sha256_file, write_manifest
-from omni_research.config import SCHEMA_VERSION
+from omni_research import _guard
+from omni_research._layout import inside, path_for
+from omni_research._manifest import (
+    FileRecord,
+    Manifest,
+    count_rows,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
+from omni_research._writelock import LOCK_NAME, write_lock
+from omni_research.config import MANIFEST_NAME, SCHEMA_VERSION
+from omni_research.exceptions import ConfigurationError, DataWriteError
 from omni_research.io._atomic import (
     write_bytes_atomic,
     write_csv_atomic,
@@ -30,8 +41,6 @@ _COINS = {
     "SOLUSDT": ("solana", "sol", "Solana", 480_000_000.0, 5),
 }
 _README = {
-    "real_time": "Live production feeds. Never read by omni_research: the guard refuses "
-    "any path under real_time/.\n",
     "cache": "Derived, disposable data.\n",
     "models": "Model states of the agents (none in the test root).\n",
     "backups": "Backups (none in the test root).\n",
@@ -40,24 +49,30 @@ _README = {
 }
 
 
-def _partitioned(df: pl.DataFrame, base: Path, *, by_timeframe: bool = False) -> list[Path]:
+def _partitioned(
+    df: pl.DataFrame, root: Path, area: str, kind: str, *, by_timeframe: bool = False
+) -> list[Path]:
     written = []
     keyed = df.with_columns(_day=pl.col("timestamp").dt.date())
     keys = ["symbol", "timeframe", "_day"] if by_timeframe else ["symbol", "_day"]
     for key, part in keyed.group_by(keys, maintain_order=True):
-        folder = base / f"symbol={key[0]}"
-        if by_timeframe:
-            folder = folder / f"timeframe={key[1]}"
-        path = folder / f"date={key[-1]}" / "part-0.parquet"
+        path = path_for(
+            root,
+            kind,
+            area=area,
+            symbol=key[0],
+            timeframe=key[1] if by_timeframe else None,
+            date=key[-1],
+        )
         write_parquet_atomic(part.drop("_day"), path)
         written.append(path)
     return written
 
 
-def _by_symbol(df: pl.DataFrame, base: Path) -> list[Path]:
+def _by_symbol(df: pl.DataFrame, root: Path, area: str, kind: str) -> list[Path]:
     written = []
     for (symbol,), part in df.group_by(["symbol"], maintain_order=True):
-        path = base / f"symbol={symbol}" / "part-0.parquet"
+        path = path_for(root, kind, area=area, symbol=symbol)
         write_parquet_atomic(part, path)
         written.append(path)
     return written
@@ -195,8 +210,84 @@ def bybit_dump(trades: pl.DataFrame) -> bytes:
     return gzip.compress(dump.write_csv().encode("utf-8"), compresslevel=9, mtime=0)
 
 
+GENERATOR = "omni-research make-test-data"
+"""The ``generator`` key of the manifests this module writes: the mark of a generated root."""
+
+_OWNED_AREAS = ("historical", "test")
+
+
+def _prepare_root(root: Path) -> None:
+    """Refuse any folder that is neither empty nor a test root made by the generator; in a
+    generated root, remove the data areas the generator owns (and nothing else)."""
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise ConfigurationError(
+            f"refused to write test data into {root}: it is not a plain folder (a file or a "
+            "symlink); pass a new folder, e.g. --root /tmp/omni-test-root"
+        )
+    entries = sorted(p.name for p in root.iterdir() if p.name != LOCK_NAME)
+    if not entries:
+        return
+    what: str
+    if MANIFEST_NAME not in entries:
+        what = f"no {MANIFEST_NAME}, so it is not a data root"
+    else:
+        manifest = read_manifest(root)
+        if manifest.tier != "test":
+            what = f'its {MANIFEST_NAME} declares tier = "{manifest.tier}"'
+        elif manifest.meta.get("generator") != GENERATOR:
+            what = f"its {MANIFEST_NAME} is a test root not written by {GENERATOR}"
+        else:
+            what = ""
+    if what:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ConfigurationError(
+            f"refused to write test data into {root}: the folder is not empty ({len(entries)} "
+            f"entries: {shown}) and {what}. make-test-data writes only into an empty folder "
+            "or a test root it generated itself, and never deletes anything else: pass a new "
+            "or empty folder (e.g. --root /tmp/omni-test-root)"
+        )
+    for area in _OWNED_AREAS:
+        folder = inside(root, area)
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise ConfigurationError(
+                f"refused to regenerate {root}: {folder} is not a plain folder (a symlink or a "
+                "file); the generator only replaces folders it wrote: remove it by hand"
+            )
+        if folder.exists():
+            shutil.rmtree(folder)
+
+
 def make_test_data(root: str | Path, *, seed: int = DEFAULT_SEED, days: int = 7) -> Manifest:
     """(Re)generate a complete test-tier data root at ``root``, deterministically from ``seed``.
+
+    ``root`` must be a new or empty folder, or a test root this generator wrote before (its
+    manifest has ``tier = "test"`` and ``generator = "omni-research make-test-data"``); only
+    then are its ``historical/`` and ``test/`` areas replaced. Nothing is ever written under
+    ``real_time/``. The production guard runs on ``root`` first, and the write holds the
+    root's write lock.
+
+    Parameters
+    ----------
+    root
+        The folder to write.
+    seed
+        Seed of the synthetic market, trading and news.
+    days
+        Calendar days of data, at least 1.
+
+    Returns
+    -------
+    Manifest
+        The manifest written.
+
+    Raises
+    ------
+    ProductionDataError
+        If ``root`` is production data (a production root, a ``real_time/`` folder, a path
+        under ``OMNI_PRODUCTION_PATHS``).
+    ConfigurationError
+        If ``days`` is below 1, or ``root`` is a folder that is neither empty nor a test root
+        made by the generator (the message says what it found).
 
     Examples
     --------
@@ -207,44 +298,66 @@ def make_test_data(root: str | Path, *, seed: int = DEFAULT_SEED, days: int = 7)
     ...     omr.open_catalog(tmp).load("ohlcv", symbols="ETHUSDT").height
     1440
     """
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ConfigurationError(
+            f"days is {days!r}; expected a whole number of days, at least 1 (e.g. --days 7)"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigurationError(f"seed is {seed!r}; expected an integer such as {DEFAULT_SEED}")
+    _guard.check_path(root)
     root = Path(root)
-    for area in ("historical", "test"):
-        if (root / area).exists():
-            shutil.rmtree(root / area)
+    if not root.is_symlink() and not root.exists():
+        try:
+            root.mkdir(parents=True)
+        except OSError as exc:
+            raise DataWriteError(f"could not create the test root {root}: {exc}") from exc
+    _prepare_root(root)  # refuses before the lock file is made in a folder that is not ours
+    with write_lock(root):
+        _prepare_root(root)  # again under the lock: another writer may have come first
+        return _generate(root, seed=seed, days=days)
+
+
+def _generate(root: Path, *, seed: int, days: int) -> Manifest:
     market = make_market(symbols=SYMBOLS, start=START, days=days, seed=seed)
     trading = make_trading(market, seed=seed + 4)
     news, sentiment = make_news(market, seed=seed + 8)
-    hist, test = root / "historical", root / "test"
     written: list[Path] = []
-    written += _partitioned(market["ohlcv"], hist / "ohlcv", by_timeframe=True)
-    written += _partitioned(market["trades"], hist / "trades")
-    written += _partitioned(market["orderbook"], hist / "orderbook")
-    written += _by_symbol(market["funding"], hist / "funding")
-    written.append(_write_json(make_coins(market), hist / "coins" / "coins.json"))
-    written.append(_write_jsonl(news, hist / "news" / "news.jsonl"))
-    written.append(write_csv_atomic(sentiment, hist / "sentiment" / "sentiment.csv"))
-    written += _partitioned(trading["orders"], test / "orders")
-    written += _partitioned(trading["fills"], test / "fills")
-    written += _by_symbol(trading["positions"], test / "positions")
-    written += _by_symbol(trading["pnl"], test / "pnl")
-    written.append(_write_jsonl(trading["decisions"], test / "decisions" / "decisions.jsonl"))
+    written += _partitioned(market["ohlcv"], root, "historical", "ohlcv", by_timeframe=True)
+    written += _partitioned(market["trades"], root, "historical", "trades")
+    written += _partitioned(market["orderbook"], root, "historical", "orderbook")
+    written += _by_symbol(market["funding"], root, "historical", "funding")
+    written.append(_write_json(make_coins(market), path_for(root, "coins", name="coins.json")))
+    written.append(_write_jsonl(news, path_for(root, "news", name="news.jsonl")))
+    written.append(write_csv_atomic(sentiment, path_for(root, "sentiment", name="sentiment.csv")))
+    written += _partitioned(trading["orders"], root, "test", "orders")
+    written += _partitioned(trading["fills"], root, "test", "fills")
+    written += _by_symbol(trading["positions"], root, "test", "positions")
+    written += _by_symbol(trading["pnl"], root, "test", "pnl")
     written.append(
-        write_csv_atomic(trading["agent_metrics"], test / "agent_metrics" / "agent_metrics.csv.gz")
+        _write_jsonl(
+            trading["decisions"], path_for(root, "decisions", area="test", name="decisions.jsonl")
+        )
+    )
+    written.append(
+        write_csv_atomic(
+            trading["agent_metrics"],
+            path_for(root, "agent_metrics", area="test", name="agent_metrics.csv.gz"),
+        )
     )
     first_day = market["trades"].filter(
         (pl.col("symbol") == "BTCUSDT") & (pl.col("timestamp") < START + dt.timedelta(days=1))
     )
     written.append(
         write_bytes_atomic(
-            root / "exports" / "imports" / "bybit" / "BTCUSDT2025-01-06.csv.gz",
-            bybit_dump(first_day),
+            inside(root, "exports/imports/bybit/BTCUSDT2025-01-06.csv.gz"), bybit_dump(first_day)
         )
     )
     for folder, text in _README.items():
-        write_text_atomic(root / folder / "README.md", text)
+        write_text_atomic(inside(root, f"{folder}/README.md"), text)
     written.append(
         write_text_atomic(
-            root / "market_data_schema.json", json.dumps(market_json_schema(), indent=2) + "\n"
+            inside(root, "market_data_schema.json"),
+            json.dumps(market_json_schema(), indent=2) + "\n",
         )
     )
     files = {
@@ -256,12 +369,7 @@ def make_test_data(root: str | Path, *, seed: int = DEFAULT_SEED, days: int = 7)
     manifest = Manifest(
         tier="test",
         schema_version=SCHEMA_VERSION,
-        meta={
-            "generator": "omni-research make-test-data",
-            "seed": seed,
-            "days": days,
-            "start": START.isoformat(),
-        },
+        meta={"generator": GENERATOR, "seed": seed, "days": days, "start": START.isoformat()},
         files=files,
     )
     write_manifest(root, manifest)
