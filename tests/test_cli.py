@@ -88,3 +88,87 @@ def test_import_bybit_into_a_research_root(
     again = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT")
     assert again.height == imported.height  # idempotent
     assert pl.Series(capsys.readouterr().out.splitlines()).str.contains("duplicate").any()
+
+
+def test_verify_repair_finishes_an_import_interrupted_before_its_manifest(
+    capsys: pytest.CaptureFixture[str], small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import omni_research as omr
+    from omni_research import _manifest
+    from omni_research.io._atomic import write_parquet_atomic
+    from omni_research.io.bybit import import_bybit_trades
+
+    manifest = small_root / "omni-data.toml"
+    manifest.write_text(manifest.read_text().replace('tier = "test"', 'tier = "research"'))
+    dump = small_root / "exports" / "imports" / "bybit" / "BTCUSDT2025-01-06.csv.gz"
+    part = small_root / "historical/trades/symbol=BTCUSDT/date=2025-01-06/part-0.parquet"
+    expected = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-07")
+    # the root holds the first half of the day; the import brings the second half
+    write_parquet_atomic(expected.head(4000), part)
+    _manifest.record_files(small_root, [part])
+    real = _manifest.write_manifest
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("killed (simulated)")
+
+    monkeypatch.setattr(_manifest, "write_manifest", crash)
+    with pytest.raises(OSError, match="simulated"):
+        import_bybit_trades(dump, small_root)
+    monkeypatch.setattr(_manifest, "write_manifest", real)
+    assert main(["verify", "--root", str(small_root)]) == 1
+    assert "sha256 mismatch" in capsys.readouterr().out
+    assert main(["verify", "--repair", "--root", str(small_root)]) == 0
+    out = capsys.readouterr().out
+    assert "recorded 1 file(s) from their data" in out
+    recorded = f"symbol=BTCUSDT/date=2025-01-06/part-0.parquet: {expected.height} rows"
+    assert recorded in out and "(was 4000 rows" in out
+    assert "all " in out and "files match the manifest" in out
+    loaded = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-07")
+    assert loaded.equals(expected)
+    assert main(["verify", "--repair", "--root", str(small_root)]) == 0
+    assert "no interrupted write to repair" in capsys.readouterr().out
+
+
+def test_verify_repair_does_not_accept_a_tampered_file(
+    capsys: pytest.CaptureFixture[str], small_root: Path
+) -> None:
+    target = next((small_root / "test" / "decisions").glob("*.jsonl"))
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0x20
+    target.write_bytes(bytes(data))
+    assert main(["verify", "--repair", "--root", str(small_root)]) == 1
+    out = capsys.readouterr().out
+    assert "no interrupted write to repair" in out
+    assert "decisions.jsonl" in out and "does not accept them" in out
+
+
+def test_make_test_data_refuses_a_research_root_without_traceback(
+    capsys: pytest.CaptureFixture[str], small_root: Path
+) -> None:
+    manifest = small_root / "omni-data.toml"
+    manifest.write_text(manifest.read_text().replace('tier = "test"', 'tier = "research"'))
+    before = sorted(p.relative_to(small_root) for p in small_root.rglob("*"))
+    assert main(["make-test-data", "--root", str(small_root), "--days", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("omni-research: ConfigurationError: refused to write test data")
+    assert 'declares tier = "research"' in err and "Traceback" not in err
+    assert sorted(p.relative_to(small_root) for p in small_root.rglob("*")) == before
+
+
+def test_make_test_data_refuses_a_production_root(
+    capsys: pytest.CaptureFixture[str], small_root: Path
+) -> None:
+    manifest = small_root / "omni-data.toml"
+    manifest.write_text(manifest.read_text().replace('tier = "test"', 'tier = "production"'))
+    assert main(["make-test-data", "--root", str(small_root), "--days", "1"]) == 2
+    assert "ProductionDataError" in capsys.readouterr().err
+    assert (small_root / "historical" / "trades").is_dir()  # nothing deleted
+
+
+def test_make_test_data_days_zero_is_a_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["make-test-data", "--root", str(tmp_path / "r"), "--days", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "days is 0; expected a whole number of days, at least 1" in err
+    assert not (tmp_path / "r").exists()

@@ -372,3 +372,151 @@ def test_import_main_guesses_kinds_and_prints_summaries(root: Path, tmp_path: Pa
     out = io.StringIO()
     assert import_main([str(junk)], str(root), out=out) == 2
     assert "cannot tell what Bybit data this is" in out.getvalue()
+
+
+# --------------------------------------------------------------------------- hardening
+
+_LINE = "1735689600.5,{sym},Buy,1,100,PlusTick,{tid},0,1,100"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "BTC/USDT",
+        "../../other/historical/trades/symbol=BTCUSDT",
+        "..",
+        "btcusdt",
+        "BTC\\USDT",
+        "real_time",
+    ],
+)
+def test_import_trades_rejects_symbols_that_are_not_path_parts(
+    root: Path, tmp_path: Path, bad: str
+) -> None:
+    other = _root(tmp_path / "other")
+    victim = _trades_part(other, "BTCUSDT", "2025-01-01")
+    import_bybit_trades(BTC_TRADES, other)
+    victim_bytes, other_manifest = victim.read_bytes(), (other / "omni-data.toml").read_bytes()
+    src = _gz(
+        tmp_path / "evil.csv.gz",
+        [_LINE.format(sym=bad, tid="evil-1"), _LINE.format(sym="BTCUSDT", tid="good-1")],
+    )
+    summary = import_bybit_trades(src, root)
+    assert (summary.rows_read, summary.imported, summary.rejected) == (2, 1, 1)
+    assert summary.rejects["location"].to_list() == ["line 2"]
+    assert summary.rejects["reason"][0].startswith("symbol is not a plain exchange symbol")
+    assert bad in summary.rejects["raw"][0]
+    assert victim.read_bytes() == victim_bytes  # the other root is untouched, byte for byte
+    assert (other / "omni-data.toml").read_bytes() == other_manifest
+    written = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
+    assert written == ["historical/trades/symbol=BTCUSDT/date=2025-01-01/part-0.parquet"]
+
+
+def test_import_trades_symbol_argument_must_be_a_path_part(root: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"symbol '\.\./x' cannot be part of a data path"):
+        import_bybit_trades(BTC_TRADES, root, symbol="../x")
+    assert not (root / "historical").exists()
+
+
+def test_import_klines_and_orderbook_reject_a_path_like_symbol(root: Path) -> None:
+    kline = json.loads((DATA / "kline_BTCUSDT_1.json").read_text())
+    kline["result"]["symbol"] = "../../BTCUSDT"
+    summary = import_bybit_klines(kline, root, interval="1")
+    assert (summary.imported, summary.rejected) == (0, 6)
+    assert summary.rejects["reason"][0].startswith("symbol '../../BTCUSDT' is not a plain")
+    book = json.loads((DATA / "orderbook_BTCUSDT.json").read_text())
+    book["result"]["s"] = "BTC/USDT"
+    summary = import_bybit_orderbook(book, root)
+    assert (summary.imported, summary.rejected) == (0, 1)
+    assert summary.rejects["reason"][0].startswith("symbol 'BTC/USDT' is not a plain")
+    assert not (root / "historical").exists()
+
+
+def test_import_trades_with_millisecond_timestamps(root: Path, tmp_path: Path) -> None:
+    src = _gz(
+        tmp_path / "ms.csv.gz",
+        [
+            "1735689600097,BTCUSDT,Buy,1,100,PlusTick,ms-1,0,1,100",
+            "1735689601123,BTCUSDT,Sell,2,101,PlusTick,ms-2,0,2,202",
+            "1735689602.5,BTCUSDT,Buy,1,100,PlusTick,ms-3,0,1,100",  # seconds among ms
+        ],
+    )
+    summary = import_bybit_trades(src, root)
+    assert (summary.imported, summary.rejected) == (2, 1)
+    assert summary.rejects["reason"][0].startswith("timestamp is not integer epoch milliseconds")
+    df = read_file(_trades_part(root, "BTCUSDT", "2025-01-01"), "trades")
+    assert df["timestamp"].to_list() == [
+        datetime(2025, 1, 1, 0, 0, 0, 97000, tzinfo=UTC),
+        datetime(2025, 1, 1, 0, 0, 1, 123000, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "why"),
+    [
+        ("1735689600097", "not epoch seconds"),  # one ms stamp in a file of seconds
+        ("99999999999", "outside 2015-01-01"),  # year 5138 in seconds
+        ("1000.5", "outside 2015-01-01"),  # 1970
+        ("99999999999999999999999", "not epoch seconds"),  # overflows Int64
+    ],
+)
+def test_import_trades_rejects_out_of_unit_timestamps_with_reason(
+    root: Path, tmp_path: Path, stamp: str, why: str
+) -> None:
+    src = _gz(
+        tmp_path / "mixed.csv.gz",
+        [
+            "1735689600.5,BTCUSDT,Buy,1,100,PlusTick,s-1,0,1,100",
+            "1735689601.5,BTCUSDT,Buy,1,100,PlusTick,s-2,0,1,100",
+            f"{stamp},BTCUSDT,Buy,1,100,PlusTick,s-3,0,1,100",
+        ],
+    )
+    summary = import_bybit_trades(src, root)
+    assert (summary.imported, summary.rejected) == (2, 1)
+    assert why in summary.rejects["reason"][0]
+    assert summary.rejects["location"].to_list() == ["line 4"]
+
+
+def test_import_crash_between_replace_and_manifest_is_repaired_by_the_next_import(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import omni_research as omr
+    from omni_research import _manifest
+    from omni_research.exceptions import DataWriteError
+
+    real = _manifest.write_manifest
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("power cut (simulated)")
+
+    monkeypatch.setattr(_manifest, "write_manifest", crash)
+    with pytest.raises(
+        DataWriteError, match=r"journal .*omni-journal\.json lists the files"
+    ) as exc:
+        import_bybit_trades(BTC_TRADES, root)
+    assert "power cut (simulated)" in str(exc.value)
+    part = _trades_part(root, "BTCUSDT", "2025-01-01")
+    assert part.exists()  # the data file was replaced ...
+    assert "files" not in (root / "omni-data.toml").read_text()  # ... the manifest was not
+    assert (root / ".omni-journal.json").exists()
+    monkeypatch.setattr(_manifest, "write_manifest", real)
+
+    again = import_bybit_trades(BTC_TRADES, root)
+    assert (again.imported, again.duplicates, again.rejected) == (0, 7, 3)
+    assert again.repaired == ("historical/trades/symbol=BTCUSDT/date=2025-01-01/part-0.parquet",)
+    assert "repaired 1 file(s)" in str(again)
+    assert not (root / ".omni-journal.json").exists()
+    catalog = omr.open_catalog(root)
+    assert catalog.verify().is_empty()
+    assert catalog.load("trades").height == 6
+    assert catalog.manifest.files[again.repaired[0]].rows == 6
+    leftovers = [p for p in root.rglob("*") if p.is_file() and p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_import_os_error_reading_old_partition_is_the_kits_error(root: Path) -> None:
+    import_bybit_trades(BTC_TRADES, root)
+    part = _trades_part(root, "BTCUSDT", "2025-01-01")
+    part.write_bytes(b"PAR1 not parquet")
+    with pytest.raises(DataFormatError, match=r"part-0\.parquet"):
+        import_bybit_trades(BTC_TRADES, root)
