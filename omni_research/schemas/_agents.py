@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from omni_research.schemas import _rules
 from omni_research.schemas._market import UTC, finite, not_blank
 
 
@@ -27,6 +28,10 @@ class AgentMetrics(pa.DataFrameModel):
     @pa.check("value", name="finite")
     def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return finite(data)
+
+    @pa.dataframe_check(name="unique (agent_id, metric, timestamp)")
+    def _unique(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_rules.unique("agent_id", "metric", "timestamp"))
 
 
 class Decisions(pa.DataFrameModel):
@@ -56,3 +61,8 @@ class Decisions(pa.DataFrameModel):
     @pa.dataframe_check(name="hold decisions place no order")
     def _hold(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("action") != "hold") | pl.col("order_id").is_null())
+
+    # One decision per agent, symbol and moment: a second row at the same key is a stray copy.
+    @pa.dataframe_check(name="unique (agent_id, symbol, timestamp)")
+    def _unique(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_rules.unique("agent_id", "symbol", "timestamp"))

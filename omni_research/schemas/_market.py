@@ -71,6 +71,10 @@ class OHLCV(pa.DataFrameModel):
     def _sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(_rules.strictly_increasing("symbol", "timeframe", "timestamp"))
 
+    @pa.dataframe_check(name="timestamp aligned to timeframe (weeks start Monday 00:00 UTC)")
+    def _aligned(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_rules.bar_aligned())
+
 
 class Trades(pa.DataFrameModel):
     """Public trades (prints)."""
@@ -194,4 +198,4 @@ class Coins(pa.DataFrameModel):
 
     @pa.dataframe_check(name="unique (coin_id, timestamp)")
     def _unique(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.struct("coin_id", "timestamp").is_duplicated())
+        return data.lazyframe.select(_rules.unique("coin_id", "timestamp"))

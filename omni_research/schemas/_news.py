@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from omni_research.schemas import _rules
 from omni_research.schemas._market import UTC, finite, not_blank
 
 
@@ -46,4 +47,4 @@ class Sentiment(pa.DataFrameModel):
 
     @pa.dataframe_check(name="unique (symbol, source, timestamp)")
     def _unique(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.struct("symbol", "source", "timestamp").is_duplicated())
+        return data.lazyframe.select(_rules.unique("symbol", "source", "timestamp"))

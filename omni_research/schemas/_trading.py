@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from omni_research.schemas import _rules
 from omni_research.schemas._market import UTC, finite, not_blank
 
 ORDER_STATUSES = ["new", "partially_filled", "filled", "cancelled", "rejected"]
@@ -36,7 +37,7 @@ class Orders(pa.DataFrameModel):
     def _blank(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return not_blank(data)
 
-    @pa.check("size", "filled_size", name="finite")
+    @pa.check("price", "size", "filled_size", name="finite")
     def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return finite(data)
 
@@ -104,13 +105,20 @@ class Positions(pa.DataFrameModel):
         strict = True
         coerce = False
 
-    @pa.check("size", "mark_price", "unrealized_pnl", "realized_pnl", name="finite")
+    @pa.check(
+        "size", "avg_entry_price", "mark_price", "unrealized_pnl", "realized_pnl", name="finite"
+    )
     def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return finite(data)
 
     @pa.dataframe_check(name="avg_entry_price is null exactly when flat")
     def _flat(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("size") == 0) == pl.col("avg_entry_price").is_null())
+
+    # Not the sorted form: positions() builds snapshots in time order, the catalog by symbol.
+    @pa.dataframe_check(name="unique (symbol, account_id, timestamp)")
+    def _unique(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_rules.unique("symbol", "account_id", "timestamp"))
 
 
 class PnL(pa.DataFrameModel):
@@ -136,3 +144,8 @@ class PnL(pa.DataFrameModel):
     def _net(cls, data: pa.PolarsData) -> pl.LazyFrame:
         net = pl.col("realized_pnl") + pl.col("unrealized_pnl") - pl.col("fees")
         return data.lazyframe.select((pl.col("net_pnl") - net).abs() <= _PNL_TOLERANCE)
+
+    # Not the sorted form: daily_pnl() sorts by date first, the catalog by symbol.
+    @pa.dataframe_check(name="unique (symbol, account_id, date)")
+    def _unique(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_rules.unique("symbol", "account_id", "date"))
