@@ -102,36 +102,111 @@ def _read_text(source: Path, fmt: FileFormat) -> str:
 
 
 def _read_csv_text(source: Path, text: str) -> pl.DataFrame:
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise DataFormatError(f"{source}: the file is empty; expected a CSV header line")
-    header = next(csv.reader([lines[0]]))
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = next(csv.reader([line]))
-        if len(fields) != len(header):
-            cut = number == len(lines) and not text.endswith("\n")
-            why = "the file is cut mid-line" if cut else "a ragged row"
-            raise DataFormatError(
-                f"{source}: line {number} has {len(fields)} fields, expected {len(header)} "
-                f"({why}); restore the complete file"
-            )
+    # The csv module over the whole text, not splitlines(): a quoted field may hold a newline
+    # (and splitlines() also splits at \u2028, \x1c and the like inside fields). A record is
+    # reported by the physical line it starts on.
+    lines = io.StringIO(text.removeprefix("\ufeff"), newline="").readlines()
+    reader = csv.reader(lines, strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    quoted_empty: dict[int, list[int]] = {}  # column -> rows holding "" (kept, not null)
+    start = 1
     try:
-        return pl.read_csv(io.StringIO(text), infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        raise DataFormatError(f"{source}: malformed CSV ({exc})") from exc
+        for fields in reader:
+            if header is None:
+                if not fields:
+                    break
+                header = fields
+            elif fields and (len(fields) > 1 or fields[0].strip()):  # blank lines hold no data
+                if len(fields) != len(header):
+                    cut = reader.line_num == len(lines) and not text.endswith(("\n", "\r"))
+                    why = "the file is cut mid-line" if cut else "a ragged row"
+                    raise DataFormatError(
+                        f"{source}: line {start} has {len(fields)} fields, expected "
+                        f"{len(header)} ({why}); restore the complete file"
+                    )
+                if "" in fields:
+                    raw = "".join(lines[start - 1 : reader.line_num])
+                    if '"' in raw:
+                        for j, quoted in enumerate(_quoted_fields(raw)):
+                            if quoted and not fields[j]:
+                                quoted_empty.setdefault(j, []).append(len(rows))
+                rows.append(fields)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataFormatError(
+            f"{source}: line {start}: malformed CSV ({exc}); expected RFC 4180 quoting (a "
+            'quoted field closed before the next comma or line end, "" for a quote inside it); '
+            "the file is cut inside a quoted field or has a stray quote"
+        ) from exc
+    if header is None:
+        raise DataFormatError(f"{source}: the file is empty; expected a CSV header line")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise DataFormatError(
+            f"{source}: the header names {', '.join(map(repr, twice))} more than once; "
+            "expected each column once"
+        )
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+    frame = pl.DataFrame(
+        {name: list(values) for name, values in zip(header, columns, strict=True)},
+        schema=dict.fromkeys(header, pl.String),
+    )
+    # As Polars' reader: an empty field is null, a quoted empty one ("") the empty string.
+    frame = frame.with_columns(
+        pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in header
+    )
+    for j, at in quoted_empty.items():
+        frame = frame.with_columns(frame.get_column(header[j]).scatter(at, ""))
+    return frame
+
+
+def _quoted_fields(record: str) -> list[bool]:
+    """Whether each field of one CSV record starts with a quote (the record parsed cleanly)."""
+    flags: list[bool] = []
+    i, n = 0, len(record)
+    while True:
+        quoted = i < n and record[i] == '"'
+        flags.append(quoted)
+        if quoted:
+            i += 1
+            while i < n and not (record[i] == '"' and record[i + 1 : i + 2] != '"'):
+                i += 2 if record[i] == '"' else 1
+            i += 1
+        while i < n and record[i] not in ",\r\n":
+            i += 1
+        if i >= n or record[i] != ",":
+            return flags
+        i += 1
 
 
 def _read_json_text(source: Path, text: str, *, lines: bool) -> pl.DataFrame:
-    try:
-        if lines:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
+    if lines:
+        # JSON lines end at "\n" only: a JSON string may hold a raw \u2028, where splitlines()
+        # would cut. Lines are counted in the file, blank ones included.
+        records = []
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(
+                    f"{source}: line {number}: malformed JSON ({exc.msg} at column {exc.colno}); "
+                    "expected one JSON object per line"
+                ) from exc
+            if not isinstance(record, dict):
+                raise DataFormatError(
+                    f"{source}: line {number} is a JSON {type(record).__name__}, not an object; "
+                    "expected one JSON object per line"
+                )
+            records.append(record)
+    else:
+        try:
             loaded = json.loads(text)
             records = loaded if isinstance(loaded, list) else loaded.get("records")
-    except (json.JSONDecodeError, AttributeError) as exc:
-        raise DataFormatError(f"{source}: malformed JSON ({exc})") from exc
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise DataFormatError(f"{source}: malformed JSON ({exc})") from exc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataFormatError(
             f"{source}: expected a JSON array of records (or JSON lines, one object each)"
@@ -173,7 +248,26 @@ def check_columns(actual: pl.Schema, expected: pl.Schema, kind: str, *, source: 
 
 
 def conform(raw: pl.DataFrame, kind: str, *, source: str) -> pl.DataFrame:
-    """Cast a frame of text columns to ``kind``'s dtypes, refusing anything that won't cast."""
+    """Cast a frame of text columns to ``kind``'s dtypes, refusing anything that won't cast.
+
+    Timestamps are stored in microseconds (``Datetime("us", "UTC")``, as every kind's schema
+    says), so text with up to nine fractional digits is kept exactly when the digits below a
+    microsecond are zeros, and refused, not truncated, when they are not.
+
+    Parameters
+    ----------
+    raw : pl.DataFrame
+        Every column a String, as read from CSV or JSON text.
+    kind : str
+        The data kind whose columns and dtypes the result must have.
+    source : str
+        Where the text came from, for the error message.
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing or extra, or a value does not cast (naming column, row and value).
+    """
     expected = polars_schema(kind)
     check_columns(
         pl.Schema(dict.fromkeys(raw.columns, pl.String)),
@@ -190,31 +284,58 @@ def conform(raw: pl.DataFrame, kind: str, *, source: str) -> pl.DataFrame:
             cast = values.str.to_datetime(time_unit="us", strict=False).dt.replace_time_zone("UTC")
             bad = bad | (text.is_not_null() & cast.is_null())
             expect = "an RFC 3339 timestamp in UTC (ending in Z or +00:00)"
+            _refuse(kind, source, name, text, bad, f"not {expect}", f"dtype {dtype}")
+            fraction = text.str.extract(r"\.(\d+)(?:Z|\+00:00|\+0000)$", 1)
+            _refuse(
+                kind,
+                source,
+                name,
+                text,
+                fraction.str.slice(6).str.contains("[1-9]").fill_null(False),
+                "finer than a microsecond",
+                "microsecond precision",
+                "; the kit stores timestamps in microseconds and does not drop digits "
+                "silently: round them to 6 decimals at the source",
+            )
         elif isinstance(dtype, pl.Date):
             cast = text.str.to_date("%Y-%m-%d", strict=False)
             bad = text.is_not_null() & cast.is_null()
-            expect = "a date YYYY-MM-DD"
+            _refuse(kind, source, name, text, bad, "not a date YYYY-MM-DD", f"dtype {dtype}")
         elif dtype == pl.String:
             out[name] = text
             continue
         else:
             cast = text.str.strip_chars().cast(dtype, strict=False)
             bad = text.is_not_null() & cast.is_null()
-            expect = f"a {dtype} value"
-        if bad.any():
-            rows = bad.arg_true()
-            first = int(rows[0])
-            raise DataValidationError(
-                f"{kind} data from {source}: column {name!r} has {rows.len()} value(s) that are "
-                f"not {expect} (first at row {first}: {text[first]!r})",
-                pl.DataFrame(
-                    {
-                        "column": [name] * rows.len(),
-                        "check": [f"dtype {dtype}"] * rows.len(),
-                        "failure_case": text.gather(rows),
-                        "index": rows.cast(pl.Int64),
-                    }
-                ),
-            )
+            _refuse(kind, source, name, text, bad, f"not a {dtype} value", f"dtype {dtype}")
         out[name] = cast
     return pl.DataFrame(out)
+
+
+def _refuse(
+    kind: str,
+    source: str,
+    name: str,
+    text: pl.Series,
+    bad: pl.Series,
+    what: str,
+    check: str,
+    advice: str = "",
+) -> None:
+    """Raise DataValidationError naming column, count and first row when ``bad`` has a True."""
+    if not bad.any():
+        return
+    rows = bad.arg_true()
+    first = int(rows[0])
+    raise DataValidationError(
+        f"{kind} data from {source}: column {name!r} has {rows.len()} value(s) that are "
+        f"{what} (first at row {first}: {text[first]!r}){advice}",
+        pl.DataFrame(
+            {
+                "column": [name] * rows.len(),
+                "check": [check] * rows.len(),
+                "failure_case": text.gather(rows),
+                "index": rows.cast(pl.Int64),
+            }
+        ),
+    )
