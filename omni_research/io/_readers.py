@@ -102,14 +102,15 @@ def _read_text(source: Path, fmt: FileFormat) -> str:
 
 
 def _read_csv_text(source: Path, text: str) -> pl.DataFrame:
-    # The csv module over the whole text, not splitlines(): a quoted field may hold a newline
-    # (and splitlines() also splits at \u2028, \x1c and the like inside fields). A record is
-    # reported by the physical line it starts on.
+    # Records are checked by the csv module over the whole text, not splitlines(): a quoted
+    # field may hold a newline (and splitlines() also splits at \u2028, \x1c and the like
+    # inside fields). A record is reported by the physical line it starts on. Polars then
+    # builds the frame (fast, and it tells a quoted "" from an empty field, which is null).
     lines = io.StringIO(text.removeprefix("\ufeff"), newline="").readlines()
     reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
-    rows: list[list[str]] = []
-    quoted_empty: dict[int, list[int]] = {}  # column -> rows holding "" (kept, not null)
+    blank: list[int] = []  # 0-based indexes of blank lines after the header: no data, dropped
+    records = 0
     start = 1
     try:
         for fields in reader:
@@ -117,21 +118,17 @@ def _read_csv_text(source: Path, text: str) -> pl.DataFrame:
                 if not fields:
                     break
                 header = fields
-            elif fields and (len(fields) > 1 or fields[0].strip()):  # blank lines hold no data
-                if len(fields) != len(header):
-                    cut = reader.line_num == len(lines) and not text.endswith(("\n", "\r"))
-                    why = "the file is cut mid-line" if cut else "a ragged row"
-                    raise DataFormatError(
-                        f"{source}: line {start} has {len(fields)} fields, expected "
-                        f"{len(header)} ({why}); restore the complete file"
-                    )
-                if "" in fields:
-                    raw = "".join(lines[start - 1 : reader.line_num])
-                    if '"' in raw:
-                        for j, quoted in enumerate(_quoted_fields(raw)):
-                            if quoted and not fields[j]:
-                                quoted_empty.setdefault(j, []).append(len(rows))
-                rows.append(fields)
+            elif not fields or (len(fields) == 1 and not fields[0].strip()):
+                blank.append(start - 1)
+            elif len(fields) != len(header):
+                cut = reader.line_num == len(lines) and not text.endswith(("\n", "\r"))
+                why = "the file is cut mid-line" if cut else "a ragged row"
+                raise DataFormatError(
+                    f"{source}: line {start} has {len(fields)} fields, expected "
+                    f"{len(header)} ({why}); restore the complete file"
+                )
+            else:
+                records += 1
             start = reader.line_num + 1
     except csv.Error as exc:
         raise DataFormatError(
@@ -147,37 +144,20 @@ def _read_csv_text(source: Path, text: str) -> pl.DataFrame:
             f"{source}: the header names {', '.join(map(repr, twice))} more than once; "
             "expected each column once"
         )
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
-    frame = pl.DataFrame(
-        {name: list(values) for name, values in zip(header, columns, strict=True)},
-        schema=dict.fromkeys(header, pl.String),
-    )
-    # As Polars' reader: an empty field is null, a quoted empty one ("") the empty string.
-    frame = frame.with_columns(
-        pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in header
-    )
-    for j, at in quoted_empty.items():
-        frame = frame.with_columns(frame.get_column(header[j]).scatter(at, ""))
+    if blank:  # Polars would read a blank line as a row of nulls
+        dropped = set(blank)
+        text = "".join(line for i, line in enumerate(lines) if i not in dropped)
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise DataFormatError(f"{source}: malformed CSV ({exc})") from exc
+    if frame.height != records:  # both parsers must see the same records, or neither is trusted
+        raise DataFormatError(
+            f"{source}: {records} records found but {frame.height} rows read; expected plain "
+            "CSV (comma-separated, double quotes, \\n or \\r\\n line ends; a lone \\r is "
+            "not supported): convert the line ends and read it again"
+        )
     return frame
-
-
-def _quoted_fields(record: str) -> list[bool]:
-    """Whether each field of one CSV record starts with a quote (the record parsed cleanly)."""
-    flags: list[bool] = []
-    i, n = 0, len(record)
-    while True:
-        quoted = i < n and record[i] == '"'
-        flags.append(quoted)
-        if quoted:
-            i += 1
-            while i < n and not (record[i] == '"' and record[i + 1 : i + 2] != '"'):
-                i += 2 if record[i] == '"' else 1
-            i += 1
-        while i < n and record[i] not in ",\r\n":
-            i += 1
-        if i >= n or record[i] != ",":
-            return flags
-        i += 1
 
 
 def _read_json_text(source: Path, text: str, *, lines: bool) -> pl.DataFrame:

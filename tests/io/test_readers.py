@@ -381,6 +381,24 @@ def test_read_csv_text_keeps_quoted_empty_strings_and_nulls_apart() -> None:
     assert frame.schema == pl.Schema(dict.fromkeys("abc", pl.String))
 
 
+def test_read_csv_text_skips_blank_lines_between_records() -> None:
+    from omni_research.io._readers import _read_csv_text
+
+    frame = _read_csv_text(Path("t.csv"), "a,b\n1,2\n\n   \n3,4\n\n")
+    assert frame.to_dict(as_series=False) == {"a": ["1", "3"], "b": ["2", "4"]}
+
+
+def test_read_csv_text_with_lone_carriage_returns_raises_instead_of_losing_rows() -> None:
+    from omni_research.io._readers import _read_csv_text
+
+    with pytest.raises(
+        DataFormatError,
+        match=r"t\.csv: 2 records found but 0 rows read; expected plain CSV .*a lone \\r is "
+        r"not supported\): convert the line ends and read it again$",
+    ):
+        _read_csv_text(Path("t.csv"), "a,b\r1,2\r3,4\r")
+
+
 def test_read_csv_header_naming_a_column_twice_raises(tmp_path: Path, bars: pl.DataFrame) -> None:
     path = tmp_path / "bars.csv"
     header, records = _csv_records(bars)
