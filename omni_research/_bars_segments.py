@@ -395,7 +395,7 @@ def _reduce_ohlcv_ranges(
 def _time_mode(every: str) -> tuple[int, int, int]:
     """(mode, step µs, offset µs) for a time bucket: computed in the loop for minutes,
     hours, one day and one week; anything else comes from Polars' ``dt.truncate``."""
-    from omni_research.bars import timeframe_duration_us
+    from omni_research._time import timeframe_duration_us
 
     unit = every[-1:]
     if unit in ("m", "h") or every in ("1d", "1w"):

@@ -21,6 +21,7 @@ from typing import Literal, TypeAlias
 
 import polars as pl
 
+from omni_research._time import duration_expr, timeframe_duration_us
 from omni_research._typing import FrameT
 from omni_research.exceptions import ConfigurationError, DataFormatError
 
@@ -38,7 +39,6 @@ __all__ = [
 BarFill: TypeAlias = Literal["none", "forward"]
 """What resampling does with an interval that holds no source bar."""
 
-_UNIT_US = {"m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
 _OHLCV_OUT = (
     "timestamp",
     "symbol",
@@ -51,54 +51,6 @@ _OHLCV_OUT = (
     "turnover",
     "trade_count",
 )
-
-
-def timeframe_duration_us(timeframe: str) -> int:
-    """Length of a bar timeframe (``"1m"``, ``"15m"``, ``"4h"``, ``"1d"``, ``"1w"``) in µs.
-
-    Parameters
-    ----------
-    timeframe
-        A number followed by ``m`` (minutes), ``h``, ``d`` or ``w``.
-
-    Returns
-    -------
-    int
-        The duration in microseconds.
-
-    Raises
-    ------
-    ConfigurationError
-        If the text is not a positive number followed by one of those units.
-
-    Examples
-    --------
-    >>> timeframe_duration_us("4h")
-    14400000000
-    """
-    text = str(timeframe).strip()
-    number, unit = text[:-1], text[-1:]
-    if unit not in _UNIT_US or not number.isdigit() or int(number) <= 0:
-        raise ConfigurationError(
-            f"timeframe {timeframe!r} is not understood; expected a positive number followed "
-            "by m, h, d or w (for example '1m', '15m', '4h', '1d', '1w')"
-        )
-    return int(number) * _UNIT_US[unit]
-
-
-def _duration_expr(timeframe: str | None, column: str = "timeframe") -> pl.Expr:
-    """Bar length as a Duration expression: a fixed one, or read per row from a column."""
-    if timeframe is not None:
-        return pl.duration(microseconds=timeframe_duration_us(timeframe), time_unit="us")
-    mapping = {tf: timeframe_duration_us(tf) for tf in _known_timeframes()}
-    us = pl.col(column).replace_strict(mapping, default=None, return_dtype=pl.Int64)
-    return pl.duration(microseconds=us, time_unit="us")
-
-
-def _known_timeframes() -> tuple[str, ...]:
-    from omni_research._typing import TIMEFRAMES
-
-    return (*TIMEFRAMES, "2m", "10m", "8h", "3d")
 
 
 def _schema(frame: pl.DataFrame | pl.LazyFrame, where: str) -> pl.Schema:
@@ -244,7 +196,7 @@ def _resample_lazy(
         .group_by(by, "_bucket", maintain_order=True)
         .agg(aggs)
         .rename({"_bucket": "timestamp"})
-        .with_columns(_covered_to=pl.col("_last_ts") + _duration_expr(None))
+        .with_columns(_covered_to=pl.col("_last_ts") + duration_expr(None))
         .drop("_last_ts")
     )
 
@@ -645,7 +597,7 @@ def align_timeframes(
         )
     sfx = suffix if suffix is not None else f"_{higher_timeframe or 'htf'}"
     if lower_timeframe is not None or "timeframe" in low_schema:
-        known_at = pl.col("timestamp") + _duration_expr(lower_timeframe)
+        known_at = pl.col("timestamp") + duration_expr(lower_timeframe)
     else:
         known_at = pl.col("timestamp")
 
@@ -653,7 +605,7 @@ def align_timeframes(
         _as_lazy(higher)
         .select(
             pl.col(by),
-            (pl.col("timestamp") + _duration_expr(higher_timeframe)).alias("_closed_at"),
+            (pl.col("timestamp") + duration_expr(higher_timeframe)).alias("_closed_at"),
             pl.col("timestamp").alias(f"timestamp{sfx}"),
             *[pl.col(c).alias(f"{c}{sfx}") for c in columns],
         )

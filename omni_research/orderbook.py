@@ -260,7 +260,7 @@ def join_book(
     >>> join_book(m["trades"], m["orderbook"]).columns[-2:]
     ['ask_depth_5', 'imbalance_5']
     """
-    from omni_research.bars import _duration_expr
+    from omni_research._time import duration_expr
 
     where = "join_book"
     _check_levels(levels)
@@ -271,7 +271,7 @@ def join_book(
     use_close = at == "close" or (at == "auto" and "timeframe" in schema)
     if use_close and "timeframe" not in schema:
         raise ConfigurationError(f"{where}: at='close' needs a 'timeframe' column in the frame")
-    row_time = pl.col("timestamp") + _duration_expr(None) if use_close else pl.col("timestamp")
+    row_time = pl.col("timestamp") + duration_expr(None) if use_close else pl.col("timestamp")
     right = (
         book.lazy()
         .select(

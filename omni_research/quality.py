@@ -41,8 +41,9 @@ from typing import Any, TextIO
 
 import polars as pl
 
+from omni_research._time import duration_expr, timeframe_duration_us
 from omni_research._typing import Severity
-from omni_research.bars import _duration_expr, time_bars, timeframe_duration_us
+from omni_research.bars import time_bars
 from omni_research.exceptions import (
     ConfigurationError,
     DataFormatError,
@@ -263,18 +264,18 @@ def _check_duplicate_times(lf: pl.LazyFrame, keys: list[str], examples: int) -> 
 
 
 def _check_missing_bars(lf: pl.LazyFrame, keys: list[str], examples: int) -> list[pl.LazyFrame]:
-    step_us = _duration_expr(None).dt.total_microseconds()
+    step_us = duration_expr(None).dt.total_microseconds()
     prev = _with_previous(lf, keys, ["timestamp"])
     gap_us = (pl.col("timestamp") - pl.col("_prev_timestamp")).dt.total_microseconds()
     gaps = prev.filter(gap_us > step_us).with_columns(
         _missing=(gap_us // step_us - 1),
-        _from=pl.col("_prev_timestamp") + _duration_expr(None),
+        _from=pl.col("_prev_timestamp") + duration_expr(None),
     )
     inner = (
         gaps.group_by(keys)
         .agg(
             pl.col("_from").min().alias("first_timestamp"),
-            (pl.col("timestamp") - _duration_expr(None)).max().alias("last_timestamp"),
+            (pl.col("timestamp") - duration_expr(None)).max().alias("last_timestamp"),
             pl.col("_missing").sum().cast(pl.Int64).alias("count"),
             pl.format(
                 "{} gap(s) in the 24/7 calendar; longest {} bars",
@@ -285,7 +286,7 @@ def _check_missing_bars(lf: pl.LazyFrame, keys: list[str], examples: int) -> lis
                 "{} bars missing from {} to {}",
                 pl.col("_missing"),
                 pl.col("_from").dt.strftime("%Y-%m-%d %H:%M"),
-                (pl.col("timestamp") - _duration_expr(None)).dt.strftime("%Y-%m-%d %H:%M"),
+                (pl.col("timestamp") - duration_expr(None)).dt.strftime("%Y-%m-%d %H:%M"),
             )
             .sort_by(pl.col("_missing"), descending=True)
             .head(examples)

@@ -14,7 +14,7 @@ from omni_research.widgets._base import utc_day_start
 
 def _duration_us(timeframe: str) -> int | None:
     try:
-        from omni_research.bars import timeframe_duration_us
+        from omni_research._time import timeframe_duration_us
 
         return timeframe_duration_us(timeframe)
     except (ImportError, OmniDataError):
