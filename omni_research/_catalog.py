@@ -4,34 +4,38 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import hashlib
 import json
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 import polars as pl
 
-from omni_research import _guard
-from omni_research._manifest import Manifest, read_manifest, sha256_file
+from omni_research import _guard, _layout
+from omni_research._manifest import Manifest, count_rows, read_manifest, sha256_file
 from omni_research._typing import KINDS, Tier
-from omni_research.config import settings
+from omni_research.config import data_test_root, settings
 from omni_research.exceptions import (
     ConfigurationError,
     DataFormatError,
     DataValidationError,
+    ProductionDataError,
     UnknownKindError,
 )
-from omni_research.io._readers import check_columns, file_format, read_file
+from omni_research.io._readers import check_columns, file_format, parse_bytes, read_file
 from omni_research.schemas import polars_schema, validate
 
 DATA_AREAS = ("historical", "test")
 ROOT_FOLDERS = ("historical", "real_time", "test", "exports", "cache", "models", "backups", "logs")
 ACCOUNT_KINDS = ("orders", "fills", "positions", "pnl")
-_PARTITION = re.compile(r"^(symbol|timeframe|date)=(.+)$")
-DATA_TEST = Path(__file__).resolve().parent.parent / "data_test"
+_DIGITS = re.compile(r"(\d+)")
+DATA_TEST = data_test_root()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,14 +84,134 @@ def _utc(value: dt.datetime | dt.date | str | None, name: str) -> dt.datetime | 
             ) from exc
         # text without an offset is read as UTC, the only zone the kit speaks
         return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-    if not isinstance(value, dt.datetime):
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if not isinstance(value, dt.datetime):
+        raise ConfigurationError(
+            f"{name}={value!r} is a {type(value).__name__}; expected a timezone-aware datetime, "
+            "a date or an ISO string such as 2025-01-06T12:00Z"
+        )
     if value.tzinfo is None:
         raise ConfigurationError(
             f"{name}={value!r} is a naive datetime; expected a timezone-aware UTC datetime "
             "(e.g. datetime(2025, 1, 6, tzinfo=UTC))"
         )
     return value.astimezone(dt.UTC)
+
+
+Symbols = list[str] | tuple[str, ...] | str | None
+
+
+def _symbols(symbols: object) -> tuple[str, ...] | None:
+    """``symbols`` as a tuple (``None``: every symbol; an empty tuple: none)."""
+    if symbols is None:
+        return None
+    if isinstance(symbols, str):
+        return (symbols,)
+    if isinstance(symbols, bytes | dict) or not hasattr(symbols, "__iter__"):
+        raise ConfigurationError(
+            f"symbols={symbols!r} is a {type(symbols).__name__}; expected a symbol such as "
+            "'BTCUSDT', a list of symbols, or None for all"
+        )
+    out = tuple(symbols)  # a generator is consumed once, here
+    bad = [s for s in out if not isinstance(s, str)]
+    if bad:
+        raise ConfigurationError(
+            f"symbols holds {bad[0]!r} ({type(bad[0]).__name__}); expected symbol strings "
+            "such as 'BTCUSDT'"
+        )
+    return out
+
+
+def _natural_key(path: Path) -> list[tuple[int, int | str]]:
+    """Sort key reading digit runs as numbers: part-2 before part-10."""
+    return [
+        (1, int(piece)) if piece.isdigit() else (0, piece)
+        for piece in _DIGITS.split(path.as_posix())
+    ]
+
+
+def _lineage_symbols(given: object, wanted: tuple[str, ...] | None) -> object:
+    return given if isinstance(given, str | list | tuple | type(None)) else list(wanted or ())
+
+
+def _parquet_schema(path: Path) -> pl.Schema:
+    """The columns of a Parquet file, read from its footer through the guard."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with _guard.open_guarded(path) as handle:
+        try:
+            arrow = pq.read_schema(handle)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise DataFormatError(
+                f"{path}: unreadable Parquet ({exc}); the file is truncated, corrupt or not "
+                "Parquet. Restore it from the source or re-run the export that wrote it"
+            ) from exc
+    empty = pl.from_arrow(arrow.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return empty.schema
+
+
+def _check_partitions(df: pl.DataFrame, f: DataFile) -> None:
+    """Every row of a file must carry the partition values of its folders."""
+    checks: list[tuple[str, pl.Expr, str]] = []
+    for key in ("symbol", "timeframe"):
+        if key in f.partitions and key in df.columns:
+            checks.append((key, pl.col(key), f.partitions[key]))
+    if "date" in f.partitions:
+        day = dt.date.fromisoformat(f.partitions["date"])
+        if "timestamp" in df.columns:
+            checks.append(("timestamp", pl.col("timestamp").dt.date(), str(day)))
+        elif "date" in df.columns:
+            checks.append(("date", pl.col("date"), str(day)))
+    for column, expr, want in checks:
+        value: object = dt.date.fromisoformat(want) if column in ("timestamp", "date") else want
+        bad = df.select((expr != value) | expr.is_null()).to_series()
+        if bad.any():
+            first = int(bad.arg_true()[0])
+            raise DataValidationError(
+                f"{f.path}: {int(bad.sum())} row(s) do not belong in this partition folder "
+                f"(first at row {first}: {column} = {df[column][first]!r}); expected every row "
+                f"of {f.relpath} to have {column} matching {want!r}. Move the rows to the "
+                "partition they belong to",
+                pl.DataFrame(
+                    {
+                        "column": [column],
+                        "check": [f"partition {want}"],
+                        "failure_case": [str(df[column][first])],
+                        "index": [first],
+                        "file": [f.relpath],
+                    }
+                ),
+            )
+
+
+class _AuditLine:
+    """One audit line per read: the log is opened before any data byte is read (a log that
+    cannot be written stops the read), and the line is written when the read ends."""
+
+    def __init__(self, catalog: Catalog | None, dataset: str, files: list[str], **where: Any):
+        self.catalog, self.dataset, self.files, self.where = catalog, dataset, files, where
+        self.rows = 0
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> _AuditLine:
+        self._handle = _open_audit_log(self.catalog)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._handle is not None
+        with self._handle:
+            entry = _audit_entry(self.catalog, self.dataset, self.files, self.rows, **self.where)
+            if exc is not None and not isinstance(exc, GeneratorExit):
+                entry["error"] = type(exc).__name__
+            self._handle.write(json.dumps(entry) + "\n")
 
 
 class Catalog:
@@ -141,23 +265,19 @@ class Catalog:
 
     def _files(self, folder: Path) -> list[DataFile]:
         out = []
-        for path in sorted(folder.rglob("*")):
-            if not path.is_file() or path.name.startswith("."):
+        for path in sorted(folder.rglob("*"), key=_natural_key):
+            if path.name.startswith(".") or not path.is_file():
                 continue
             try:
                 file_format(path)
             except DataFormatError:
                 continue
-            parts = {}
-            for part in path.relative_to(folder).parts[:-1]:
-                match = _PARTITION.match(part)
-                if match:
-                    parts[match.group(1)] = match.group(2)
-            out.append(
-                DataFile(
-                    path=path, relpath=path.relative_to(self.root).as_posix(), partitions=parts
-                )
-            )
+            relpath = path.relative_to(self.root).as_posix()
+            try:
+                parts = _layout.parse(path.relative_to(folder).as_posix())
+            except ConfigurationError as exc:
+                raise DataFormatError(f"{self.root}: {exc}") from None
+            out.append(DataFile(path=path, relpath=relpath, partitions=parts))
         return out
 
     def datasets(self) -> pl.DataFrame:
@@ -222,19 +342,19 @@ class Catalog:
         self,
         kind: str,
         *,
-        symbols: list[str] | tuple[str, ...] | str | None = None,
+        symbols: Symbols = None,
         start: dt.datetime | dt.date | str | None = None,
         end: dt.datetime | dt.date | str | None = None,
         timeframe: str | None = None,
     ) -> list[DataFile]:
         """The files a read needs after partition pruning (the others are never opened)."""
         ds = self.dataset(kind)
-        wanted = {symbols} if isinstance(symbols, str) else set(symbols or ())
+        wanted = _symbols(symbols)
         lo, hi = _utc(start, "start"), _utc(end, "end")
         keep = []
         for f in ds.files:
             part = f.partitions
-            if wanted and "symbol" in part and part["symbol"] not in wanted:
+            if wanted is not None and "symbol" in part and part["symbol"] not in wanted:
                 continue
             if timeframe and "timeframe" in part and part["timeframe"] != timeframe:
                 continue
@@ -251,7 +371,7 @@ class Catalog:
         self,
         kind: str,
         *,
-        symbols: list[str] | tuple[str, ...] | str | None = None,
+        symbols: Symbols = None,
         start: dt.datetime | dt.date | str | None = None,
         end: dt.datetime | dt.date | str | None = None,
         timeframe: str | None = None,
@@ -259,33 +379,80 @@ class Catalog:
         """A LazyFrame of ``kind``, pruned to the partitions that can hold the rows asked for.
 
         ``start`` is inclusive and ``end`` exclusive (timestamps in UTC). Column names and
-        dtypes of every file are checked before the scan; values are checked by :meth:`load`.
+        dtypes of every file are checked now. When the frame is collected, every file is
+        opened through the production guard again (what is read is what is checked, even if
+        a file was swapped since), its sha256 and row count are checked against the manifest,
+        its rows are checked against its partition folders, and one audit line is written;
+        :meth:`load` adds the full validation of values.
         """
         ds = self.dataset(kind)
         _guard.check_path(ds.path)
-        chosen = self.files(kind, symbols=symbols, start=start, end=end, timeframe=timeframe)
-        for f in chosen:
-            _guard.check_path(f.path)
+        wanted = _symbols(symbols)
+        chosen = self.files(kind, symbols=wanted, start=start, end=end, timeframe=timeframe)
         expected = polars_schema(ds.kind)
-        if not chosen:
-            frame = pl.LazyFrame(schema=expected)
-        elif ds.format == "parquet":
+        if ds.format == "parquet":
             for f in chosen:
-                try:
-                    actual = pl.read_parquet_schema(f.path)
-                except (pl.exceptions.PolarsError, OSError) as exc:
-                    raise DataFormatError(f"{f.path}: unreadable Parquet ({exc})") from exc
-                check_columns(pl.Schema(actual), expected, ds.kind, source=str(f.path))
-            frame = pl.scan_parquet([f.path for f in chosen]).select(expected.names())
+                check_columns(_parquet_schema(f.path), expected, ds.kind, source=str(f.path))
         else:
-            frame = pl.concat([read_file(f.path, ds.kind) for f in chosen]).lazy()
-        frame = frame.filter(*self._predicates(ds.kind, symbols, start, end, timeframe))
+            for f in chosen:
+                _guard.check_path(f.path)
+        frame = self._source(ds, chosen, expected)
+        frame = frame.filter(*self._predicates(ds.kind, wanted, start, end, timeframe))
         if self.tier == "research" and ds.kind in ACCOUNT_KINDS:
             frame = frame.with_columns(_pseudonymise("account_id"))
         self._remember(
             ds, chosen, None, dict(symbols=symbols, start=start, end=end, timeframe=timeframe)
         )
         return frame
+
+    def _source(self, ds: Dataset, chosen: list[DataFile], expected: pl.Schema) -> pl.LazyFrame:
+        """A lazy scan whose reads happen at collect time, each one guarded and checked."""
+        from polars.io.plugins import register_io_source
+
+        def read(
+            with_columns: list[str] | None,
+            predicate: pl.Expr | None,
+            n_rows: int | None,
+            _batch_size: int | None,
+        ) -> Iterator[pl.DataFrame]:
+            with _AuditLine(self, ds.name, [f.relpath for f in chosen]) as line:
+                for f in chosen:
+                    if n_rows is not None and line.rows >= n_rows:
+                        break
+                    df = self._read_checked(ds, f, expected)
+                    if predicate is not None:
+                        df = df.filter(predicate)
+                    if with_columns is not None:
+                        df = df.select(with_columns)
+                    if n_rows is not None:
+                        df = df.head(n_rows - line.rows)
+                    line.rows += df.height
+                    yield df
+
+        return register_io_source(
+            read,
+            schema=expected,
+            explain_name=f"guarded {ds.format}",
+            explain_detail=f"{ds.name}: {len(chosen)} file(s)",
+        )
+
+    def _read_checked(self, ds: Dataset, f: DataFile, expected: pl.Schema) -> pl.DataFrame:
+        """One file through the guard, checked against the manifest and its partitions."""
+        data = _guard.read_guarded(f.path)
+        record = self.manifest.files.get(f.relpath)
+        if record is not None and hashlib.sha256(data).hexdigest() != record.sha256:
+            raise DataFormatError(
+                f"{f.path}: sha256 differs from the manifest's; the file changed or is "
+                "corrupt. Run `omni-research verify` and restore it"
+            )
+        df = parse_bytes(data, str(f.path), ds.kind, expected)
+        if record is not None and df.height != record.rows:
+            raise DataFormatError(
+                f"{f.path}: holds {df.height} rows, the manifest says {record.rows}; expected "
+                "the manifest's count. Run `omni-research verify --repair` after restoring it"
+            )
+        _check_partitions(df, f)
+        return df
 
     def _predicates(
         self, kind: str, symbols: Any, start: Any, end: Any, timeframe: str | None
@@ -311,12 +478,12 @@ class Catalog:
         self,
         kind: str,
         *,
-        symbols: list[str] | tuple[str, ...] | str | None = None,
+        symbols: Symbols = None,
         start: dt.datetime | dt.date | str | None = None,
         end: dt.datetime | dt.date | str | None = None,
         timeframe: str | None = None,
     ) -> pl.DataFrame:
-        """:meth:`scan`, collected and validated in full; checksums checked against the manifest.
+        """:meth:`scan`, collected and validated in full (values and every rule).
 
         Examples
         --------
@@ -327,9 +494,9 @@ class Catalog:
         3
         """
         ds = self.dataset(kind)
-        chosen = self.files(kind, symbols=symbols, start=start, end=end, timeframe=timeframe)
-        self._verify_checksums(chosen)
-        frame = self.scan(kind, symbols=symbols, start=start, end=end, timeframe=timeframe)
+        wanted = _symbols(symbols)
+        chosen = self.files(kind, symbols=wanted, start=start, end=end, timeframe=timeframe)
+        frame = self.scan(kind, symbols=wanted, start=start, end=end, timeframe=timeframe)
         try:
             df = frame.collect()
         except pl.exceptions.PolarsError as exc:
@@ -350,10 +517,9 @@ class Catalog:
                         files=last.files,
                         sha256=last.sha256,
                         rows=df.height,
-                        filters=last.filters,
+                        filters={**last.filters, "symbols": _lineage_symbols(symbols, wanted)},
                     )
                 )
-        audit(self, ds.name, [f.relpath for f in chosen], df.height)
         return df
 
     def _blame_files(
@@ -370,15 +536,6 @@ class Catalog:
         if not messages:
             return error
         return DataValidationError("\n".join(messages), pl.concat(cases, how="diagonal_relaxed"))
-
-    def _verify_checksums(self, chosen: list[DataFile]) -> None:
-        for f in chosen:
-            record = self.manifest.files.get(f.relpath)
-            if record is not None and sha256_file(f.path) != record.sha256:
-                raise DataFormatError(
-                    f"{f.path}: sha256 differs from the manifest's; the file changed or is "
-                    "corrupt. Run `omni-research verify` and restore it"
-                )
 
     def _remember(
         self, ds: Dataset, chosen: list[DataFile], rows: int | None, filters: dict[str, Any]
@@ -410,24 +567,43 @@ class Catalog:
             return list(self._reads)
 
     def verify(self) -> pl.DataFrame:
-        """Check every file against the manifest: one row per problem (empty when all is well)."""
-        rows = []
+        """Check every file against the manifest: one row per problem (empty when all is well).
+
+        Problems: ``not in manifest``, ``missing``, ``sha256 mismatch``, ``rows mismatch``,
+        and ``refused: ...`` when the guard refuses a file (a symlink into production, say):
+        nothing is hashed before the guard has passed it.
+        """
+        rows: list[tuple[str, str, str]] = []
         recorded = dict(self.manifest.files)
         for ds in self._datasets.values():
             for f in ds.files:
                 record = recorded.pop(f.relpath, None)
                 if record is None:
                     rows.append((f.relpath, "not in manifest", ""))
-                elif sha256_file(f.path) != record.sha256:
-                    rows.append((f.relpath, "sha256 mismatch", record.sha256))
+                else:
+                    rows += _file_problems(f.path, f.relpath, record.sha256, record.rows)
         for name, record in recorded.items():
-            path = self.root / name
-            if not path.exists():
+            path = self.root / name  # read_manifest proved name a plain relative path
+            if not os.path.lexists(path):
                 rows.append((name, "missing", record.sha256))
-            elif sha256_file(path) != record.sha256:
-                rows.append((name, "sha256 mismatch", record.sha256))
+            else:
+                rows += _file_problems(path, name, record.sha256, record.rows)
         schema = {"file": pl.String, "problem": pl.String, "expected_sha256": pl.String}
         return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _file_problems(path: Path, name: str, sha256: str, rows: int) -> list[tuple[str, str, str]]:
+    try:
+        if sha256_file(path) != sha256:
+            return [(name, "sha256 mismatch", sha256)]
+        counted = count_rows(path)
+    except ProductionDataError as exc:
+        return [(name, f"refused: {exc}", sha256)]
+    except DataFormatError as exc:
+        return [(name, f"unreadable: {exc}", sha256)]
+    if counted != rows:
+        return [(name, f"rows mismatch: manifest {rows}, file {counted}", sha256)]
+    return []
 
 
 def _pseudonymise(column: str) -> pl.Expr:
@@ -446,6 +622,46 @@ def _pseudonymise(column: str) -> pl.Expr:
     return pl.col(column).map_batches(_hash, return_dtype=pl.String)
 
 
+def _open_audit_log(catalog: Catalog | None) -> IO[str]:
+    """Open the audit log for appending, or raise before anything is read."""
+    log = settings().audit_log
+    if catalog is not None and log.resolve().is_relative_to(catalog.root):
+        raise ConfigurationError(
+            f"audit log {log} lies inside the data root {catalog.root}; expected it outside "
+            "every data root (set OMNI_AUDIT_LOG to a path elsewhere)"
+        )
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        return open(log, "a", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"audit log {log} cannot be written ({exc.strerror or exc}); every read is "
+            "audited, so nothing was read. Set OMNI_AUDIT_LOG to a writable file outside "
+            "every data root"
+        ) from exc
+
+
+def _audit_entry(
+    catalog: Catalog | None,
+    dataset: str,
+    files: list[str],
+    rows: int,
+    *,
+    root: Path | None = None,
+    tier: str | None = None,
+) -> dict[str, Any]:
+    base = catalog.root if catalog is not None else root
+    return {
+        "user": _user(),
+        "time": dt.datetime.now(dt.UTC).isoformat(),
+        "root": str(base) if base is not None else None,
+        "tier": catalog.tier if catalog is not None else tier,
+        "dataset": dataset,
+        "files": files,
+        "rows": rows,
+    }
+
+
 def audit(
     catalog: Catalog | None,
     dataset: str,
@@ -456,24 +672,8 @@ def audit(
     tier: str | None = None,
 ) -> None:
     """Append one JSON line to the audit log (outside every data root)."""
-    log = settings().audit_log
-    base = catalog.root if catalog is not None else root
-    if catalog is not None and log.resolve().is_relative_to(catalog.root):
-        raise ConfigurationError(
-            f"audit log {log} lies inside the data root {base}; expected it outside every data "
-            "root (set OMNI_AUDIT_LOG to a path elsewhere)"
-        )
-    entry = {
-        "user": _user(),
-        "time": dt.datetime.now(dt.UTC).isoformat(),
-        "root": str(base) if base is not None else None,
-        "tier": catalog.tier if catalog is not None else tier,
-        "dataset": dataset,
-        "files": files,
-        "rows": rows,
-    }
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8") as handle:
+    with _open_audit_log(catalog) as handle:
+        entry = _audit_entry(catalog, dataset, files, rows, root=root, tier=tier)
         handle.write(json.dumps(entry) + "\n")
 
 
@@ -498,8 +698,7 @@ def open_catalog(root: str | os.PathLike[str] | None = None) -> Catalog:
     'test'
     """
     path = Path(root) if root is not None else DATA_TEST
-    _guard.check_path(path)
-    resolved = path.expanduser().resolve()
+    resolved = _guard.check_path(path)
     if not resolved.is_dir():
         raise ConfigurationError(f"data root {path} does not exist or is not a folder")
     _guard.root_tier(resolved)
@@ -509,6 +708,10 @@ def open_catalog(root: str | os.PathLike[str] | None = None) -> Catalog:
 def read(path: str | os.PathLike[str], kind: str) -> pl.DataFrame:
     """Read one file of any supported format and validate it against ``kind``'s schema.
 
+    The production guard runs first, and the file opened is the one it checked: one regular
+    file (a folder is refused: read folders through :func:`open_catalog`). The read is
+    audited; an audit log that cannot be written stops it before the file is opened.
+
     Examples
     --------
     >>> import omni_research as omr
@@ -516,9 +719,12 @@ def read(path: str | os.PathLike[str], kind: str) -> pl.DataFrame:
     >>> omr.read(f, "funding").columns
     ['timestamp', 'symbol', 'funding_rate', 'mark_price']
     """
-    df = read_file(path, kind)
-    validate(df, kind, source=os.fspath(path))
-    if kind in ACCOUNT_KINDS and _guard.nearest_tier(path) == "research":
-        df = df.with_columns(_pseudonymise("account_id"))
-    audit(None, kind, [os.fspath(path)], df.height, root=Path(path).parent)
+    real = _guard.check_path(path)
+    tier = _guard.nearest_tier(real)
+    with _AuditLine(None, kind, [str(real)], root=real.parent, tier=tier) as line:
+        df = read_file(real, kind)
+        validate(df, kind, source=os.fspath(path))
+        if kind in ACCOUNT_KINDS and tier == "research":
+            df = df.with_columns(_pseudonymise("account_id"))
+        line.rows = df.height
     return df

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import polars as pl
-
 from omni_research import _guard
 from omni_research._layout import inside, relpath_problem
 from omni_research._typing import Tier
@@ -47,9 +45,8 @@ class Manifest:
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """The hex sha256 of a file's bytes (the production guard runs before it is opened)."""
-    _guard.check_path(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with _guard.open_guarded(path) as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -79,15 +76,16 @@ def read_manifest(root: str | os.PathLike[str]) -> Manifest:
         The message names the manifest, the entry and the problem.
     """
     path = Path(root) / MANIFEST_NAME
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as exc:
+    if not os.path.lexists(path):
         raise ConfigurationError(
             f"{root} is not a data root: {MANIFEST_NAME} is missing; expected a manifest "
             'declaring tier = "test" or "research"'
-        ) from exc
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        )
+    try:
+        data = tomllib.loads(_guard.read_guarded(path).decode("utf-8"))
+    except DataFormatError as exc:
+        raise ConfigurationError(f"{path}: unreadable manifest ({exc})") from exc
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ConfigurationError(f"{path}: unreadable manifest ({exc})") from exc
     tier = data.pop("tier", None)
     if tier not in ("test", "research", "production"):
@@ -195,23 +193,23 @@ def count_rows(path: Path) -> int:
     import gzip
     import zlib
 
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from omni_research.io._readers import file_format
 
-    _guard.check_path(path)
     fmt = file_format(path)
+    data = _guard.read_guarded(path)
     try:
         if fmt == "parquet":
-            return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+            return int(pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows)
         if fmt == "jsonl":
-            return sum(1 for line in path.read_text("utf-8").splitlines() if line.strip())
+            return sum(1 for line in data.decode("utf-8").split("\n") if line.strip())
         if fmt == "json":
-            loaded = json.loads(path.read_text("utf-8"))
+            loaded = json.loads(data.decode("utf-8"))
             return len(loaded if isinstance(loaded, list) else loaded.get("records", []))
-        data = path.read_bytes()
         text = (gzip.decompress(data) if fmt == "csv.gz" else data).decode("utf-8")
-    except (
-        OSError, EOFError, ValueError, AttributeError, zlib.error, pl.exceptions.PolarsError
-    ) as exc:  # fmt: skip
+    except (OSError, EOFError, ValueError, AttributeError, zlib.error, pa.ArrowException) as exc:
         raise DataFormatError(
             f"{path}: cannot count its rows ({exc}); expected a complete {fmt} file"
         ) from exc

@@ -12,11 +12,10 @@ import io
 import json
 import os
 import zlib
-from pathlib import Path
 
 import polars as pl
 
-from omni_research._guard import check_path
+from omni_research._guard import read_guarded
 from omni_research._typing import FileFormat
 from omni_research.exceptions import DataFormatError, DataValidationError
 from omni_research.schemas import polars_schema
@@ -46,35 +45,35 @@ def file_format(path: str | os.PathLike[str]) -> FileFormat:
 def read_file(path: str | os.PathLike[str], kind: str) -> pl.DataFrame:
     """Read ``path`` as ``kind``: exact columns and dtypes, not yet rule-checked.
 
-    The production guard runs before the file is opened.
+    The production guard runs before the file is opened, and the file opened is the one it
+    checked (one regular file; a folder is refused).
     """
-    check_path(path)
-    source = Path(path)
-    fmt = file_format(source)
     expected = polars_schema(kind)  # raises UnknownKindError first
-    try:
-        size = source.stat().st_size
-    except OSError as exc:
-        raise DataFormatError(f"{source}: cannot open ({exc.strerror or exc})") from exc
-    if size == 0:
+    return parse_bytes(read_guarded(path), os.fspath(path), kind, expected)
+
+
+def parse_bytes(data: bytes, source: str, kind: str, expected: pl.Schema) -> pl.DataFrame:
+    """Parse the bytes of one file (already read through the guard) as ``kind``."""
+    fmt = file_format(source)
+    if not data:
         raise DataFormatError(f"{source}: the file is empty; expected {fmt} data of kind {kind}")
     if fmt == "parquet":
-        return _read_parquet(source, kind, expected)
-    text = _read_text(source, fmt)
+        return _read_parquet(data, source, kind, expected)
+    text = _read_text(data, source, fmt)
     if fmt in ("csv", "csv.gz"):
         raw = _read_csv_text(source, text)
     else:
         raw = _read_json_text(source, text, lines=fmt == "jsonl")
-    return conform(raw, kind, source=str(source))
+    return conform(raw, kind, source=source)
 
 
-def _read_parquet(source: Path, kind: str, expected: pl.Schema) -> pl.DataFrame:
+def _read_parquet(data: bytes, source: str, kind: str, expected: pl.Schema) -> pl.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         # Page checksums (written by the kit) catch flipped bytes inside data pages.
-        table = pq.read_table(source, page_checksum_verification=True)
+        table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
         df = pl.from_arrow(table)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataFormatError(
@@ -82,12 +81,11 @@ def _read_parquet(source: Path, kind: str, expected: pl.Schema) -> pl.DataFrame:
             "Parquet. Restore it from the source or re-run the export that wrote it"
         ) from exc
     assert isinstance(df, pl.DataFrame)
-    check_columns(df.schema, expected, kind, source=str(source))
+    check_columns(df.schema, expected, kind, source=source)
     return df.select(expected.names())
 
 
-def _read_text(source: Path, fmt: FileFormat) -> str:
-    data = source.read_bytes()
+def _read_text(data: bytes, source: str, fmt: FileFormat) -> str:
     if fmt == "csv.gz":
         try:
             data = gzip.decompress(data)
@@ -101,7 +99,7 @@ def _read_text(source: Path, fmt: FileFormat) -> str:
         raise DataFormatError(f"{source}: not UTF-8 text ({exc})") from exc
 
 
-def _read_csv_text(source: Path, text: str) -> pl.DataFrame:
+def _read_csv_text(source: str, text: str) -> pl.DataFrame:
     # Records are checked by the csv module over the whole text, not splitlines(): a quoted
     # field may hold a newline (and splitlines() also splits at \u2028, \x1c and the like
     # inside fields). A record is reported by the physical line it starts on. Polars then
@@ -160,7 +158,7 @@ def _read_csv_text(source: Path, text: str) -> pl.DataFrame:
     return frame
 
 
-def _read_json_text(source: Path, text: str, *, lines: bool) -> pl.DataFrame:
+def _read_json_text(source: str, text: str, *, lines: bool) -> pl.DataFrame:
     if lines:
         # JSON lines end at "\n" only: a JSON string may hold a raw \u2028, where splitlines()
         # would cut. Lines are counted in the file, blank ones included.

@@ -339,7 +339,7 @@ def _first_reason(rules: list[tuple[pl.Expr, str]]) -> pl.Expr:
 
 def _read_gzip_csv(path: Path) -> pl.DataFrame:
     try:
-        raw = path.read_bytes()
+        raw = _guard.read_guarded(path)
         data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataFormatError(
@@ -535,10 +535,9 @@ def _load_json(source: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any
         text, label = source, "<json>"
     else:
         path = Path(source)
-        _guard.check_path(path)
         label = str(path)
         try:
-            data = path.read_bytes()
+            data = _guard.read_guarded(path)
             if data[:2] == b"\x1f\x8b":
                 data = gzip.decompress(data)
             text = data.decode("utf-8")
@@ -928,11 +927,10 @@ def _guess_kind(path: Path) -> str:
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
         return "trades"
-    _guard.check_path(path)
     try:
-        head = path.read_bytes()[:65536]
+        head = _guard.read_guarded(path)[:65536]
         if head[:2] == b"\x1f\x8b":
-            head = gzip.decompress(path.read_bytes())[:65536]
+            head = gzip.decompress(_guard.read_guarded(path))[:65536]
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataFormatError(f"{path}: could not read it ({exc})") from exc
     text = head.decode("utf-8", "replace")
