@@ -72,9 +72,9 @@ def _ewm_with_gaps(x: ColumnLike, alpha: float, min_samples: int) -> pl.Expr:
     # after a gap, weighs the next value as if the gap had held it; Polars' ewm_mean gives
     # null in the gap and weighs differently. A numba loop does pandas' rule in one pass.
     def run(a: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels
+        from omni_research.indicators._kernels import exponential
 
-        return _kernels.ewm_gaps(a, alpha, min_samples)  # type: ignore[no-any-return]
+        return exponential.ewm_gaps(a, alpha, min_samples)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [x])
 
@@ -94,22 +94,6 @@ def wilder_ewm(
     if interior_nulls:
         return _ewm_with_gaps(x, 1.0 / window, ms)
     return to_expr(x).ewm_mean(alpha=1.0 / window, adjust=False, min_samples=ms)
-
-
-def wilder_sma_seeded(x: ColumnLike, window: int, *, warmup_value: float | None = None) -> pl.Expr:
-    """`ta`'s ATR recursion: ``out[w-1] = mean(x[:w])``, ``out[i] = (out[i-1]*(w-1) + x[i])/w``.
-
-    Rows before ``w-1`` are null, or ``warmup_value`` (`ta`'s ATR writes 0.0 there). Runs a
-    numba kernel (Polars' ``ewm_mean`` cannot be seeded with a window mean).
-    """
-    fill = np.nan if warmup_value is None else float(warmup_value)
-
-    def run(x_: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels
-
-        return _kernels.wilder_sma_seeded(x_, window, fill)  # type: ignore[no-any-return]
-
-    return kernel_expr(run, [x])
 
 
 def true_range(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
@@ -509,3 +493,44 @@ def kernel_expr(
         pl.Float64 if outputs is None else pl.Struct({name: pl.Float64 for name in outputs})
     )
     return pl.map_batches([*exprs, *(pl.col(k) for k in keys)], run, return_dtype=dtype)
+
+
+def kernel_expr_nan(
+    kernel: Callable[..., KernelResult],
+    inputs: Sequence[ColumnLike],
+    *,
+    null_rows: int,
+    by: By = None,
+) -> pl.Expr:
+    """Like `_common.kernel_expr` for one output, but only the first ``null_rows`` rows (the
+    warm-up) become null: a NaN further on is a genuine 0/0, which `ta` keeps as NaN. With
+    ``by``, the kernel and the warm-up restart at every group (`_common.run_segmented`)."""
+    exprs = [to_expr(i) for i in inputs]
+    keys = by_columns(by)
+    n_in = len(exprs)
+
+    def run(series: Sequence[pl.Series]) -> pl.Series:
+        if keys:
+            return run_segmented(
+                kernel, list(series[:n_in]), series[n_in:], null_rows=null_rows, nan_to_null=False
+            )[0]
+        arrays = [np.ascontiguousarray(s.cast(pl.Float64).to_numpy()) for s in series[:n_in]]
+        res = np.asarray(kernel(*arrays), dtype=np.float64)
+        out = pl.Series("", res, dtype=pl.Float64)
+        k = min(null_rows, out.len())
+        if k == 0:
+            return out
+        return pl.concat([pl.Series("", [None] * k, dtype=pl.Float64), out.slice(k)])
+
+    return pl.map_batches([*exprs, *(pl.col(k) for k in keys)], run, return_dtype=pl.Float64)
+
+
+def gt(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """``a > b`` as pandas/numpy compare: False where either side is NaN or null (Polars
+    orders NaN above every number, so its ``NaN > x`` is True)."""
+    return ((a > b) & a.is_not_nan() & b.is_not_nan()).fill_null(False)
+
+
+def lt(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """``a < b`` as pandas/numpy compare: False where either side is NaN or null."""
+    return ((a < b) & a.is_not_nan() & b.is_not_nan()).fill_null(False)

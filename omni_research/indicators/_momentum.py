@@ -12,15 +12,16 @@ from typing import Any
 
 import polars as pl
 
+from omni_research.indicators._checks import check_window
 from omni_research.indicators._common import (
     By,
     ColumnLike,
     KernelResult,
     as_float,
     kernel_expr,
+    kernel_expr_nan,
     sma,
 )
-from omni_research.indicators._helpers_b import check_window, kernel_expr_nan
 from omni_research.indicators._registry import register_ta
 
 # --------------------------------------------------------------------------- RSI family
@@ -57,9 +58,9 @@ def rsi(close: ColumnLike = "close", /, *, window: int = 14, by: By = None) -> p
     w = check_window("rsi", "window", window)
 
     def run(c: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import wilder
 
-        return _kernels_b.rsi(c, w)  # type: ignore[no-any-return]
+        return wilder.rsi(c, w)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [close], by=by).alias("rsi")
 
@@ -131,9 +132,9 @@ def tsi(close: ColumnLike = "close", /, *, window_slow: int = 25, window_fast: i
 
     # four EWMs in one numba pass, with pandas' NaN handling (see `_po`)
     def run(c: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import exponential
 
-        return _kernels_b.tsi(c, ws, wf)  # type: ignore[no-any-return]
+        return exponential.tsi(c, ws, wf)  # type: ignore[no-any-return]
 
     return kernel_expr_nan(run, [close], null_rows=ws + wf - 1).alias("tsi")
 
@@ -169,9 +170,9 @@ def ultimate_oscillator(
 
     # one numba pass instead of six rolling sums over two derived columns (~20x faster)
     def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import rolling
 
-        return _kernels_b.ultimate_oscillator(  # type: ignore[no-any-return]
+        return rolling.ultimate_oscillator(  # type: ignore[no-any-return]
             h, lo, c, w1, w2, w3, k1, k2, k3
         )
 
@@ -187,9 +188,9 @@ def _extremes(high: ColumnLike, low: ColumnLike, window: int, what: str) -> pl.E
     w = check_window(what, "lbp" if what == "williams_r" else "window", window)
 
     def run(h: KernelResult, lo: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import rolling
 
-        return _kernels_b.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
+        return rolling.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [high, low], outputs=("hh", "ll"))
 
@@ -309,9 +310,9 @@ def kama(
     p2 = check_window("kama", "pow2", pow2)
 
     def run(c: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import exponential
 
-        return _kernels_b.kama(c, w, float(p1), float(p2))  # type: ignore[no-any-return]
+        return exponential.kama(c, w, float(p1), float(p2))  # type: ignore[no-any-return]
 
     return kernel_expr(run, [close], by=by).alias("kama")
 
@@ -347,9 +348,9 @@ def _po(
     wsg = check_window(what, "window_sign", window_sign)
 
     def run(v: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import exponential
 
-        return _kernels_b.percentage_oscillator(v, ws, wf, wsg)[row]  # type: ignore[no-any-return]
+        return exponential.percentage_oscillator(v, ws, wf, wsg)[row]  # type: ignore[no-any-return]
 
     warm = max(ws, wf) - 1 + (wsg - 1 if row > 0 else 0)
     return kernel_expr_nan(run, [x], null_rows=warm)

@@ -13,15 +13,17 @@ from typing import Any
 
 import polars as pl
 
+from omni_research.indicators._checks import check_window
 from omni_research.indicators._common import (
     By,
     ColumnLike,
     KernelResult,
     as_float,
     ema,
+    gt,
     kernel_expr,
+    lt,
 )
-from omni_research.indicators._helpers_b import check_window, gt, lt
 from omni_research.indicators._registry import register_ta
 
 # --------------------------------------------------------------------------- ATR
@@ -67,9 +69,9 @@ def average_true_range(
     w = check_window("average_true_range", "window", window)
 
     def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import wilder
 
-        return _kernels_b.atr(h, lo, c, w)  # type: ignore[no-any-return]
+        return wilder.atr(h, lo, c, w)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [high, low, close], by=by).alias("average_true_range")
 
@@ -88,9 +90,9 @@ def _mean_std(close: ColumnLike, window: int, *, by: By = None) -> pl.Expr:
     w = check_window("bollinger", "window", window)
 
     def run(x: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import rolling
 
-        return _kernels_b.rolling_mean_std(x, w)  # type: ignore[no-any-return]
+        return rolling.rolling_mean_std(x, w)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [close], outputs=("mavg", "std"), by=by, share=("bollinger", w))
 
@@ -280,9 +282,9 @@ def _keltner(
     if original_version:
 
         def run(h_: KernelResult, lo_: KernelResult, c_: KernelResult) -> KernelResult:
-            from omni_research.indicators import _kernels_b
+            from omni_research.indicators._kernels import rolling
 
-            return _kernels_b.keltner_original(h_, lo_, c_, w)  # type: ignore[no-any-return]
+            return rolling.keltner_original(h_, lo_, c_, w)  # type: ignore[no-any-return]
 
         bands = kernel_expr(run, [high, low, close], outputs=("mband", "hband", "lband"))
         mid, upper, lower = pl.field("mband"), pl.field("hband"), pl.field("lband")
@@ -483,9 +485,9 @@ def _donchian(
     w = check_window("donchian_channel", "window", window)
 
     def run(h: KernelResult, lo: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import rolling
 
-        return _kernels_b.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
+        return rolling.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
 
     ext = kernel_expr(run, [high, low], outputs=("hh", "ll"))
     if expr is None:
@@ -621,9 +623,9 @@ def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14, by: By = No
     w = check_window("ulcer_index", "window", window)
 
     def run(x: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import rolling
 
-        return _kernels_b.ulcer_index(x, w)  # type: ignore[no-any-return]
+        return rolling.ulcer_index(x, w)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [close], by=by).alias("ulcer_index")
 

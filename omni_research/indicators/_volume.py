@@ -11,19 +11,17 @@ import functools
 
 import polars as pl
 
+from omni_research.indicators._checks import check_window
 from omni_research.indicators._common import (
     By,
     ColumnLike,
     KernelResult,
     as_float,
     ema,
-    kernel_expr,
-    sma,
-)
-from omni_research.indicators._helpers_b import (
-    check_window,
     gt,
+    kernel_expr,
     kernel_expr_nan,
+    sma,
 )
 from omni_research.indicators._registry import register_ta
 
@@ -38,9 +36,9 @@ def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
 def _cumsum(x: pl.Expr, *, by: By = None) -> pl.Expr:
     # pandas' cumsum skips NaN (a missing price or volume): one numba pass
     def run(a: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import volume
 
-        return _kernels_b.nan_cumsum(a)  # type: ignore[no-any-return]
+        return volume.nan_cumsum(a)  # type: ignore[no-any-return]
 
     return kernel_expr_nan(run, [x], null_rows=0, by=by)
 
@@ -51,9 +49,9 @@ def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
     and gives +-inf), NaN for a window holding an infinity."""
 
     def run(a: KernelResult, b: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import rolling
 
-        return _kernels_b.rolling_ratio(a, b, window)  # type: ignore[no-any-return]
+        return rolling.rolling_ratio(a, b, window)  # type: ignore[no-any-return]
 
     return kernel_expr_nan(run, [num, den], null_rows=window - 1)
 
@@ -99,9 +97,9 @@ def acc_dist_index(
 
     # one numba pass: the location value, its 0/0 fill and pandas' NaN-skipping cumsum
     def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import volume
 
-        return _kernels_b.acc_dist_index(h, lo, c, v)  # type: ignore[no-any-return]
+        return volume.acc_dist_index(h, lo, c, v)  # type: ignore[no-any-return]
 
     return kernel_expr_nan(run, [high, low, close, volume], null_rows=0, by=by).alias(
         "acc_dist_index"
@@ -125,9 +123,9 @@ def on_balance_volume(
     # one numba pass (the sign rule and pandas' NaN-skipping cumsum): ~2x faster than the
     # signed volume as an expression, and ``by=`` needs the previous close inside the kernel
     def run(c: KernelResult, v: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import volume
 
-        return _kernels_b.on_balance_volume(c, v)  # type: ignore[no-any-return]
+        return volume.on_balance_volume(c, v)  # type: ignore[no-any-return]
 
     return kernel_expr_nan(run, [close, volume], null_rows=0, by=by).alias("on_balance_volume")
 
@@ -218,9 +216,9 @@ def sma_ease_of_movement(
     # a zero volume makes EMV infinite; pandas' rolling mean turns a window holding an
     # infinity into NaN (Polars keeps inf), so the window sums run in a kernel
     def run(x: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import rolling
 
-        return _kernels_b.rolling_sum_exact(x, w, True) / w  # type: ignore[no-any-return]
+        return rolling.rolling_sum_exact(x, w, True) / w  # type: ignore[no-any-return]
 
     sma_emv = kernel_expr_nan(run, [_emv(high, low, volume)], null_rows=w)
     return sma_emv.alias("sma_ease_of_movement")
@@ -288,7 +286,7 @@ def money_flow_index(
 
     Typical-price flows of rows whose typical price rose against those that fell, each
     window summed afresh in a numba kernel (exact, and typical prices compared exactly as
-    `ta` computes them; see `_kernels_b.mfi`).
+    `ta` computes them; see `_kernels.volume.mfi`).
 
     Returns
     -------
@@ -298,9 +296,9 @@ def money_flow_index(
     w = check_window("money_flow_index", "window", window)
 
     def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
-        from omni_research.indicators import _kernels_b
+        from omni_research.indicators._kernels import volume
 
-        return _kernels_b.mfi(h, lo, c, v, w)  # type: ignore[no-any-return]
+        return volume.mfi(h, lo, c, v, w)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [high, low, close, volume], by=by).alias("money_flow_index")
 

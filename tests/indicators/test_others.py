@@ -11,7 +11,7 @@ import ta
 
 from omni_research import indicators as ind
 
-from ._edge_b import edge_frame, missing_frame
+from ._edge_frames import edge_frame, missing_frame
 from .conftest import (
     DATASETS,
     Ours,

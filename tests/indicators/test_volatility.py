@@ -18,7 +18,7 @@ from omni_research import indicators as ind
 from omni_research.exceptions import ConfigurationError
 from omni_research.indicators._volatility import bollinger_bands
 
-from ._edge_b import edge_frame, missing_frame
+from ._edge_frames import edge_frame, missing_frame
 from .conftest import (
     DATASETS,
     Ours,

@@ -15,7 +15,7 @@ import ta
 from omni_research import indicators as ind
 from omni_research.exceptions import ConfigurationError
 
-from ._edge_b import edge_frame, missing_frame
+from ._edge_frames import edge_frame, missing_frame
 from .conftest import (
     DATASETS,
     Ours,
