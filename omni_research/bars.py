@@ -204,7 +204,7 @@ def _resample_lazy(
 def _resample_eager(
     df: pl.DataFrame, *, timeframe: str, source: str | None, by: str
 ) -> pl.LazyFrame | None:
-    from omni_research._bars_segments import ohlcv_segments
+    from omni_research._segments import ohlcv_segments
 
     if df.height == 0:
         return None
@@ -342,7 +342,7 @@ def time_bars(trades: FrameT, /, *, timeframe: str = "1m", by: str = "symbol") -
     _require(schema, ("timestamp", by, "side", "price", "size"), where)
     timeframe_duration_us(timeframe)  # validates the text early with a clear message
     if isinstance(trades, pl.DataFrame):
-        from omni_research._bars_segments import trade_segments
+        from omni_research._segments import trade_segments
 
         seg = trade_segments(trades, by=by, bucket=timeframe, threshold=None)
         if seg is not None:
@@ -382,12 +382,9 @@ def _threshold_bars(
         pl.col(filled) < threshold
     )
     if isinstance(trades, pl.DataFrame):
-        from omni_research import _bars_segments as segments
+        from omni_research._segments import trade_segments
 
-        mode = {"tick": segments.MODE_TICK, "volume": segments.MODE_VOLUME}.get(
-            kind, segments.MODE_DOLLAR
-        )
-        seg = segments.trade_segments(trades, by=by, bucket=None, threshold=(mode, threshold))
+        seg = trade_segments(trades, by=by, bucket=None, threshold=(kind, threshold))
         if seg is not None:
             utc = pl.Datetime("us", "UTC")
             return (  # type: ignore[return-value]

@@ -206,7 +206,7 @@ def _string_runs(keys: Sequence[pl.Series]) -> Segments | None:
     n = col.len()
     if n == 0:
         return None
-    from omni_research._bars_segments import _series_first_rows
+    from omni_research._segments import series_first_rows as _series_first_rows
 
     firsts: list[npt.NDArray[np.int64]] = []
     offset = 0

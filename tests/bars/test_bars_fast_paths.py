@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from omni_research import _bars_segments as seg
+from omni_research._segments import _bars as seg_bars
+from omni_research._segments import _kernels as K
+from omni_research._segments import _runs as seg_runs
 from omni_research.bars import dollar_bars, resample_ohlcv, tick_bars, time_bars, volume_bars
 from omni_research.testing import make_market, make_ohlcv
 
@@ -59,7 +61,7 @@ def _renamed(trades: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
 def test_string_views_encode_length_and_inline_bytes(values: list[str]) -> None:
     col = pl.Series(values)
     for sliced in (col, col.slice(1), pl.concat([col.slice(0, 2), col.slice(2)], rechunk=False)):
-        views = seg._string_views(sliced)
+        views = seg_runs.string_views(sliced)
         assert views is not None
         assert views.shape == (len(sliced), 2)
         for row, text in zip(views, sliced.to_list(), strict=True):
@@ -73,9 +75,9 @@ def test_string_views_encode_length_and_inline_bytes(values: list[str]) -> None:
 
 
 def test_string_views_refuse_nulls_and_other_types() -> None:
-    assert seg._string_views(pl.Series(["a", None])) is None
-    assert seg._string_views(pl.Series([1, 2])) is None
-    assert seg._string_views(pl.Series([], dtype=pl.String)) is None
+    assert seg_runs.string_views(pl.Series(["a", None])) is None
+    assert seg_runs.string_views(pl.Series([1, 2])) is None
+    assert seg_runs.string_views(pl.Series([], dtype=pl.String)) is None
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,7 @@ def test_string_views_refuse_nulls_and_other_types() -> None:
 )
 def test_side_codes_are_exact_string_equality(sides: list[str]) -> None:
     col = pl.Series(sides * 3)
-    code, buy_mask, buy_val, sell_mask, sell_val = seg._side_codes(col)
+    code, buy_mask, buy_val, sell_mask, sell_val = seg_bars.side_codes(col)
     code = np.asarray(code, np.uint64)
     buy = (code & np.uint64(buy_mask)) == np.uint64(buy_val)
     sell = (code & np.uint64(sell_mask)) == np.uint64(sell_val)
@@ -123,9 +125,9 @@ def test_runs_of_long_strings_stored_twice_are_confirmed_on_the_text() -> None:
     # views differ where the strings do not; the runs must still be the text's runs
     parts = [pl.Series([LONG_A] * 3), pl.Series([LONG_A] * 2), pl.Series([LONG_B] * 4)]
     col = pl.concat(parts).rechunk()
-    assert seg._series_first_rows(col).tolist() == [0, 5]  # type: ignore[union-attr]
+    assert seg_runs.series_first_rows(col).tolist() == [0, 5]  # type: ignore[union-attr]
     interleaved = pl.Series([LONG_A, LONG_B, LONG_A])
-    assert seg._series_first_rows(interleaved) is None
+    assert seg_runs.series_first_rows(interleaved) is None
 
 
 @pytest.mark.parametrize(
@@ -138,10 +140,10 @@ def test_runs_of_long_strings_stored_twice_are_confirmed_on_the_text() -> None:
 )
 def test_run_starts_match_a_python_loop(codes: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = [0] + [i for i in range(1, len(codes)) if codes[i] != codes[i - 1]]
-    assert seg._run_starts(codes, 1).tolist() == expected
-    monkeypatch.setattr(seg, "_THREAD_ROWS", 1)
-    monkeypatch.setattr(seg, "_WORKERS", 3)  # parts meet inside and at run edges
-    assert seg._run_starts(codes, 1).tolist() == expected
+    assert seg_runs.run_starts(codes, 1).tolist() == expected
+    monkeypatch.setattr(seg_runs, "_THREAD_ROWS", 1)
+    monkeypatch.setattr(seg_runs, "_WORKERS", 3)  # parts meet inside and at run edges
+    assert seg_runs.run_starts(codes, 1).tolist() == expected
 
 
 @pytest.mark.parametrize(("fn", "kw"), BUILDERS, ids=BUILDER_IDS)
@@ -186,8 +188,8 @@ def test_layouts_give_the_lazy_bars(
         order = {"SOLUSDT": 0, "BTCUSDT": 1, "ETHUSDT": 2}
         trades = trades.sort(pl.col("symbol").replace_strict(order), maintain_order=True)
     else:  # every kernel split over threads, parts ending inside bars and series
-        monkeypatch.setattr(seg, "_THREAD_ROWS", 1)
-        monkeypatch.setattr(seg, "_WORKERS", 3)
+        monkeypatch.setattr(seg_runs, "_THREAD_ROWS", 1)
+        monkeypatch.setattr(seg_runs, "_WORKERS", 3)
         if layout == "threads_one_symbol":
             trades = trades.filter(pl.col("symbol") == "ETHUSDT")
     _same(fn, kw, trades)
@@ -233,11 +235,11 @@ def test_threshold_edges_match_the_lazy_cumulative_rule(threshold: float) -> Non
 def test_threshold_kernel_reports_when_its_outputs_are_full() -> None:
     size = np.full(10, 1.0)
     first, key, out = np.empty(2, np.int64), np.empty(2, np.int64), np.empty((2, 8))
-    args = (seg.MODE_VOLUME, np.zeros(1, np.int64), size, size, np.zeros(10, np.uint8))
+    args = (K.MODE_VOLUME, np.zeros(1, np.int64), size, size, np.zeros(10, np.uint8))
     masks = (np.uint64(255), np.uint64(1), np.uint64(255), np.uint64(2))
-    assert seg._threshold_bars(*args, *masks, 1.0, first, key, out) == -2
+    assert K.threshold_bars(*args, *masks, 1.0, first, key, out) == -2
     first, key, out = np.empty(10, np.int64), np.empty(10, np.int64), np.empty((10, 8))
-    assert seg._threshold_bars(*args, *masks, 1.0, first, key, out) == 10
+    assert K.threshold_bars(*args, *masks, 1.0, first, key, out) == 10
     assert first.tolist() == list(range(10))
 
 
@@ -266,9 +268,12 @@ def test_time_goes_back_takes_the_lazy_path_for_time_bars_only() -> None:
     swapped = list(range(trades.height))
     swapped[50], swapped[51] = 51, 50
     trades = trades[swapped]
-    assert seg.trade_segments(trades, by="symbol", bucket="1m", threshold=None) is None
+    assert seg_bars.trade_segments(trades, by="symbol", bucket="1m", threshold=None) is None
     # threshold bars follow row order, so the kernel keeps them (and agrees with lazy)
-    assert seg.trade_segments(trades, by="symbol", bucket=None, threshold=(2, 10.0)) is not None
+    by_volume = seg_bars.trade_segments(
+        trades, by="symbol", bucket=None, threshold=("volume", 10.0)
+    )
+    assert by_volume is not None
     _same(volume_bars, {"volume": 10.0}, trades)
     _same(time_bars, {"timeframe": "1m"}, trades)
 
@@ -291,10 +296,10 @@ def test_resample_kernel_equals_lazy(
         order = list(range(m1.height))
         order[30], order[31] = 31, 30
         m1 = m1[order]
-        assert seg.ohlcv_segments(m1, by="symbol", every=timeframe) is None
+        assert seg_bars.ohlcv_segments(m1, by="symbol", every=timeframe) is None
     else:
-        monkeypatch.setattr(seg, "_THREAD_ROWS", 1)
-        monkeypatch.setattr(seg, "_WORKERS", 3)
+        monkeypatch.setattr(seg_runs, "_THREAD_ROWS", 1)
+        monkeypatch.setattr(seg_runs, "_WORKERS", 3)
     eager = resample_ohlcv(m1, timeframe=timeframe)
     lazy = resample_ohlcv(m1.lazy(), timeframe=timeframe).collect()
     assert_frame_equal(eager, lazy, check_exact=False, rel_tol=1e-12)
