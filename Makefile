@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test lint typecheck pytest bench clean
+.PHONY: install browser demo test lint typecheck pytest bench wheel lock clean
 
 # Debian's own python3 ships venv separately (python3-venv): install it when venv is missing.
+# The lock holds every extra ([all]: notebook and reports) and the dev tools, so `make demo` and
+# `make test` get everything; the kit itself is installed editable on top, without deps.
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -60,5 +62,13 @@ bench: install
 	$(BIN)/python benchmarks/bench_bars.py
 	$(BIN)/python benchmarks/bench_backtest.py
 
+# The wheel users install (it ships data_test/ inside the package; see setup.py).
+wheel: install
+	$(BIN)/uv build --wheel -o dist .
+
+# Re-pin every dependency of every extra after a change to pyproject.toml.
+lock: install
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra all --extra dev --python-version 3.11 -o requirements.lock
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

@@ -13,6 +13,19 @@ SCHEMA_VERSION = "1.0"
 MANIFEST_NAME = "omni-data.toml"
 
 
+def data_test_root() -> Path:
+    """The shipped test data root: ``omni_research/data_test`` in an installed wheel, else the
+    checkout's ``data_test/`` (a source checkout or an editable install).
+
+    The wheel's copy is written at build time by ``setup.py`` from the repository's folder, so
+    the two hold the same files; an installed root may be read-only, which the catalog accepts
+    (it only reads; the audit log lives outside every root, see ``Settings.audit_log``).
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "data_test"
+    return installed if installed.is_dir() else package.parent / "data_test"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Settings taken from the environment.

@@ -7,6 +7,10 @@ Figures are detached from pyplot (nothing to close); :func:`figure_to_png` rende
 
 from __future__ import annotations
 
+from omni_research._extras import require_extra
+
+require_extra("reports", "omni_research.plotting", modules=("matplotlib",))
+
 from omni_research.plotting._candles import (
     aggregate_for_display,
     plot_candles,

@@ -6,6 +6,10 @@ one HTML file that opens without a network (and a PDF printed by headless Chromi
 backtest -> sweep -> report. ``export_notebook`` turns any notebook into the same style.
 """
 
+from omni_research._extras import require_extra
+
+require_extra("reports", "omni_research.reports")
+
 from omni_research.reports._builder import Report, exports_dir
 from omni_research.reports._lineage import FileRecord, Lineage, collect_lineage, sha256_file
 from omni_research.reports._notebook import ExportedNotebook, export_notebook, notebook_to_html
