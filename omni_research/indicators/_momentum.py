@@ -1,18 +1,19 @@
 """`ta.momentum` as Polars expressions.
 
-Every function mirrors the `ta` function of the same name (same inputs, parameters and
-defaults; `ta`'s ``fillna`` is left out: warm-up rows are null). EMAs are pandas'
+Every public function mirrors the `ta` function of the same name (same inputs, parameters
+and defaults; `ta`'s ``fillna`` is left out: warm-up rows are null). EMAs are pandas'
 ``ewm(adjust=False)`` seeded at the first value, as in `ta` (TA-Lib seeds with an SMA).
+Each indicator is declared once (`IndicatorSpec`); its functions, registry entry,
+parameter checks and `add_all_ta_features` columns are generated from that declaration.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
 
-from omni_research.indicators._checks import check_window
 from omni_research.indicators._common import (
     By,
     ColumnLike,
@@ -22,13 +23,42 @@ from omni_research.indicators._common import (
     kernel_expr_nan,
     sma,
 )
-from omni_research.indicators._registry import register_ta
+from omni_research.indicators._spec import (
+    Feature,
+    IndicatorSpec,
+    Output,
+    define,
+    number,
+    register_spec,
+    window,
+)
 
 # --------------------------------------------------------------------------- RSI family
 
 
-def rsi(close: ColumnLike = "close", /, *, window: int = 14, by: By = None) -> pl.Expr:
-    """Relative Strength Index, as ``ta.momentum.rsi``.
+def _rsi(close: ColumnLike, *, window: int, by: By) -> pl.Expr:
+    def run(c: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import wilder
+
+        return wilder.rsi(c, window)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [close], by=by)
+
+
+RSI = register_spec(
+    IndicatorSpec(
+        name="rsi",
+        family="momentum",
+        ta_class="RSIIndicator",
+        inputs=("close",),
+        params=(window("window", 14),),
+        outputs=(
+            Output(
+                key="rsi",
+                function="rsi",
+                build=_rsi,
+                by=True,
+                doc="""Relative Strength Index, as ``ta.momentum.rsi``.
 
     Wilder averages (``ewm(alpha=1/window, adjust=False)``) of gains and losses, started
     at row 0 (a 0.0 change); 100 where the average loss is 0. Runs one fused numba pass.
@@ -54,105 +84,179 @@ def rsi(close: ColumnLike = "close", /, *, window: int = 14, by: By = None) -> p
     │ 33.333333 │
     │ 81.818182 │
     └───────────┘
-    """
-    w = check_window("rsi", "window", window)
-
-    def run(c: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import wilder
-
-        return wilder.rsi(c, w)  # type: ignore[no-any-return]
-
-    return kernel_expr(run, [close], by=by).alias("rsi")
-
-
-def _stochrsi(close: ColumnLike, window: int) -> pl.Expr:
-    w = check_window("stochrsi", "window", window)
-    r = rsi(close, window=w)
-    lowest = r.rolling_min(w)
-    return (r - lowest) / (r.rolling_max(w) - lowest)
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        description="Relative Strength Index (0-100).",
+        kernel="_kernels.wilder.rsi",
+        features=(Feature("momentum_rsi", "rsi"),),
+    )
+)
 
 
-def stochrsi(
-    close: ColumnLike = "close", /, *, window: int = 14, smooth1: int = 3, smooth2: int = 3
-) -> pl.Expr:
-    """Stochastic RSI on a 0-1 scale (as `ta`; TA-Lib's STOCHRSI is 0-100).
+def _stochrsi_line(close: ColumnLike, window: int) -> pl.Expr:
+    r = _rsi(close, window=window, by=None)
+    lowest = r.rolling_min(window)
+    return (r - lowest) / (r.rolling_max(window) - lowest)
+
+
+def _stochrsi(close: ColumnLike, *, window: int, smooth1: int, smooth2: int) -> pl.Expr:
+    return _stochrsi_line(close, window)
+
+
+def _stochrsi_k(close: ColumnLike, *, window: int, smooth1: int, smooth2: int) -> pl.Expr:
+    return _stochrsi_line(close, window).rolling_mean(smooth1)
+
+
+def _stochrsi_d(close: ColumnLike, *, window: int, smooth1: int, smooth2: int) -> pl.Expr:
+    return _stochrsi_line(close, window).rolling_mean(smooth1).rolling_mean(smooth2)
+
+
+STOCHRSI = register_spec(
+    IndicatorSpec(
+        name="stochrsi",
+        family="momentum",
+        ta_class="StochRSIIndicator",
+        inputs=("close",),
+        params=(window("window", 14), window("smooth1", 3), window("smooth2", 3)),
+        outputs=(
+            Output(
+                key="stochrsi",
+                function="stochrsi",
+                build=_stochrsi,
+                doc="""Stochastic RSI on a 0-1 scale (as `ta`; TA-Lib's STOCHRSI is 0-100).
 
     Returns
     -------
     pl.Expr
         ``(rsi - min(rsi)) / (max(rsi) - min(rsi))`` over ``window`` rows, null before row
         ``2 * window - 2``; named ``stochrsi``.
-    """
-    return _stochrsi(close, window).alias("stochrsi")
-
-
-def stochrsi_k(
-    close: ColumnLike = "close", /, *, window: int = 14, smooth1: int = 3, smooth2: int = 3
-) -> pl.Expr:
-    """%K of the Stochastic RSI: SMA(``smooth1``) of :func:`stochrsi`, as ``ta``.
+    """,
+            ),
+            Output(
+                key="k",
+                function="stochrsi_k",
+                build=_stochrsi_k,
+                doc="""%K of the Stochastic RSI: SMA(``smooth1``) of :func:`stochrsi`, as ``ta``.
 
     Returns
     -------
     pl.Expr
         Named ``stochrsi_k``.
-    """
-    s1 = check_window("stochrsi_k", "smooth1", smooth1)
-    return _stochrsi(close, window).rolling_mean(s1).alias("stochrsi_k")
-
-
-def stochrsi_d(
-    close: ColumnLike = "close", /, *, window: int = 14, smooth1: int = 3, smooth2: int = 3
-) -> pl.Expr:
-    """%D of the Stochastic RSI: SMA(``smooth2``) of :func:`stochrsi_k`, as ``ta``.
+    """,
+            ),
+            Output(
+                key="d",
+                function="stochrsi_d",
+                build=_stochrsi_d,
+                doc="""%D of the Stochastic RSI: SMA(``smooth2``) of :func:`stochrsi_k`, as ``ta``.
 
     Returns
     -------
     pl.Expr
         Named ``stochrsi_d``.
-    """
-    s1 = check_window("stochrsi_d", "smooth1", smooth1)
-    s2 = check_window("stochrsi_d", "smooth2", smooth2)
-    k = _stochrsi(close, window).rolling_mean(s1)
-    return k.rolling_mean(s2).alias("stochrsi_d")
-
+    """,
+            ),
+        ),
+        warmup=lambda p: 2 * p["window"] - 2 + p["smooth1"] - 1 + p["smooth2"] - 1,
+        description="Stochastic RSI (0-1) with %K and %D.",
+        features=(
+            Feature("momentum_stoch_rsi", "stochrsi"),
+            Feature("momentum_stoch_rsi_k", "stochrsi_k"),
+            Feature("momentum_stoch_rsi_d", "stochrsi_d"),
+        ),
+    )
+)
 
 # --------------------------------------------------------------------------- TSI, UO
 
 
-def tsi(close: ColumnLike = "close", /, *, window_slow: int = 25, window_fast: int = 13) -> pl.Expr:
-    """True Strength Index, as ``ta.momentum.tsi``: double-smoothed momentum ratio * 100.
+def _tsi(close: ColumnLike, *, window_slow: int, window_fast: int) -> pl.Expr:
+    # four EWMs in one numba pass, with pandas' NaN handling (see `_po`)
+    def run(c: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import exponential
+
+        return exponential.tsi(c, window_slow, window_fast)  # type: ignore[no-any-return]
+
+    return kernel_expr_nan(run, [close], null_rows=window_slow + window_fast - 1)
+
+
+TSI = register_spec(
+    IndicatorSpec(
+        name="tsi",
+        family="momentum",
+        ta_class="TSIIndicator",
+        inputs=("close",),
+        params=(window("window_slow", 25), window("window_fast", 13)),
+        outputs=(
+            Output(
+                key="tsi",
+                function="tsi",
+                build=_tsi,
+                doc="""True Strength Index, as ``ta.momentum.tsi``: double-smoothed momentum ratio
+    * 100.
 
     Returns
     -------
     pl.Expr
         Null before row ``window_slow + window_fast - 1``; named ``tsi``.
-    """
-    ws = check_window("tsi", "window_slow", window_slow)
-    wf = check_window("tsi", "window_fast", window_fast)
-
-    # four EWMs in one numba pass, with pandas' NaN handling (see `_po`)
-    def run(c: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import exponential
-
-        return exponential.tsi(c, ws, wf)  # type: ignore[no-any-return]
-
-    return kernel_expr_nan(run, [close], null_rows=ws + wf - 1).alias("tsi")
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window_slow"] + p["window_fast"] - 1,
+        description="True Strength Index.",
+        kernel="_kernels.exponential.tsi",
+        features=(Feature("momentum_tsi", "tsi"),),
+    )
+)
 
 
-def ultimate_oscillator(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
+def _ultimate_oscillator(
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
     *,
-    window1: int = 7,
-    window2: int = 14,
-    window3: int = 28,
-    weight1: float = 4.0,
-    weight2: float = 2.0,
-    weight3: float = 1.0,
+    window1: int,
+    window2: int,
+    window3: int,
+    weight1: float,
+    weight2: float,
+    weight3: float,
 ) -> pl.Expr:
-    """Ultimate Oscillator, as ``ta.momentum.ultimate_oscillator``.
+    k1, k2, k3 = float(weight1), float(weight2), float(weight3)
+
+    # one numba pass instead of six rolling sums over two derived columns (~20x faster)
+    def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import rolling
+
+        return rolling.ultimate_oscillator(  # type: ignore[no-any-return]
+            h, lo, c, window1, window2, window3, k1, k2, k3
+        )
+
+    return kernel_expr_nan(run, [high, low, close], null_rows=max(window1, window2, window3))
+
+
+ULTIMATE_OSCILLATOR = register_spec(
+    IndicatorSpec(
+        name="ultimate_oscillator",
+        family="momentum",
+        ta_class="UltimateOscillator",
+        inputs=("high", "low", "close"),
+        params=(
+            window("window1", 7),
+            window("window2", 14),
+            window("window3", 28),
+            number("weight1", 4.0),
+            number("weight2", 2.0),
+            number("weight3", 1.0),
+        ),
+        outputs=(
+            Output(
+                key="ultimate_oscillator",
+                function="ultimate_oscillator",
+                build=_ultimate_oscillator,
+                doc="""Ultimate Oscillator, as ``ta.momentum.ultimate_oscillator``.
 
     Buying pressure is missing in row 0 (`ta` takes ``min(low, prev close)`` without
     skipping NaN) while the true range of row 0 is ``high - low``, so the first value is
@@ -162,35 +266,26 @@ def ultimate_oscillator(
     -------
     pl.Expr
         Named ``ultimate_oscillator``.
-    """
-    w1 = check_window("ultimate_oscillator", "window1", window1)
-    w2 = check_window("ultimate_oscillator", "window2", window2)
-    w3 = check_window("ultimate_oscillator", "window3", window3)
-    k1, k2, k3 = float(weight1), float(weight2), float(weight3)
-
-    # one numba pass instead of six rolling sums over two derived columns (~20x faster)
-    def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import rolling
-
-        return rolling.ultimate_oscillator(  # type: ignore[no-any-return]
-            h, lo, c, w1, w2, w3, k1, k2, k3
-        )
-
-    uo = kernel_expr_nan(run, [high, low, close], null_rows=max(w1, w2, w3))
-    return uo.alias("ultimate_oscillator")
-
+    """,
+            ),
+        ),
+        warmup=lambda p: max(p["window1"], p["window2"], p["window3"]),
+        description="Ultimate Oscillator (0-100).",
+        kernel="_kernels.rolling.ultimate_oscillator",
+        features=(Feature("momentum_uo", "ultimate_oscillator"),),
+    )
+)
 
 # --------------------------------------------------------------------------- Stochastic
 
 
-def _extremes(high: ColumnLike, low: ColumnLike, window: int, what: str) -> pl.Expr:
+def _extremes(high: ColumnLike, low: ColumnLike, window: int) -> pl.Expr:
     """Struct ``{hh, ll}``: rolling max of the high and min of the low, one numba pass."""
-    w = check_window(what, "lbp" if what == "williams_r" else "window", window)
 
     def run(h: KernelResult, lo: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
-        return rolling.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
+        return rolling.rolling_max_min(h, lo, window)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [high, low], outputs=("hh", "ll"))
 
@@ -198,104 +293,345 @@ def _extremes(high: ColumnLike, low: ColumnLike, window: int, what: str) -> pl.E
 def _stoch_k(high: ColumnLike, low: ColumnLike, close: ColumnLike, window: int) -> pl.Expr:
     hh, ll = pl.field("hh"), pl.field("ll")
     k = 100 * (as_float(close) - ll) / (hh - ll)
-    ext = _extremes(high, low, window, "stoch")
-    return ext.struct.with_fields(_k=k).struct.field("_k")
+    return _extremes(high, low, window).struct.with_fields(_k=k).struct.field("_k")
 
 
-def stoch(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 14,
-    smooth_window: int = 3,
+def _stoch(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, smooth_window: int
 ) -> pl.Expr:
-    """Stochastic oscillator %K, as ``ta.momentum.stoch`` (unsmoothed, 0-100).
+    return _stoch_k(high, low, close, window)
+
+
+def _stoch_signal(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, smooth_window: int
+) -> pl.Expr:
+    return sma(_stoch_k(high, low, close, window), smooth_window)
+
+
+STOCH = register_spec(
+    IndicatorSpec(
+        name="stoch",
+        family="momentum",
+        ta_class="StochasticOscillator",
+        inputs=("high", "low", "close"),
+        params=(window("window", 14), window("smooth_window", 3)),
+        outputs=(
+            Output(
+                key="stoch",
+                function="stoch",
+                build=_stoch,
+                doc="""Stochastic oscillator %K, as ``ta.momentum.stoch`` (unsmoothed, 0-100).
 
     Returns
     -------
     pl.Expr
         Null before row ``window - 1``; named ``stoch``.
-    """
-    return _stoch_k(high, low, close, window).alias("stoch")
-
-
-def stoch_signal(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 14,
-    smooth_window: int = 3,
-) -> pl.Expr:
-    """Stochastic oscillator %D: SMA(``smooth_window``) of %K, as ``ta.momentum.stoch_signal``.
+    """,
+            ),
+            Output(
+                key="signal",
+                function="stoch_signal",
+                build=_stoch_signal,
+                doc="""Stochastic oscillator %D: SMA(``smooth_window``) of %K, as
+    ``ta.momentum.stoch_signal``.
 
     Returns
     -------
     pl.Expr
         Named ``stoch_signal``.
-    """
-    sw = check_window("stoch_signal", "smooth_window", smooth_window)
-    return sma(_stoch_k(high, low, close, window), sw).alias("stoch_signal")
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] + p["smooth_window"] - 2,
+        description="Stochastic oscillator %K and %D (0-100).",
+        kernel="_kernels.rolling.rolling_max_min",
+        features=(
+            Feature("momentum_stoch", "stoch"),
+            Feature("momentum_stoch_signal", "stoch_signal"),
+        ),
+    )
+)
 
 
-def williams_r(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    lbp: int = 14,
-) -> pl.Expr:
-    """Williams %R, as ``ta.momentum.williams_r`` (-100 to 0).
+def _williams_r(high: ColumnLike, low: ColumnLike, close: ColumnLike, *, lbp: int) -> pl.Expr:
+    hh, ll = pl.field("hh"), pl.field("ll")
+    wr = -100 * (hh - as_float(close)) / (hh - ll)
+    return _extremes(high, low, lbp).struct.with_fields(_wr=wr).struct.field("_wr")
+
+
+WILLIAMS_R = register_spec(
+    IndicatorSpec(
+        name="williams_r",
+        family="momentum",
+        ta_class="WilliamsRIndicator",
+        inputs=("high", "low", "close"),
+        params=(window("lbp", 14),),
+        outputs=(
+            Output(
+                key="williams_r",
+                function="williams_r",
+                build=_williams_r,
+                doc="""Williams %R, as ``ta.momentum.williams_r`` (-100 to 0).
 
     Returns
     -------
     pl.Expr
         Null before row ``lbp - 1``; named ``williams_r``.
-    """
-    hh, ll = pl.field("hh"), pl.field("ll")
-    wr = -100 * (hh - as_float(close)) / (hh - ll)
-    ext = _extremes(high, low, lbp, "williams_r")
-    return ext.struct.with_fields(_wr=wr).struct.field("_wr").alias("williams_r")
+    """,
+            ),
+        ),
+        warmup=lambda p: p["lbp"] - 1,
+        description="Williams %R (-100-0).",
+        kernel="_kernels.rolling.rolling_max_min",
+        features=(Feature("momentum_wr", "williams_r"),),
+    )
+)
 
 
-def awesome_oscillator(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    /,
-    *,
-    window1: int = 5,
-    window2: int = 34,
+def _awesome_oscillator(
+    high: ColumnLike, low: ColumnLike, *, window1: int, window2: int
 ) -> pl.Expr:
-    """Awesome Oscillator, as ``ta.momentum.awesome_oscillator``: SMA5 - SMA34 of the median.
+    median = 0.5 * (as_float(high) + as_float(low))
+    return sma(median, window1) - sma(median, window2)
+
+
+AWESOME_OSCILLATOR = register_spec(
+    IndicatorSpec(
+        name="awesome_oscillator",
+        family="momentum",
+        ta_class="AwesomeOscillatorIndicator",
+        inputs=("high", "low"),
+        params=(window("window1", 5), window("window2", 34)),
+        outputs=(
+            Output(
+                key="awesome_oscillator",
+                function="awesome_oscillator",
+                build=_awesome_oscillator,
+                doc="""Awesome Oscillator, as ``ta.momentum.awesome_oscillator``: SMA5 - SMA34 of
+    the median.
 
     Returns
     -------
     pl.Expr
         Named ``awesome_oscillator``.
+    """,
+            ),
+        ),
+        warmup=lambda p: max(p["window1"], p["window2"]) - 1,
+        description="Awesome Oscillator: SMA5 - SMA34 of the median price.",
+        features=(Feature("momentum_ao", "awesome_oscillator"),),
+    )
+)
+
+# --------------------------------------------------------------------------- ROC
+
+
+def _roc(close: ColumnLike, *, window: int) -> pl.Expr:
+    c = as_float(close)
+    prev = c.shift(window)
+    return (c - prev) / prev * 100
+
+
+ROC = register_spec(
+    IndicatorSpec(
+        name="roc",
+        family="momentum",
+        ta_class="ROCIndicator",
+        inputs=("close",),
+        params=(window("window", 12),),
+        outputs=(
+            Output(
+                key="roc",
+                function="roc",
+                build=_roc,
+                doc="""Rate of Change in percent, as ``ta.momentum.roc``.
+
+    Returns
+    -------
+    pl.Expr
+        ``(close - close[-window]) / close[-window] * 100``; named ``roc``.
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"],
+        description="Rate of Change in percent.",
+        features=(Feature("momentum_roc", "roc"),),
+    )
+)
+
+# --------------------------------------------------------------------------- PPO, PVO
+
+
+def _po(x: ColumnLike, window_slow: int, window_fast: int, window_sign: int, row: int) -> pl.Expr:
+    """Row ``row`` (0 line, 1 signal, 2 histogram) of the fused PPO/PVO kernel.
+
+    One numba call with pandas' EWM rule: Polars' ``ewm_mean`` propagates a NaN (a missing
+    price, or the PVO line's 0/0 on zero volume) where pandas carries the mean, and three
+    separate gap-aware EWM expressions recompute shared inputs (~4x slower).
     """
-    w1 = check_window("awesome_oscillator", "window1", window1)
-    w2 = check_window("awesome_oscillator", "window2", window2)
-    median = 0.5 * (as_float(high) + as_float(low))
-    return (sma(median, w1) - sma(median, w2)).alias("awesome_oscillator")
+
+    def run(v: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import exponential
+
+        return exponential.percentage_oscillator(v, window_slow, window_fast, window_sign)[row]  # type: ignore[no-any-return]
+
+    warm = max(window_slow, window_fast) - 1 + (window_sign - 1 if row > 0 else 0)
+    return kernel_expr_nan(run, [x], null_rows=warm)
 
 
-# --------------------------------------------------------------------------- KAMA, ROC
+def _po_output(row: int) -> Callable[..., pl.Expr]:
+    def build(x: ColumnLike, *, window_slow: int, window_fast: int, window_sign: int) -> pl.Expr:
+        return _po(x, window_slow, window_fast, window_sign, row)
+
+    return build
 
 
-def kama(
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 10,
-    pow1: int = 2,
-    pow2: int = 30,
-    by: By = None,
-) -> pl.Expr:
-    """Kaufman's Adaptive Moving Average, as ``ta.momentum.kama``.
+_PO_PARAMS = (window("window_slow", 26), window("window_fast", 12), window("window_sign", 9))
+
+
+def _po_warmup(p: Mapping[str, Any]) -> int:
+    return int(max(p["window_slow"], p["window_fast"]) + p["window_sign"] - 2)
+
+
+PPO = register_spec(
+    IndicatorSpec(
+        name="ppo",
+        family="momentum",
+        ta_class="PercentagePriceOscillator",
+        inputs=("close",),
+        params=_PO_PARAMS,
+        outputs=(
+            Output(
+                key="ppo",
+                function="ppo",
+                build=_po_output(0),
+                doc="""Percentage Price Oscillator ``(EMA_fast - EMA_slow) / EMA_slow * 100``, as
+    ``ta``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``ppo``.
+    """,
+            ),
+            Output(
+                key="signal",
+                function="ppo_signal",
+                build=_po_output(1),
+                doc="""EMA(``window_sign``) of :func:`ppo`, as ``ta.momentum.ppo_signal``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``ppo_signal``.
+    """,
+            ),
+            Output(
+                key="hist",
+                function="ppo_hist",
+                build=_po_output(2),
+                doc="""PPO minus its signal, as ``ta.momentum.ppo_hist``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``ppo_hist``.
+    """,
+            ),
+        ),
+        warmup=_po_warmup,
+        description="Percentage Price Oscillator, signal and histogram.",
+        kernel="_kernels.exponential.percentage_oscillator",
+        features=(
+            Feature("momentum_ppo", "ppo"),
+            Feature("momentum_ppo_signal", "ppo_signal"),
+            Feature("momentum_ppo_hist", "ppo_hist"),
+        ),
+    )
+)
+
+PVO = register_spec(
+    IndicatorSpec(
+        name="pvo",
+        family="momentum",
+        ta_class="PercentageVolumeOscillator",
+        inputs=("volume",),
+        params=_PO_PARAMS,
+        outputs=(
+            Output(
+                key="pvo",
+                function="pvo",
+                build=_po_output(0),
+                doc="""Percentage Volume Oscillator (PPO of the volume), as ``ta.momentum.pvo``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``pvo``.
+    """,
+            ),
+            Output(
+                key="signal",
+                function="pvo_signal",
+                build=_po_output(1),
+                doc="""EMA(``window_sign``) of :func:`pvo`, as ``ta.momentum.pvo_signal``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``pvo_signal``.
+    """,
+            ),
+            Output(
+                key="hist",
+                function="pvo_hist",
+                build=_po_output(2),
+                doc="""PVO minus its signal, as ``ta.momentum.pvo_hist``.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``pvo_hist``.
+    """,
+            ),
+        ),
+        warmup=_po_warmup,
+        description="Percentage Volume Oscillator, signal and histogram.",
+        kernel="_kernels.exponential.percentage_oscillator",
+        features=(
+            Feature("momentum_pvo", "pvo"),
+            Feature("momentum_pvo_signal", "pvo_signal"),
+            Feature("momentum_pvo_hist", "pvo_hist"),
+        ),
+    )
+)
+
+# --------------------------------------------------------------------------- KAMA
+
+
+def _kama(close: ColumnLike, *, window: int, pow1: int, pow2: int, by: By) -> pl.Expr:
+    def run(c: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import exponential
+
+        return exponential.kama(c, window, float(pow1), float(pow2))  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [close], by=by)
+
+
+KAMA = register_spec(
+    IndicatorSpec(
+        name="kama",
+        family="momentum",
+        ta_class="KAMAIndicator",
+        inputs=("close",),
+        params=(window("window", 10), window("pow1", 2), window("pow2", 30)),
+        outputs=(
+            Output(
+                key="kama",
+                function="kama",
+                build=_kama,
+                by=True,
+                doc="""Kaufman's Adaptive Moving Average, as ``ta.momentum.kama``.
 
     Starts at the close of row ``window - 1`` (TA-Lib starts one row later from the
     previous close). The recursion runs in a numba kernel.
@@ -304,289 +640,38 @@ def kama(
     -------
     pl.Expr
         Null before row ``window - 1``; named ``kama``.
-    """
-    w = check_window("kama", "window", window)
-    p1 = check_window("kama", "pow1", pow1)
-    p2 = check_window("kama", "pow2", pow2)
-
-    def run(c: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import exponential
-
-        return exponential.kama(c, w, float(p1), float(p2))  # type: ignore[no-any-return]
-
-    return kernel_expr(run, [close], by=by).alias("kama")
-
-
-def roc(close: ColumnLike = "close", /, *, window: int = 12) -> pl.Expr:
-    """Rate of Change in percent, as ``ta.momentum.roc``.
-
-    Returns
-    -------
-    pl.Expr
-        ``(close - close[-window]) / close[-window] * 100``; named ``roc``.
-    """
-    w = check_window("roc", "window", window)
-    c = as_float(close)
-    prev = c.shift(w)
-    return ((c - prev) / prev * 100).alias("roc")
-
-
-# --------------------------------------------------------------------------- PPO, PVO
-
-
-def _po(
-    x: ColumnLike, window_slow: int, window_fast: int, window_sign: int, what: str, row: int
-) -> pl.Expr:
-    """Row ``row`` (0 line, 1 signal, 2 histogram) of the fused PPO/PVO kernel.
-
-    One numba call with pandas' EWM rule: Polars' ``ewm_mean`` propagates a NaN (a missing
-    price, or the PVO line's 0/0 on zero volume) where pandas carries the mean, and three
-    separate gap-aware EWM expressions recompute shared inputs (~4x slower).
-    """
-    ws = check_window(what, "window_slow", window_slow)
-    wf = check_window(what, "window_fast", window_fast)
-    wsg = check_window(what, "window_sign", window_sign)
-
-    def run(v: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import exponential
-
-        return exponential.percentage_oscillator(v, ws, wf, wsg)[row]  # type: ignore[no-any-return]
-
-    warm = max(ws, wf) - 1 + (wsg - 1 if row > 0 else 0)
-    return kernel_expr_nan(run, [x], null_rows=warm)
-
-
-def ppo(
-    close: ColumnLike = "close",
-    /,
-    *,
-    window_slow: int = 26,
-    window_fast: int = 12,
-    window_sign: int = 9,
-) -> pl.Expr:
-    """Percentage Price Oscillator ``(EMA_fast - EMA_slow) / EMA_slow * 100``, as ``ta``.
-
-    Returns
-    -------
-    pl.Expr
-        Named ``ppo``.
-    """
-    return _po(close, window_slow, window_fast, window_sign, "ppo", 0).alias("ppo")
-
-
-def ppo_signal(
-    close: ColumnLike = "close",
-    /,
-    *,
-    window_slow: int = 26,
-    window_fast: int = 12,
-    window_sign: int = 9,
-) -> pl.Expr:
-    """EMA(``window_sign``) of :func:`ppo`, as ``ta.momentum.ppo_signal``.
-
-    Returns
-    -------
-    pl.Expr
-        Named ``ppo_signal``.
-    """
-    return _po(close, window_slow, window_fast, window_sign, "ppo", 1).alias("ppo_signal")
-
-
-def ppo_hist(
-    close: ColumnLike = "close",
-    /,
-    *,
-    window_slow: int = 26,
-    window_fast: int = 12,
-    window_sign: int = 9,
-) -> pl.Expr:
-    """PPO minus its signal, as ``ta.momentum.ppo_hist``.
-
-    Returns
-    -------
-    pl.Expr
-        Named ``ppo_hist``.
-    """
-    return _po(close, window_slow, window_fast, window_sign, "ppo", 2).alias("ppo_hist")
-
-
-def pvo(
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    window_slow: int = 26,
-    window_fast: int = 12,
-    window_sign: int = 9,
-) -> pl.Expr:
-    """Percentage Volume Oscillator (PPO of the volume), as ``ta.momentum.pvo``.
-
-    Returns
-    -------
-    pl.Expr
-        Named ``pvo``.
-    """
-    return _po(volume, window_slow, window_fast, window_sign, "pvo", 0).alias("pvo")
-
-
-def pvo_signal(
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    window_slow: int = 26,
-    window_fast: int = 12,
-    window_sign: int = 9,
-) -> pl.Expr:
-    """EMA(``window_sign``) of :func:`pvo`, as ``ta.momentum.pvo_signal``.
-
-    Returns
-    -------
-    pl.Expr
-        Named ``pvo_signal``.
-    """
-    return _po(volume, window_slow, window_fast, window_sign, "pvo", 1).alias("pvo_signal")
-
-
-def pvo_hist(
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    window_slow: int = 26,
-    window_fast: int = 12,
-    window_sign: int = 9,
-) -> pl.Expr:
-    """PVO minus its signal, as ``ta.momentum.pvo_hist``.
-
-    Returns
-    -------
-    pl.Expr
-        Named ``pvo_hist``.
-    """
-    return _po(volume, window_slow, window_fast, window_sign, "pvo", 2).alias("pvo_hist")
-
-
-# --------------------------------------------------------------------------- registry
-
-
-def _p(**params: Any) -> dict[str, Any]:
-    return params
-
-
-_register = functools.partial(register_ta, "momentum")
-
-_register(
-    name="rsi",
-    inputs=("close",),
-    params=_p(window=14),
-    outputs={"rsi": rsi},
-    warmup=lambda window=14: window - 1,
-    ta_class="RSIIndicator",
-    placement="panel",
-    description="Relative Strength Index (0-100).",
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        placement="overlay",
+        description="Kaufman's Adaptive Moving Average.",
+        kernel="_kernels.exponential.kama",
+        features=(Feature("momentum_kama", "kama"),),
+    )
 )
-_register(
-    name="stochrsi",
-    inputs=("close",),
-    params=_p(window=14, smooth1=3, smooth2=3),
-    outputs={"stochrsi": stochrsi, "k": stochrsi_k, "d": stochrsi_d},
-    warmup=lambda window=14, smooth1=3, smooth2=3: 2 * window - 2 + smooth1 - 1 + smooth2 - 1,
-    ta_class="StochRSIIndicator",
-    placement="panel",
-    description="Stochastic RSI (0-1) with %K and %D.",
-)
-_register(
-    name="tsi",
-    inputs=("close",),
-    params=_p(window_slow=25, window_fast=13),
-    outputs={"tsi": tsi},
-    warmup=lambda window_slow=25, window_fast=13: window_slow + window_fast - 1,
-    ta_class="TSIIndicator",
-    placement="panel",
-    description="True Strength Index.",
-)
-_register(
-    name="ultimate_oscillator",
-    inputs=("high", "low", "close"),
-    params=_p(window1=7, window2=14, window3=28, weight1=4.0, weight2=2.0, weight3=1.0),
-    outputs={"ultimate_oscillator": ultimate_oscillator},
-    warmup=lambda window1=7, window2=14, window3=28, **_: max(window1, window2, window3),
-    ta_class="UltimateOscillator",
-    placement="panel",
-    description="Ultimate Oscillator (0-100).",
-)
-_register(
-    name="stoch",
-    inputs=("high", "low", "close"),
-    params=_p(window=14, smooth_window=3),
-    outputs={"stoch": stoch, "signal": stoch_signal},
-    warmup=lambda window=14, smooth_window=3: window + smooth_window - 2,
-    ta_class="StochasticOscillator",
-    placement="panel",
-    description="Stochastic oscillator %K and %D (0-100).",
-)
-_register(
-    name="williams_r",
-    inputs=("high", "low", "close"),
-    params=_p(lbp=14),
-    outputs={"williams_r": williams_r},
-    warmup=lambda lbp=14: lbp - 1,
-    ta_class="WilliamsRIndicator",
-    placement="panel",
-    description="Williams %R (-100-0).",
-)
-_register(
-    name="awesome_oscillator",
-    inputs=("high", "low"),
-    params=_p(window1=5, window2=34),
-    outputs={"awesome_oscillator": awesome_oscillator},
-    warmup=lambda window1=5, window2=34: max(window1, window2) - 1,
-    ta_class="AwesomeOscillatorIndicator",
-    placement="panel",
-    description="Awesome Oscillator: SMA5 - SMA34 of the median price.",
-)
-_register(
-    name="kama",
-    inputs=("close",),
-    params=_p(window=10, pow1=2, pow2=30),
-    outputs={"kama": kama},
-    warmup=lambda window=10, pow1=2, pow2=30: window - 1,
-    ta_class="KAMAIndicator",
-    placement="overlay",
-    description="Kaufman's Adaptive Moving Average.",
-)
-_register(
-    name="roc",
-    inputs=("close",),
-    params=_p(window=12),
-    outputs={"roc": roc},
-    warmup=lambda window=12: window,
-    ta_class="ROCIndicator",
-    placement="panel",
-    description="Rate of Change in percent.",
-)
-_register(
-    name="ppo",
-    inputs=("close",),
-    params=_p(window_slow=26, window_fast=12, window_sign=9),
-    outputs={"ppo": ppo, "signal": ppo_signal, "hist": ppo_hist},
-    warmup=lambda window_slow=26, window_fast=12, window_sign=9: (
-        max(window_slow, window_fast) + window_sign - 2
-    ),
-    ta_class="PercentagePriceOscillator",
-    placement="panel",
-    description="Percentage Price Oscillator, signal and histogram.",
-)
-_register(
-    name="pvo",
-    inputs=("volume",),
-    params=_p(window_slow=26, window_fast=12, window_sign=9),
-    outputs={"pvo": pvo, "signal": pvo_signal, "hist": pvo_hist},
-    warmup=lambda window_slow=26, window_fast=12, window_sign=9: (
-        max(window_slow, window_fast) + window_sign - 2
-    ),
-    ta_class="PercentageVolumeOscillator",
-    placement="panel",
-    description="Percentage Volume Oscillator, signal and histogram.",
-)
+
+# --------------------------------------------------------------------------- functions
+# Typed ``Callable[..., pl.Expr]`` for mypy; their real signatures come from the specs.
+
+rsi = define(RSI, "rsi", globals())
+stochrsi = define(STOCHRSI, "stochrsi", globals())
+stochrsi_k = define(STOCHRSI, "stochrsi_k", globals())
+stochrsi_d = define(STOCHRSI, "stochrsi_d", globals())
+tsi = define(TSI, "tsi", globals())
+ultimate_oscillator = define(ULTIMATE_OSCILLATOR, "ultimate_oscillator", globals())
+stoch = define(STOCH, "stoch", globals())
+stoch_signal = define(STOCH, "stoch_signal", globals())
+williams_r = define(WILLIAMS_R, "williams_r", globals())
+awesome_oscillator = define(AWESOME_OSCILLATOR, "awesome_oscillator", globals())
+roc = define(ROC, "roc", globals())
+ppo = define(PPO, "ppo", globals())
+ppo_signal = define(PPO, "ppo_signal", globals())
+ppo_hist = define(PPO, "ppo_hist", globals())
+pvo = define(PVO, "pvo", globals())
+pvo_signal = define(PVO, "pvo_signal", globals())
+pvo_hist = define(PVO, "pvo_hist", globals())
+kama = define(KAMA, "kama", globals())
 
 __all__ = [
     "awesome_oscillator",
