@@ -19,6 +19,7 @@ import polars as pl
 
 from omni_research import _guard, _layout
 from omni_research._manifest import Manifest, count_rows, read_manifest, sha256_file
+from omni_research._time import parse_range
 from omni_research._typing import KINDS, Tier
 from omni_research.config import data_test_root, settings
 from omni_research.exceptions import (
@@ -69,34 +70,6 @@ class ReadRecord:
     sha256: tuple[str, ...]
     rows: int | None
     filters: dict[str, Any] = field(default_factory=dict)
-
-
-def _utc(value: dt.datetime | dt.date | str | None, name: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"{name}={value!r} is not a date or ISO timestamp; expected e.g. 2025-01-06 "
-                "or 2025-01-06T12:00Z"
-            ) from exc
-        # text without an offset is read as UTC, the only zone the kit speaks
-        return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    if not isinstance(value, dt.datetime):
-        raise ConfigurationError(
-            f"{name}={value!r} is a {type(value).__name__}; expected a timezone-aware datetime, "
-            "a date or an ISO string such as 2025-01-06T12:00Z"
-        )
-    if value.tzinfo is None:
-        raise ConfigurationError(
-            f"{name}={value!r} is a naive datetime; expected a timezone-aware UTC datetime "
-            "(e.g. datetime(2025, 1, 6, tzinfo=UTC))"
-        )
-    return value.astimezone(dt.UTC)
 
 
 Symbols = list[str] | tuple[str, ...] | str | None
@@ -350,7 +323,8 @@ class Catalog:
         """The files a read needs after partition pruning (the others are never opened)."""
         ds = self.dataset(kind)
         wanted = _symbols(symbols)
-        lo, hi = _utc(start, "start"), _utc(end, "end")
+        span = parse_range(start, end, where=f"Catalog.files({kind!r})")
+        lo, hi = span.start, span.end
         keep = []
         for f in ds.files:
             part = f.partitions
@@ -378,7 +352,9 @@ class Catalog:
     ) -> pl.LazyFrame:
         """A LazyFrame of ``kind``, pruned to the partitions that can hold the rows asked for.
 
-        ``start`` is inclusive and ``end`` exclusive (timestamps in UTC). Column names and
+        ``start`` is inclusive; ``end`` is exclusive when it has a time of day, and a bare
+        date (``"2025-01-08"``) includes that whole day (timestamps in UTC; one parser,
+        :func:`omni_research._time.parse_range`, for the whole kit). Column names and
         dtypes of every file are checked now. When the frame is collected, every file is
         opened through the production guard again (what is read is what is checked, even if
         a file was swapped since), its sha256 and row count are checked against the manifest,
@@ -463,7 +439,8 @@ class Catalog:
         if symbols and "symbol" in columns:
             preds.append(pl.col("symbol").is_in([symbols] if isinstance(symbols, str) else symbols))
         time_col = "timestamp" if "timestamp" in columns else "date"
-        lo, hi = _utc(start, "start"), _utc(end, "end")
+        span = parse_range(start, end, where=f"Catalog.scan({kind!r})")
+        lo, hi = span.start, span.end
         bounds: list[dt.datetime | dt.date | None] = [lo, hi]
         if time_col == "date":  # daily records (pnl) compare by calendar day
             bounds = [None if b is None else b.date() for b in (lo, hi)]

@@ -225,3 +225,16 @@ def test_daily_kinds_filter_by_calendar_day(small_root: Path) -> None:
     assert catalog.load("pnl", start=start + dt.timedelta(days=1)).height == (
         everything.height - only_first.height
     )
+
+
+def test_a_bare_end_date_includes_its_day_and_a_timestamp_end_excludes_itself(
+    small_root: Path,
+) -> None:
+    catalog = omr.open_catalog(small_root)
+    days = catalog.load("ohlcv", symbols="BTCUSDT", start="2025-01-06", end="2025-01-06")
+    assert days["timestamp"].dt.date().unique().to_list() == [dt.date(2025, 1, 6)]
+    assert days.height == 1440  # the whole first day of 1-minute bars
+    cut = catalog.load("ohlcv", symbols="BTCUSDT", start="2025-01-06", end="2025-01-06T00:10Z")
+    assert cut["timestamp"].max() == dt.datetime(2025, 1, 6, 0, 9, tzinfo=UTC)
+    pnl = catalog.load("pnl", start="2025-01-07", end=dt.date(2025, 1, 7))
+    assert pnl["date"].unique().to_list() == [dt.date(2025, 1, 7)]
