@@ -14,6 +14,7 @@ import polars as pl
 
 from omni_research._typing import Execution, Units
 from omni_research.backtest import _layout as L
+from omni_research.backtest._montecarlo import monte_carlo
 from omni_research.exceptions import ConfigurationError, DataFormatError, OmniDataError
 
 Sizing = Literal["equity", "notional"]
@@ -125,8 +126,6 @@ class BacktestResult:
         self, *, n: int = 1000, seed: int = 0, percentiles: tuple[float, ...] = (5, 25, 50, 75, 95)
     ) -> pl.DataFrame:
         """Bootstrap of the trade returns; see `omni_research.backtest.monte_carlo`."""
-        from omni_research.backtest._montecarlo import monte_carlo
-
         return monte_carlo(self, n=n, seed=seed, percentiles=percentiles)
 
 

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from omni_research.exceptions import ConfigurationError
 
-if TYPE_CHECKING:
-    from omni_research.backtest._engine import BacktestResult
+
+class TradeRun(Protocol):
+    """What the bootstrap reads of a run: a `BacktestResult` is one. Declared here, not
+    imported from the engine, so the engine can offer ``result.monte_carlo()`` without an
+    import cycle."""
+
+    @property
+    def trades(self) -> pl.DataFrame: ...
+
+    @property
+    def equity(self) -> pl.DataFrame: ...
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
 
 
 def monte_carlo(
-    result: BacktestResult,
+    result: TradeRun,
     /,
     *,
     n: int = 1000,

@@ -1,0 +1,104 @@
+"""The segment layer: the group search equals a plain-Python reference, the kept results
+live in one cache object whose ``clear()`` forgets them, and a kernel per group equals the
+kernel on each group alone."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+import pytest
+
+from omni_research._segments import (
+    SEGMENTS,
+    ChunkedColumn,
+    SegmentCache,
+    group_segments,
+    run_segmented,
+    series_first_rows,
+)
+
+LONG = "A-VERY-LONG-SYMBOL-NAME-PERP"  # longer than the 12 bytes a string view inlines
+
+
+def _chunked(values: Sequence[str | None], cuts: list[int]) -> pl.Series:
+    parts = [pl.Series("s", values[a:b], dtype=pl.String) for a, b in itertools.pairwise(cuts)]
+    return pl.concat(parts, rechunk=False)
+
+
+def _reference(values: Sequence[object]) -> tuple[list[int] | None, list[int]]:
+    """Groups in order of first appearance, rows in order within a group (as ``.over``)."""
+    groups: dict[object, list[int]] = {}
+    for i, v in enumerate(values):
+        groups.setdefault(v, []).append(i)
+    order = [i for rows in groups.values() for i in rows]
+    bounds = [0, *itertools.accumulate(len(r) for r in groups.values())]
+    return (None if order == list(range(len(values))) else order), bounds
+
+
+@pytest.mark.parametrize(
+    ("values", "cuts"),
+    [
+        (["a"] * 5 + ["b"] * 3 + ["c"], [0, 3, 6, 9]),  # runs straddle chunks
+        (["a", "a", "b", "b", "a"], [0, 2, 5]),  # a symbol back in a later chunk
+        (["a", "b", "a", "c"], [0, 4]),  # back in the same chunk
+        ([LONG] * 3 + [LONG] * 2 + ["b", LONG + "2"], [0, 3, 5, 7]),  # long text stored twice
+        (["a", None, None, "b"], [0, 2, 4]),  # null keys are one group
+        (["a"], [0, 1]),
+    ],
+)
+def test_group_segments_equal_a_python_reference(values: list[str | None], cuts: list[int]) -> None:
+    cache = SegmentCache()
+    order, bounds = group_segments([_chunked(values, cuts)], cache=cache)
+    assert ((None if order is None else order.tolist()), bounds) == _reference(values)
+
+
+def test_cache_keeps_a_search_until_cleared() -> None:
+    cache = SegmentCache(kept=2)
+    keys = pl.Series(["a", "a", "b"])
+    first = cache.segments([keys])
+    assert cache.segments([keys]) is first  # the next expression of a query finds it
+    assert len(cache) == 1
+    cache.clear()
+    assert len(cache) == 0
+    assert cache.segments([keys]) is not first
+    assert cache.segments([keys]) == (None, [0, 2, 3])
+
+
+def test_process_wide_cache_is_one_object() -> None:
+    from omni_research._segments import _groups
+
+    assert _groups.SEGMENTS is SEGMENTS
+    SEGMENTS.clear()
+    assert len(SEGMENTS) == 0
+
+
+def test_chunked_column_segments_are_views_inside_a_chunk() -> None:
+    s = pl.concat([pl.Series([1.0, 2.0, 3.0]), pl.Series([4.0, 5.0])], rechunk=False)
+    col = ChunkedColumn(s)
+    assert col.segment(3, 5).tolist() == [4.0, 5.0]
+    assert col.segment(1, 4).tolist() == [2.0, 3.0, 4.0]  # spans chunks: from the whole
+    assert col.whole().tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+@pytest.mark.parametrize("symbols", [["x", "x", "y", "y", "y"], ["x", "y", "x", "y", "y"]])
+def test_run_segmented_equals_the_kernel_per_group(symbols: list[str]) -> None:
+    values = pl.Series([1.0, 2.0, 10.0, 20.0, 30.0])
+    keys = pl.Series(symbols)
+    (got,) = run_segmented(np.cumsum, [values], [keys], cache=SegmentCache())
+    expected = [0.0] * len(symbols)
+    for sym in set(symbols):
+        rows = [i for i, s in enumerate(symbols) if s == sym]
+        for i, total in zip(rows, np.cumsum(values.to_numpy()[rows]), strict=True):
+            expected[i] = float(total)
+    assert got.to_list() == expected
+
+
+def test_series_first_rows_of_integers_and_interleaved() -> None:
+    first = series_first_rows(pl.Series([3, 3, 1, 1, 1, 7]))
+    assert first is not None
+    assert first.tolist() == [0, 2, 5]
+    assert series_first_rows(pl.Series([3, 1, 3])) is None
+    assert series_first_rows(pl.Series(["a", None])) is None
