@@ -37,7 +37,7 @@ from omni_research.indicators._registry import Family, Indicator, Placement, reg
 ParamKind: TypeAlias = Literal["window", "count", "integer", "number", "flag", "optional_window"]
 """How a parameter is checked: ``window`` an integer >= 1, ``count`` an integer >= 0,
 ``integer`` any integer, ``number`` a finite real number, ``flag`` a bool,
-``optional_window`` None or an integer >= 1."""
+``optional_window`` None or an integer >= 0 (0 meaning None, as in `ta`)."""
 
 _ANNOTATION: dict[ParamKind, str] = {
     "window": "int",
@@ -77,7 +77,8 @@ class Param:
             return value
         else:
             is_int = isinstance(value, int) and not isinstance(value, bool)
-            minimum = {"window": 1, "optional_window": 1, "count": 0}.get(self.kind)
+            # `ta` reads an optional window of 0 as None (``if smoothing_factor:``)
+            minimum = {"window": 1, "optional_window": 0, "count": 0}.get(self.kind)
             if is_int and (minimum is None or value >= minimum):
                 return value
             if minimum is None:

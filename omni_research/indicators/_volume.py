@@ -2,16 +2,15 @@
 
 Every function mirrors the `ta` function of the same name (same inputs, parameters and
 defaults; `ta`'s ``fillna`` is left out: warm-up rows are null, fill them with
-``fill_null`` if wanted). Inputs are cast to Float64, so integer volumes work.
+``fill_null`` if wanted). Inputs are cast to Float64, so integer volumes work. Each
+indicator is declared once (`IndicatorSpec`); its functions, registry entry, parameter
+checks and `add_all_ta_features` columns are generated from that declaration.
 """
 
 from __future__ import annotations
 
-import functools
-
 import polars as pl
 
-from omni_research.indicators._checks import check_window
 from omni_research.indicators._common import (
     By,
     ColumnLike,
@@ -23,7 +22,17 @@ from omni_research.indicators._common import (
     kernel_expr_nan,
     sma,
 )
-from omni_research.indicators._registry import register_ta
+from omni_research.indicators._spec import (
+    Feature,
+    IndicatorSpec,
+    Output,
+    Param,
+    define,
+    register_spec,
+    window,
+)
+
+_HLCV = ("high", "low", "close", "volume")
 
 
 def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
@@ -31,16 +40,6 @@ def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
     # `ta` fills the 0/0 of a bar with high == low with 0.0 (``fillna(0.0)``); a
     # division of a non-zero by zero stays infinite, as in `ta`.
     return (((c - lo) - (h - c)) / (h - lo)).fill_nan(0.0).fill_null(0.0)
-
-
-def _cumsum(x: pl.Expr, *, by: By = None) -> pl.Expr:
-    # pandas' cumsum skips NaN (a missing price or volume): one numba pass
-    def run(a: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import volume
-
-        return volume.nan_cumsum(a)  # type: ignore[no-any-return]
-
-    return kernel_expr_nan(run, [x], null_rows=0, by=by)
 
 
 def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
@@ -56,15 +55,32 @@ def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
     return kernel_expr_nan(run, [num, den], null_rows=window - 1)
 
 
-def acc_dist_index(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    volume: ColumnLike = "volume",
-    /,
-    by: By = None,
+def _adi(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, volume: ColumnLike, *, by: By
 ) -> pl.Expr:
-    """Accumulation/Distribution Index, as ``ta.volume.acc_dist_index``.
+    # one numba pass: the location value, its 0/0 fill and pandas' NaN-skipping cumsum
+    def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import volume
+
+        return volume.acc_dist_index(h, lo, c, v)  # type: ignore[no-any-return]
+
+    return kernel_expr_nan(run, [high, low, close, volume], null_rows=0, by=by)
+
+
+ACC_DIST_INDEX = register_spec(
+    IndicatorSpec(
+        name="acc_dist_index",
+        family="volume",
+        ta_class="AccDistIndexIndicator",
+        inputs=_HLCV,
+        params=(),
+        outputs=(
+            Output(
+                key="acc_dist_index",
+                function="acc_dist_index",
+                build=_adi,
+                by=True,
+                doc="""Accumulation/Distribution Index, as ``ta.volume.acc_dist_index``.
 
     Parameters
     ----------
@@ -93,23 +109,42 @@ def acc_dist_index(
     │ 10.0           │
     │ 0.0            │
     └────────────────┘
-    """
+    """,
+            ),
+        ),
+        warmup=lambda p: 0,
+        description="Accumulation/Distribution Index.",
+        kernel="_kernels.volume.acc_dist_index",
+        features=(Feature("volume_adi", "acc_dist_index"),),
+    )
+)
 
-    # one numba pass: the location value, its 0/0 fill and pandas' NaN-skipping cumsum
-    def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
+
+def _obv(close: ColumnLike, volume: ColumnLike, *, by: By) -> pl.Expr:
+    # one numba pass (the sign rule and pandas' NaN-skipping cumsum): ~2x faster than the
+    # signed volume as an expression, and ``by=`` needs the previous close inside the kernel
+    def run(c: KernelResult, v: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import volume
 
-        return volume.acc_dist_index(h, lo, c, v)  # type: ignore[no-any-return]
+        return volume.on_balance_volume(c, v)  # type: ignore[no-any-return]
 
-    return kernel_expr_nan(run, [high, low, close, volume], null_rows=0, by=by).alias(
-        "acc_dist_index"
-    )
+    return kernel_expr_nan(run, [close, volume], null_rows=0, by=by)
 
 
-def on_balance_volume(
-    close: ColumnLike = "close", volume: ColumnLike = "volume", /, *, by: By = None
-) -> pl.Expr:
-    """On-Balance Volume, as ``ta.volume.on_balance_volume``.
+ON_BALANCE_VOLUME = register_spec(
+    IndicatorSpec(
+        name="on_balance_volume",
+        family="volume",
+        ta_class="OnBalanceVolumeIndicator",
+        inputs=("close", "volume"),
+        params=(),
+        outputs=(
+            Output(
+                key="on_balance_volume",
+                function="on_balance_volume",
+                build=_obv,
+                by=True,
+                doc="""On-Balance Volume, as ``ta.volume.on_balance_volume``.
 
     `ta`'s rule: volume is subtracted when the close falls and **added otherwise**, so an
     unchanged close (and row 0) adds volume (TA-Lib leaves the total unchanged on ties).
@@ -118,44 +153,74 @@ def on_balance_volume(
     -------
     pl.Expr
         Named ``on_balance_volume``.
-    """
+    """,
+            ),
+        ),
+        warmup=lambda p: 0,
+        description="On-Balance Volume (ties add volume, as in ta).",
+        kernel="_kernels.volume.on_balance_volume",
+        features=(Feature("volume_obv", "on_balance_volume"),),
+    )
+)
 
-    # one numba pass (the sign rule and pandas' NaN-skipping cumsum): ~2x faster than the
-    # signed volume as an expression, and ``by=`` needs the previous close inside the kernel
-    def run(c: KernelResult, v: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import volume
 
-        return volume.on_balance_volume(c, v)  # type: ignore[no-any-return]
-
-    return kernel_expr_nan(run, [close, volume], null_rows=0, by=by).alias("on_balance_volume")
-
-
-def chaikin_money_flow(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    window: int = 20,
+def _cmf(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, volume: ColumnLike, *, window: int
 ) -> pl.Expr:
-    """Chaikin Money Flow, as ``ta.volume.chaikin_money_flow``.
+    v = as_float(volume)
+    return _rolling_ratio(_clv(high, low, close) * v, v, window)
+
+
+CHAIKIN_MONEY_FLOW = register_spec(
+    IndicatorSpec(
+        name="chaikin_money_flow",
+        family="volume",
+        ta_class="ChaikinMoneyFlowIndicator",
+        inputs=_HLCV,
+        params=(window("window", 20),),
+        outputs=(
+            Output(
+                key="chaikin_money_flow",
+                function="chaikin_money_flow",
+                build=_cmf,
+                doc="""Chaikin Money Flow, as ``ta.volume.chaikin_money_flow``.
 
     Returns
     -------
     pl.Expr
         ``sum(clv * volume) / sum(volume)`` over ``window`` rows (null before row
         ``window - 1``); named ``chaikin_money_flow``.
-    """
-    w = check_window("chaikin_money_flow", "window", window)
-    v = as_float(volume)
-    return _rolling_ratio(_clv(high, low, close) * v, v, w).alias("chaikin_money_flow")
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        description="Chaikin Money Flow.",
+        kernel="_kernels.rolling.rolling_ratio",
+        features=(Feature("volume_cmf", "chaikin_money_flow"),),
+    )
+)
 
 
-def force_index(
-    close: ColumnLike = "close", volume: ColumnLike = "volume", /, *, window: int = 13
-) -> pl.Expr:
-    """Force Index, as ``ta.volume.force_index``: EMA of ``(close - close[-1]) * volume``.
+def _force_index(close: ColumnLike, volume: ColumnLike, *, window: int) -> pl.Expr:
+    c = as_float(close)
+    # a NaN price or volume mid-series: pandas' EWM carries the mean over it
+    return ema(((c - c.shift(1)) * as_float(volume)).fill_nan(None), window, interior_nulls=True)
+
+
+FORCE_INDEX = register_spec(
+    IndicatorSpec(
+        name="force_index",
+        family="volume",
+        ta_class="ForceIndexIndicator",
+        inputs=("close", "volume"),
+        params=(window("window", 13),),
+        outputs=(
+            Output(
+                key="force_index",
+                function="force_index",
+                build=_force_index,
+                doc="""Force Index, as ``ta.volume.force_index``: EMA of ``(close - close[-1]) *
+    volume``.
 
     The EMA is pandas' ``ewm(span=window, adjust=False)`` seeded at row 1 (row 0 has no
     difference), so the first ``window`` rows are null.
@@ -164,12 +229,14 @@ def force_index(
     -------
     pl.Expr
         Named ``force_index``.
-    """
-    w = check_window("force_index", "window", window)
-    c = as_float(close)
-    # a NaN price or volume mid-series: pandas' EWM carries the mean over it
-    fi = ema(((c - c.shift(1)) * as_float(volume)).fill_nan(None), w, interior_nulls=True)
-    return fi.alias("force_index")
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"],
+        description="Force Index: EMA of price change times volume.",
+        features=(Feature("volume_fi", "force_index"),),
+    )
+)
 
 
 def _emv(high: ColumnLike, low: ColumnLike, volume: ColumnLike) -> pl.Expr:
@@ -177,61 +244,100 @@ def _emv(high: ColumnLike, low: ColumnLike, volume: ColumnLike) -> pl.Expr:
     return (h.diff() + lo.diff()) * (h - lo) / (2 * as_float(volume)) * 100000000
 
 
-def ease_of_movement(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    window: int = 14,
+def _ease_of_movement(
+    high: ColumnLike, low: ColumnLike, volume: ColumnLike, *, window: int
 ) -> pl.Expr:
-    """Ease of Movement, as ``ta.volume.ease_of_movement`` (``window`` is unused, as in `ta`).
-
-    Returns
-    -------
-    pl.Expr
-        ``(dH + dL) * (H - L) / (2 V) * 1e8``, null in row 0; named ``ease_of_movement``.
-    """
-    check_window("ease_of_movement", "window", window)
-    return _emv(high, low, volume).alias("ease_of_movement")
+    return _emv(high, low, volume)
 
 
-def sma_ease_of_movement(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    window: int = 14,
+def _sma_ease_of_movement(
+    high: ColumnLike, low: ColumnLike, volume: ColumnLike, *, window: int
 ) -> pl.Expr:
-    """Simple moving average of Ease of Movement, as ``ta.volume.sma_ease_of_movement``.
-
-    Returns
-    -------
-    pl.Expr
-        Null in the first ``window`` rows; named ``sma_ease_of_movement``.
-    """
-    w = check_window("sma_ease_of_movement", "window", window)
-
     # a zero volume makes EMV infinite; pandas' rolling mean turns a window holding an
     # infinity into NaN (Polars keeps inf), so the window sums run in a kernel
     def run(x: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
-        return rolling.rolling_sum_exact(x, w, True) / w  # type: ignore[no-any-return]
+        return rolling.rolling_sum_exact(x, window, True) / window  # type: ignore[no-any-return]
 
-    sma_emv = kernel_expr_nan(run, [_emv(high, low, volume)], null_rows=w)
-    return sma_emv.alias("sma_ease_of_movement")
+    return kernel_expr_nan(run, [_emv(high, low, volume)], null_rows=window)
 
 
-def volume_price_trend(
-    close: ColumnLike = "close",
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    smoothing_factor: int | None = None,
-) -> pl.Expr:
-    """Volume-Price Trend, as ``ta.volume.volume_price_trend``.
+EASE_OF_MOVEMENT = register_spec(
+    IndicatorSpec(
+        name="ease_of_movement",
+        family="volume",
+        ta_class="EaseOfMovementIndicator",
+        inputs=("high", "low", "volume"),
+        params=(window("window", 14),),
+        outputs=(
+            Output(
+                key="ease_of_movement",
+                function="ease_of_movement",
+                build=_ease_of_movement,
+                doc="""Ease of Movement, as ``ta.volume.ease_of_movement`` (``window`` is unused,
+    as in `ta`).
+
+    Returns
+    -------
+    pl.Expr
+        ``(dH + dL) * (H - L) / (2 V) * 1e8``, null in row 0; named ``ease_of_movement``.
+    """,
+            ),
+            Output(
+                key="sma_ease_of_movement",
+                function="sma_ease_of_movement",
+                build=_sma_ease_of_movement,
+                doc="""Simple moving average of Ease of Movement, as
+    ``ta.volume.sma_ease_of_movement``.
+
+    Returns
+    -------
+    pl.Expr
+        Null in the first ``window`` rows; named ``sma_ease_of_movement``.
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"],
+        description="Ease of Movement and its simple moving average.",
+        kernel="_kernels.rolling.rolling_sum_exact",
+        features=(
+            Feature("volume_em", "ease_of_movement"),
+            Feature("volume_sma_em", "sma_ease_of_movement"),
+        ),
+    )
+)
+
+
+def _cumsum(x: pl.Expr) -> pl.Expr:
+    # pandas' cumsum skips NaN (a missing price or volume): one numba pass
+    def run(a: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import volume
+
+        return volume.nan_cumsum(a)  # type: ignore[no-any-return]
+
+    return kernel_expr_nan(run, [x], null_rows=0)
+
+
+def _vpt(close: ColumnLike, volume: ColumnLike, *, smoothing_factor: int | None) -> pl.Expr:
+    c = as_float(close)
+    vpt = _cumsum((c / c.shift(1) - 1) * as_float(volume))
+    return sma(vpt, smoothing_factor) if smoothing_factor else vpt
+
+
+VOLUME_PRICE_TREND = register_spec(
+    IndicatorSpec(
+        name="volume_price_trend",
+        family="volume",
+        ta_class="VolumePriceTrendIndicator",
+        inputs=("close", "volume"),
+        params=(Param("smoothing_factor", None, "optional_window"),),
+        outputs=(
+            Output(
+                key="volume_price_trend",
+                function="volume_price_trend",
+                build=_vpt,
+                doc="""Volume-Price Trend, as ``ta.volume.volume_price_trend``.
 
     `ta`'s ``dropnans`` option (which shortens the series) is not offered: an expression
     keeps the frame's length; use ``drop_nulls`` on the result instead.
@@ -246,43 +352,88 @@ def volume_price_trend(
     pl.Expr
         Cumulative sum of ``pct_change(close) * volume``, null in row 0; named
         ``volume_price_trend``.
-    """
-    c = as_float(close)
-    vpt = _cumsum((c / c.shift(1) - 1) * as_float(volume))
-    if smoothing_factor:
-        sf = check_window("volume_price_trend", "smoothing_factor", smoothing_factor)
-        vpt = sma(vpt, sf)
-    return vpt.alias("volume_price_trend")
+    """,
+            ),
+        ),
+        warmup=lambda p: p["smoothing_factor"] or 1,
+        description="Volume-Price Trend.",
+        kernel="_kernels.volume.nan_cumsum",
+        features=(Feature("volume_vpt", "volume_price_trend"),),
+    )
+)
 
 
-def negative_volume_index(close: ColumnLike = "close", volume: ColumnLike = "volume", /) -> pl.Expr:
-    """Negative Volume Index, as ``ta.volume.negative_volume_index``.
+def _vwap(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, volume: ColumnLike, *, window: int
+) -> pl.Expr:
+    v = as_float(volume)
+    tp = (as_float(high) + as_float(low) + as_float(close)) / 3.0
+    return _rolling_ratio(tp * v, v, window)
 
-    Starts at 1000 and compounds the close's percent change on rows whose volume fell.
-    `ta`'s Python loop is a cumulative product, which Polars computes natively.
+
+VOLUME_WEIGHTED_AVERAGE_PRICE = register_spec(
+    IndicatorSpec(
+        name="volume_weighted_average_price",
+        family="volume",
+        ta_class="VolumeWeightedAveragePrice",
+        inputs=_HLCV,
+        params=(window("window", 14),),
+        outputs=(
+            Output(
+                key="volume_weighted_average_price",
+                function="volume_weighted_average_price",
+                build=_vwap,
+                doc="""Rolling Volume-Weighted Average Price, as
+    ``ta.volume.volume_weighted_average_price``.
 
     Returns
     -------
     pl.Expr
-        Named ``negative_volume_index``.
-    """
-    c, v = as_float(close), as_float(volume)
-    vol_decrease = gt(v.shift(1), v)
-    factor = pl.when(vol_decrease).then(1.0 + (c / c.shift(1) - 1)).otherwise(1.0)
-    return (factor.cum_prod() * 1000.0).alias("negative_volume_index")
+        ``sum(typical price * volume) / sum(volume)`` over ``window`` rows; named
+        ``volume_weighted_average_price``.
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        placement="overlay",
+        description="Rolling volume-weighted average of the typical price.",
+        kernel="_kernels.rolling.rolling_ratio",
+        features=(Feature("volume_vwap", "volume_weighted_average_price"),),
+    )
+)
 
 
-def money_flow_index(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    volume: ColumnLike = "volume",
-    /,
+def _mfi(
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    volume: ColumnLike,
     *,
-    window: int = 14,
-    by: By = None,
+    window: int,
+    by: By,
 ) -> pl.Expr:
-    """Money Flow Index, as ``ta.volume.money_flow_index``.
+    def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import volume
+
+        return volume.mfi(h, lo, c, v, window)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [high, low, close, volume], by=by)
+
+
+MONEY_FLOW_INDEX = register_spec(
+    IndicatorSpec(
+        name="money_flow_index",
+        family="volume",
+        ta_class="MFIIndicator",
+        inputs=_HLCV,
+        params=(window("window", 14),),
+        outputs=(
+            Output(
+                key="money_flow_index",
+                function="money_flow_index",
+                build=_mfi,
+                by=True,
+                doc="""Money Flow Index, as ``ta.volume.money_flow_index``.
 
     Typical-price flows of rows whose typical price rose against those that fell, each
     window summed afresh in a numba kernel (exact, and typical prices compared exactly as
@@ -292,139 +443,69 @@ def money_flow_index(
     -------
     pl.Expr
         Null before row ``window - 1``; named ``money_flow_index``.
-    """
-    w = check_window("money_flow_index", "window", window)
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        description="Money Flow Index (0-100).",
+        kernel="_kernels.volume.mfi",
+        features=(Feature("volume_mfi", "money_flow_index"),),
+    )
+)
 
-    def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import volume
 
-        return volume.mfi(h, lo, c, v, w)  # type: ignore[no-any-return]
+def _nvi(close: ColumnLike, volume: ColumnLike) -> pl.Expr:
+    c, v = as_float(close), as_float(volume)
+    vol_decrease = gt(v.shift(1), v)
+    factor = pl.when(vol_decrease).then(1.0 + (c / c.shift(1) - 1)).otherwise(1.0)
+    return factor.cum_prod() * 1000.0
 
-    return kernel_expr(run, [high, low, close, volume], by=by).alias("money_flow_index")
 
+NEGATIVE_VOLUME_INDEX = register_spec(
+    IndicatorSpec(
+        name="negative_volume_index",
+        family="volume",
+        ta_class="NegativeVolumeIndexIndicator",
+        inputs=("close", "volume"),
+        params=(),
+        outputs=(
+            Output(
+                key="negative_volume_index",
+                function="negative_volume_index",
+                build=_nvi,
+                doc="""Negative Volume Index, as ``ta.volume.negative_volume_index``.
 
-def volume_weighted_average_price(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    volume: ColumnLike = "volume",
-    /,
-    *,
-    window: int = 14,
-) -> pl.Expr:
-    """Rolling Volume-Weighted Average Price, as ``ta.volume.volume_weighted_average_price``.
+    Starts at 1000 and compounds the close's percent change on rows whose volume fell.
+    `ta`'s Python loop is a cumulative product, which Polars computes natively.
 
     Returns
     -------
     pl.Expr
-        ``sum(typical price * volume) / sum(volume)`` over ``window`` rows; named
-        ``volume_weighted_average_price``.
-    """
-    w = check_window("volume_weighted_average_price", "window", window)
-    v = as_float(volume)
-    tp = (as_float(high) + as_float(low) + as_float(close)) / 3.0
-    return _rolling_ratio(tp * v, v, w).alias("volume_weighted_average_price")
+        Named ``negative_volume_index``.
+    """,
+            ),
+        ),
+        warmup=lambda p: 0,
+        description="Negative Volume Index, starting at 1000.",
+        features=(Feature("volume_nvi", "negative_volume_index"),),
+    )
+)
 
+# --------------------------------------------------------------------------- functions
+# Typed ``Callable[..., pl.Expr]`` for mypy; their real signatures come from the specs.
 
-def _vpt_warmup(smoothing_factor: int | None = None) -> int:
-    return smoothing_factor if smoothing_factor else 1
-
-
-_register = functools.partial(register_ta, "volume")
-
-_register(
-    name="acc_dist_index",
-    inputs=("high", "low", "close", "volume"),
-    params={},
-    outputs={"acc_dist_index": acc_dist_index},
-    warmup=lambda: 0,
-    ta_class="AccDistIndexIndicator",
-    placement="panel",
-    description="Accumulation/Distribution Index.",
+acc_dist_index = define(ACC_DIST_INDEX, "acc_dist_index", globals())
+on_balance_volume = define(ON_BALANCE_VOLUME, "on_balance_volume", globals())
+chaikin_money_flow = define(CHAIKIN_MONEY_FLOW, "chaikin_money_flow", globals())
+force_index = define(FORCE_INDEX, "force_index", globals())
+ease_of_movement = define(EASE_OF_MOVEMENT, "ease_of_movement", globals())
+sma_ease_of_movement = define(EASE_OF_MOVEMENT, "sma_ease_of_movement", globals())
+volume_price_trend = define(VOLUME_PRICE_TREND, "volume_price_trend", globals())
+volume_weighted_average_price = define(
+    VOLUME_WEIGHTED_AVERAGE_PRICE, "volume_weighted_average_price", globals()
 )
-_register(
-    name="on_balance_volume",
-    inputs=("close", "volume"),
-    params={},
-    outputs={"on_balance_volume": on_balance_volume},
-    warmup=lambda: 0,
-    ta_class="OnBalanceVolumeIndicator",
-    placement="panel",
-    description="On-Balance Volume (ties add volume, as in ta).",
-)
-_register(
-    name="chaikin_money_flow",
-    inputs=("high", "low", "close", "volume"),
-    params={"window": 20},
-    outputs={"chaikin_money_flow": chaikin_money_flow},
-    warmup=lambda window=20: window - 1,
-    ta_class="ChaikinMoneyFlowIndicator",
-    placement="panel",
-    description="Chaikin Money Flow.",
-)
-_register(
-    name="force_index",
-    inputs=("close", "volume"),
-    params={"window": 13},
-    outputs={"force_index": force_index},
-    warmup=lambda window=13: window,
-    ta_class="ForceIndexIndicator",
-    placement="panel",
-    description="Force Index: EMA of price change times volume.",
-)
-_register(
-    name="ease_of_movement",
-    inputs=("high", "low", "volume"),
-    params={"window": 14},
-    outputs={
-        "ease_of_movement": ease_of_movement,
-        "sma_ease_of_movement": sma_ease_of_movement,
-    },
-    warmup=lambda window=14: window,
-    ta_class="EaseOfMovementIndicator",
-    placement="panel",
-    description="Ease of Movement and its simple moving average.",
-)
-_register(
-    name="volume_price_trend",
-    inputs=("close", "volume"),
-    params={"smoothing_factor": None},
-    outputs={"volume_price_trend": volume_price_trend},
-    warmup=_vpt_warmup,
-    ta_class="VolumePriceTrendIndicator",
-    placement="panel",
-    description="Volume-Price Trend.",
-)
-_register(
-    name="negative_volume_index",
-    inputs=("close", "volume"),
-    params={},
-    outputs={"negative_volume_index": negative_volume_index},
-    warmup=lambda: 0,
-    ta_class="NegativeVolumeIndexIndicator",
-    placement="panel",
-    description="Negative Volume Index, starting at 1000.",
-)
-_register(
-    name="money_flow_index",
-    inputs=("high", "low", "close", "volume"),
-    params={"window": 14},
-    outputs={"money_flow_index": money_flow_index},
-    warmup=lambda window=14: window - 1,
-    ta_class="MFIIndicator",
-    placement="panel",
-    description="Money Flow Index (0-100).",
-)
-_register(
-    name="volume_weighted_average_price",
-    inputs=("high", "low", "close", "volume"),
-    params={"window": 14},
-    outputs={"volume_weighted_average_price": volume_weighted_average_price},
-    warmup=lambda window=14: window - 1,
-    ta_class="VolumeWeightedAveragePrice",
-    placement="overlay",
-    description="Rolling volume-weighted average of the typical price.",
-)
+money_flow_index = define(MONEY_FLOW_INDEX, "money_flow_index", globals())
+negative_volume_index = define(NEGATIVE_VOLUME_INDEX, "negative_volume_index", globals())
 
 __all__ = [
     "acc_dist_index",
