@@ -9,6 +9,7 @@ from types import ModuleType
 
 from omni_research import schemas, testing
 from omni_research._catalog import Catalog, DataFile, Dataset, ReadRecord, open_catalog, read
+from omni_research._public import publish
 from omni_research.exceptions import (
     ConfigurationError,
     DataFormatError,
@@ -20,6 +21,8 @@ from omni_research.exceptions import (
 from omni_research.schemas import validate
 
 __version__ = "0.1.0"
+
+publish(__name__, Catalog, DataFile, Dataset, ReadRecord)
 
 # Subpackages that pull in heavy libraries (numba, matplotlib, ipywidgets, nbconvert) load on
 # first use, so that `import omni_research` stays fast for scripts.

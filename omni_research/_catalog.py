@@ -203,7 +203,8 @@ class Catalog:
 
     def __repr__(self) -> str:
         return (
-            f"Catalog(root={str(self.root)!r}, tier={self.tier!r}, datasets={len(self._datasets)})"
+            f"omni_research.Catalog(root={str(self.root)!r}, tier={self.tier!r}, "
+            f"datasets={len(self._datasets)})"
         )
 
     # -- discovery -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pandera.polars as pa
 import pytest
 import yaml
 
@@ -150,3 +151,65 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# indicators/, widgets/ and backtest/ are reshaped by other parts of issue 10; their
+# __init__ publishes its classes (omni_research._public.publish) when that lands
+NOT_YET_PUBLISHED = {"backtest", "indicators", "widgets"}
+
+
+def _public_classes() -> list[tuple[str, str]]:
+    """Every class in an ``__all__``, less the Pandera models: Pandera resolves a model's
+    annotations in the module its ``__module__`` names, so they keep their defining module
+    (and are imported from ``omni_research.schemas``, as the next test checks)."""
+    found = []
+    for module in ["", *SUBPACKAGES, "strategies", "exceptions"]:
+        path = f"omni_research.{module}" if module else "omni_research"
+        mod = importlib.import_module(path)
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if isinstance(obj, type) and not issubclass(obj, pa.DataFrameModel):
+                found.append((path, name))
+    return found
+
+
+@pytest.mark.parametrize("name", [n for n in omni_research.schemas.__all__ if n[0].isupper()])
+def test_schema_models_import_from_schemas(name: str) -> None:
+    model = getattr(omni_research.schemas, name)
+    if isinstance(model, type):
+        assert issubclass(model, pa.DataFrameModel)
+        assert model.__module__.startswith("omni_research.schemas.")
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        pytest.param(
+            m,
+            n,
+            marks=pytest.mark.xfail(reason="published by its own rework", strict=False)
+            if m.removeprefix("omni_research.") in NOT_YET_PUBLISHED
+            else (),
+        )
+        for m, n in _public_classes()
+    ],
+)
+def test_public_class_module_is_its_public_path(module: str, name: str) -> None:
+    cls = getattr(importlib.import_module(module), name)
+    parts = cls.__module__.split(".")
+    assert parts[0] == "omni_research"
+    assert not any(p.startswith("_") for p in parts), f"{module}.{name}: {cls.__module__}"
+    # the path it shows is one a user can import it from
+    assert getattr(importlib.import_module(cls.__module__), cls.__qualname__) is cls
+
+
+def test_public_reprs_show_the_public_path() -> None:
+    catalog = omni_research.open_catalog()
+    datafile = catalog.files("funding")[0]
+    dataset = catalog.dataset("funding")
+    assert repr(catalog).startswith("omni_research.Catalog(root=")
+    assert repr(datafile).startswith("omni_research.DataFile(path=")
+    assert repr(dataset).startswith("omni_research.Dataset(name='historical/funding'")
+    # the generated field list is kept: every field shows, in order
+    assert repr(datafile).endswith(f"partitions={datafile.partitions!r})")
+    assert str(omni_research.Catalog) == "<class 'omni_research.Catalog'>"

@@ -7,6 +7,7 @@ backtest -> sweep -> report. ``export_notebook`` turns any notebook into the sam
 """
 
 from omni_research._extras import require_extra
+from omni_research._public import publish
 
 require_extra("reports", "omni_research.reports")
 
@@ -15,6 +16,8 @@ from omni_research.reports._lineage import FileRecord, Lineage, collect_lineage,
 from omni_research.reports._notebook import ExportedNotebook, export_notebook, notebook_to_html
 from omni_research.reports._pdf import find_chromium
 from omni_research.reports._research import build_research_report
+
+publish(__name__, ExportedNotebook, FileRecord, Lineage, Report)
 
 __all__ = [
     "ExportedNotebook",
