@@ -175,6 +175,10 @@ class IndicatorSpec:
                 return o
         raise KeyError(function)
 
+    def checked(self, **params: Any) -> dict[str, Any]:
+        """``params`` checked (for the hand-written functions returning several outputs)."""
+        return {name: self.param(name).check(self.name, v) for name, v in params.items()}
+
     @property
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}

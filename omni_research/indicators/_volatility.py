@@ -3,17 +3,17 @@
 Every function mirrors the `ta` function of the same name (same inputs, parameters and
 defaults, including `ta`'s functional defaults of ``window=10`` for the Donchian middle,
 width and percent bands; `ta`'s ``fillna`` is left out). Warm-up rows are null where `ta`
-has NaN, and 0.0 where `ta` writes 0.0 (ATR, the band-crossing indicators).
+has NaN, and 0.0 where `ta` writes 0.0 (ATR, the band-crossing indicators). Each indicator
+is declared once (`IndicatorSpec`); its functions, registry entry, parameter checks and
+`add_all_ta_features` columns are generated from that declaration.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from collections.abc import Callable
 
 import polars as pl
 
-from omni_research.indicators._checks import check_window
 from omni_research.indicators._common import (
     By,
     ColumnLike,
@@ -24,21 +24,48 @@ from omni_research.indicators._common import (
     kernel_expr,
     lt,
 )
-from omni_research.indicators._registry import register_ta
+from omni_research.indicators._spec import (
+    Feature,
+    IndicatorSpec,
+    Output,
+    Param,
+    define,
+    flag,
+    number,
+    register_spec,
+    window,
+)
+
+_HLC = ("high", "low", "close")
 
 # --------------------------------------------------------------------------- ATR
 
 
-def average_true_range(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 14,
-    by: By = None,
+def _atr(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, by: By = None
 ) -> pl.Expr:
-    """Average True Range, as ``ta.volatility.average_true_range``.
+    def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import wilder
+
+        return wilder.atr(h, lo, c, window)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [high, low, close], by=by)
+
+
+AVERAGE_TRUE_RANGE = register_spec(
+    IndicatorSpec(
+        name="average_true_range",
+        family="volatility",
+        ta_class="AverageTrueRange",
+        inputs=_HLC,
+        params=(window("window", 14),),
+        outputs=(
+            Output(
+                key="average_true_range",
+                function="average_true_range",
+                build=_atr,
+                by=True,
+                doc="""Average True Range, as ``ta.volatility.average_true_range``.
 
     Wilder's average of the true range, seeded with the mean of the first ``window`` true
     ranges (TA-Lib seeds the same way but skips row 0, see docs). Rows before
@@ -65,16 +92,15 @@ def average_true_range(
     │ 2.0                │
     │ 2.5                │
     └────────────────────┘
-    """
-    w = check_window("average_true_range", "window", window)
-
-    def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import wilder
-
-        return wilder.atr(h, lo, c, w)  # type: ignore[no-any-return]
-
-    return kernel_expr(run, [high, low, close], by=by).alias("average_true_range")
-
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        description="Average True Range (0.0 in warm-up rows, as ta).",
+        kernel="_kernels.wilder.atr",
+        features=(Feature("volatility_atr", "average_true_range", {"window": 10}),),
+    )
+)
 
 # --------------------------------------------------------------------------- Bollinger
 
@@ -87,14 +113,13 @@ def _mean_std(close: ColumnLike, window: int, *, by: By = None) -> pl.Expr:
     share a Python UDF's result between expressions, so every output is derived inside this
     struct (``with_fields``), never from two references to the kernel.
     """
-    w = check_window("bollinger", "window", window)
 
     def run(x: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
-        return rolling.rolling_mean_std(x, w)  # type: ignore[no-any-return]
+        return rolling.rolling_mean_std(x, window)  # type: ignore[no-any-return]
 
-    return kernel_expr(run, [close], outputs=("mavg", "std"), by=by, share=("bollinger", w))
+    return kernel_expr(run, [close], outputs=("mavg", "std"), by=by, share=("bollinger", window))
 
 
 def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr]:
@@ -114,41 +139,35 @@ def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr
     }
 
 
-def _bollinger(
-    close: ColumnLike, window: int, window_dev: float, field: tuple[str], *, by: By = None
-) -> pl.Expr:
-    ms = _mean_std(close, window, by=by)
-    if field[0] == "mavg":
-        return ms.struct.field("mavg")
-    out = _bollinger_fields(close, window_dev)[field[0]]
-    return ms.struct.with_fields(_out=out).struct.field("_out")
+def _bollinger(field: str) -> Callable[..., pl.Expr]:
+    def build(close: ColumnLike, *, window: int, window_dev: float, by: By) -> pl.Expr:
+        ms = _mean_std(close, window, by=by)
+        if field == "mavg":
+            return ms.struct.field("mavg")
+        out = _bollinger_fields(close, window_dev)[field]
+        return ms.struct.with_fields(_out=out).struct.field("_out")
+
+    return build
 
 
-def bollinger_bands(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """All seven Bollinger outputs as one struct, computed in a single pass.
-
-    Faster than selecting the seven ``bollinger_*`` functions (each runs its own pass).
-
-    Returns
-    -------
-    pl.Expr
-        A struct with fields ``mavg``, ``std`` (the rolling population std), ``hband``,
-        ``lband``, ``wband``, ``pband``, ``hband_indicator``, ``lband_indicator``; named
-        ``bollinger``. Use ``.struct.unnest()`` to get columns.
-    """
-    return (
-        _mean_std(close, window, by=by)
-        .struct.with_fields(**_bollinger_fields(close, window_dev))
-        .alias("bollinger")
+def _bollinger_output(field: str, doc: str) -> Output:
+    return Output(
+        key=field, function=f"bollinger_{field}", build=_bollinger(field), by=True, doc=doc
     )
 
 
-def bollinger_mavg(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """Bollinger middle band (simple moving average), as ``ta.volatility.bollinger_mavg``.
+BOLLINGER = register_spec(
+    IndicatorSpec(
+        name="bollinger",
+        family="volatility",
+        ta_class="BollingerBands",
+        inputs=("close",),
+        params=(window("window", 20), number("window_dev", 2)),
+        outputs=(
+            _bollinger_output(
+                "mavg",
+                """Bollinger middle band (simple moving average), as
+    ``ta.volatility.bollinger_mavg``.
 
     Returns
     -------
@@ -172,53 +191,42 @@ def bollinger_mavg(
     │ 2.5            ┆ 3.5             │
     │ 4.0            ┆ 6.0             │
     └────────────────┴─────────────────┘
-    """
-    return _bollinger(close, window, window_dev, ("mavg",), by=by).alias("bollinger_mavg")
-
-
-def bollinger_hband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """Upper Bollinger band ``mavg + window_dev * std`` (population std), as ``ta``.
+    """,
+            ),
+            _bollinger_output(
+                "hband",
+                """Upper Bollinger band ``mavg + window_dev * std`` (population std), as ``ta``.
 
     Returns
     -------
     pl.Expr
         Named ``bollinger_hband``.
-    """
-    return _bollinger(close, window, window_dev, ("hband",), by=by).alias("bollinger_hband")
-
-
-def bollinger_lband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """Lower Bollinger band ``mavg - window_dev * std``, as ``ta.volatility.bollinger_lband``.
+    """,
+            ),
+            _bollinger_output(
+                "lband",
+                """Lower Bollinger band ``mavg - window_dev * std``, as
+    ``ta.volatility.bollinger_lband``.
 
     Returns
     -------
     pl.Expr
         Named ``bollinger_lband``.
-    """
-    return _bollinger(close, window, window_dev, ("lband",), by=by).alias("bollinger_lband")
-
-
-def bollinger_wband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """Bollinger band width ``(hband - lband) / mavg * 100``, as ``ta``.
+    """,
+            ),
+            _bollinger_output(
+                "wband",
+                """Bollinger band width ``(hband - lband) / mavg * 100``, as ``ta``.
 
     Returns
     -------
     pl.Expr
         Named ``bollinger_wband``.
-    """
-    return _bollinger(close, window, window_dev, ("wband",), by=by).alias("bollinger_wband")
-
-
-def bollinger_pband(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """Bollinger percent band ``(close - lband) / (hband - lband)``, as ``ta``.
+    """,
+            ),
+            _bollinger_output(
+                "pband",
+                """Bollinger percent band ``(close - lband) / (hband - lband)``, as ``ta``.
 
     NaN where the bands coincide (a flat window), as in `ta`.
 
@@ -226,103 +234,146 @@ def bollinger_pband(
     -------
     pl.Expr
         Named ``bollinger_pband``.
-    """
-    return _bollinger(close, window, window_dev, ("pband",), by=by).alias("bollinger_pband")
-
-
-def bollinger_hband_indicator(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """1.0 where the close is above the upper band, else 0.0 (also in warm-up rows, as `ta`).
+    """,
+            ),
+            _bollinger_output(
+                "hband_indicator",
+                """1.0 where the close is above the upper band, else 0.0 (also in warm-up rows, as
+    `ta`).
 
     Returns
     -------
     pl.Expr
         Named ``bollinger_hband_indicator``.
-    """
-    out = _bollinger(close, window, window_dev, ("hband_indicator",), by=by)
-    return out.alias("bollinger_hband_indicator")
-
-
-def bollinger_lband_indicator(
-    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
-) -> pl.Expr:
-    """1.0 where the close is below the lower band, else 0.0 (also in warm-up rows, as `ta`).
+    """,
+            ),
+            _bollinger_output(
+                "lband_indicator",
+                """1.0 where the close is below the lower band, else 0.0 (also in warm-up rows, as
+    `ta`).
 
     Returns
     -------
     pl.Expr
         Named ``bollinger_lband_indicator``.
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        placement="overlay",
+        description="Bollinger Bands: SMA +/- window_dev population standard deviations.",
+        kernel="_kernels.rolling.rolling_mean_std",
+        features=(
+            Feature("volatility_bbm", "bollinger_mavg"),
+            Feature("volatility_bbh", "bollinger_hband"),
+            Feature("volatility_bbl", "bollinger_lband"),
+            Feature("volatility_bbw", "bollinger_wband"),
+            Feature("volatility_bbp", "bollinger_pband"),
+            Feature("volatility_bbhi", "bollinger_hband_indicator"),
+            Feature("volatility_bbli", "bollinger_lband_indicator"),
+        ),
+    )
+)
+
+
+def bollinger_bands(
+    close: ColumnLike = "close", /, *, window: int = 20, window_dev: float = 2, by: By = None
+) -> pl.Expr:
+    """All seven Bollinger outputs as one struct, computed in a single pass.
+
+    Faster than selecting the seven ``bollinger_*`` functions (each runs its own pass).
+
+    Returns
+    -------
+    pl.Expr
+        A struct with fields ``mavg``, ``std`` (the rolling population std), ``hband``,
+        ``lband``, ``wband``, ``pband``, ``hband_indicator``, ``lband_indicator``; named
+        ``bollinger``. Use ``.struct.unnest()`` to get columns.
     """
-    out = _bollinger(close, window, window_dev, ("lband_indicator",), by=by)
-    return out.alias("bollinger_lband_indicator")
+    # hand-written (not generated): a struct of every output is not a `ta` function
+    p = BOLLINGER.checked(window=window, window_dev=window_dev)
+    return (
+        _mean_std(close, p["window"], by=by)
+        .struct.with_fields(**_bollinger_fields(close, p["window_dev"]))
+        .alias("bollinger")
+    )
 
 
 # --------------------------------------------------------------------------- Keltner
 
 
-def _keltner(
-    high: ColumnLike,
-    low: ColumnLike,
-    close: ColumnLike,
-    window: int,
-    window_atr: int,
-    original_version: bool,
-    multiplier: float,
-    out: str,
-) -> pl.Expr:
+def _keltner(field: str) -> Callable[..., pl.Expr]:
     """One Keltner output.
 
     Original version: one numba pass reproduces pandas' rolling means bit for bit, so the
     band flags (close above/below a band) decide exactly as `ta`, even where the close sits
     on a band (tick prices, flat stretches); the other outputs derive from its struct.
     """
-    w = check_window("keltner_channel", "window", window)
-    c = as_float(close)
-    if original_version:
 
-        def run(h_: KernelResult, lo_: KernelResult, c_: KernelResult) -> KernelResult:
-            from omni_research.indicators._kernels import rolling
+    def build(
+        high: ColumnLike,
+        low: ColumnLike,
+        close: ColumnLike,
+        *,
+        window: int,
+        window_atr: int,
+        original_version: bool,
+        multiplier: float,
+    ) -> pl.Expr:
+        c = as_float(close)
+        if original_version:
 
-            return rolling.keltner_original(h_, lo_, c_, w)  # type: ignore[no-any-return]
+            def run(h_: KernelResult, lo_: KernelResult, c_: KernelResult) -> KernelResult:
+                from omni_research.indicators._kernels import rolling
 
-        bands = kernel_expr(run, [high, low, close], outputs=("mband", "hband", "lband"))
-        mid, upper, lower = pl.field("mband"), pl.field("hband"), pl.field("lband")
-    else:
-        wa = check_window("keltner_channel", "window_atr", window_atr)
-        mid = ema(c.fill_nan(None), w, interior_nulls=True)
-        atr = average_true_range(high, low, close, window=wa)
-        upper = mid + multiplier * atr
-        lower = mid - multiplier * atr
-    exprs = {
-        "mband": mid,
-        "hband": upper,
-        "lband": lower,
-        "wband": (upper - lower) / mid * 100,
-        "pband": (c - lower) / (upper - lower),
-        # `ta` compares with NaN bands in warm-up rows: 0.0 there, not missing
-        "hband_indicator": gt(c, upper).cast(pl.Float64),
-        "lband_indicator": lt(c, lower).cast(pl.Float64),
-    }
-    if not original_version:
-        return exprs[out]
-    if out in ("mband", "hband", "lband"):
-        return bands.struct.field(out)
-    return bands.struct.with_fields(_out=exprs[out]).struct.field("_out")
+                return rolling.keltner_original(h_, lo_, c_, window)  # type: ignore[no-any-return]
+
+            bands = kernel_expr(run, [high, low, close], outputs=("mband", "hband", "lband"))
+            mid, upper, lower = pl.field("mband"), pl.field("hband"), pl.field("lband")
+        else:
+            mid = ema(c.fill_nan(None), window, interior_nulls=True)
+            atr = _atr(high, low, close, window=window_atr)
+            upper = mid + multiplier * atr
+            lower = mid - multiplier * atr
+        exprs = {
+            "mband": mid,
+            "hband": upper,
+            "lband": lower,
+            "wband": (upper - lower) / mid * 100,
+            "pband": (c - lower) / (upper - lower),
+            # `ta` compares with NaN bands in warm-up rows: 0.0 there, not missing
+            "hband_indicator": gt(c, upper).cast(pl.Float64),
+            "lband_indicator": lt(c, lower).cast(pl.Float64),
+        }
+        if not original_version:
+            return exprs[field]
+        if field in ("mband", "hband", "lband"):
+            return bands.struct.field(field)
+        return bands.struct.with_fields(_out=exprs[field]).struct.field("_out")
+
+    return build
 
 
-def keltner_channel_mband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    window_atr: int = 10,
-    original_version: bool = True,
-    multiplier: float = 2,
-) -> pl.Expr:
-    """Keltner channel middle line, as ``ta.volatility.keltner_channel_mband``.
+def _keltner_output(field: str, doc: str) -> Output:
+    return Output(key=field, function=f"keltner_channel_{field}", build=_keltner(field), doc=doc)
+
+
+KELTNER_CHANNEL = register_spec(
+    IndicatorSpec(
+        name="keltner_channel",
+        family="volatility",
+        ta_class="KeltnerChannel",
+        inputs=_HLC,
+        params=(
+            window("window", 20),
+            window("window_atr", 10),
+            flag("original_version", True),
+            number("multiplier", 2),
+        ),
+        outputs=(
+            _keltner_output(
+                "mband",
+                """Keltner channel middle line, as ``ta.volatility.keltner_channel_mband``.
 
     ``original_version=True``: SMA of the typical price; otherwise an EMA of the close.
 
@@ -330,23 +381,11 @@ def keltner_channel_mband(
     -------
     pl.Expr
         Named ``keltner_channel_mband``.
-    """
-    args = (window, window_atr, original_version, multiplier)
-    return _keltner(high, low, close, *args, "mband").alias("keltner_channel_mband")
-
-
-def keltner_channel_hband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    window_atr: int = 10,
-    original_version: bool = True,
-    multiplier: float = 2,
-) -> pl.Expr:
-    """Keltner channel upper band, as ``ta.volatility.keltner_channel_hband``.
+    """,
+            ),
+            _keltner_output(
+                "hband",
+                """Keltner channel upper band, as ``ta.volatility.keltner_channel_hband``.
 
     Original version: SMA of ``(4H - 2L + C) / 3`` with no warm-up (`ta`'s
     ``min_periods=0``); otherwise ``EMA + multiplier * ATR(window_atr)``.
@@ -355,261 +394,235 @@ def keltner_channel_hband(
     -------
     pl.Expr
         Named ``keltner_channel_hband``.
-    """
-    args = (window, window_atr, original_version, multiplier)
-    return _keltner(high, low, close, *args, "hband").alias("keltner_channel_hband")
-
-
-def keltner_channel_lband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    window_atr: int = 10,
-    original_version: bool = True,
-    multiplier: float = 2,
-) -> pl.Expr:
-    """Keltner channel lower band, as ``ta.volatility.keltner_channel_lband``.
+    """,
+            ),
+            _keltner_output(
+                "lband",
+                """Keltner channel lower band, as ``ta.volatility.keltner_channel_lband``.
 
     Returns
     -------
     pl.Expr
         Named ``keltner_channel_lband``.
-    """
-    args = (window, window_atr, original_version, multiplier)
-    return _keltner(high, low, close, *args, "lband").alias("keltner_channel_lband")
-
-
-def keltner_channel_wband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    window_atr: int = 10,
-    original_version: bool = True,
-    multiplier: float = 2,
-) -> pl.Expr:
-    """Keltner channel width ``(hband - lband) / mband * 100``, as `ta`.
+    """,
+            ),
+            _keltner_output(
+                "wband",
+                """Keltner channel width ``(hband - lband) / mband * 100``, as `ta`.
 
     Returns
     -------
     pl.Expr
         Named ``keltner_channel_wband``.
-    """
-    args = (window, window_atr, original_version, multiplier)
-    return _keltner(high, low, close, *args, "wband").alias("keltner_channel_wband")
-
-
-def keltner_channel_pband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    window_atr: int = 10,
-    original_version: bool = True,
-    multiplier: float = 2,
-) -> pl.Expr:
-    """Keltner channel percent band ``(close - lband) / (hband - lband)``, as `ta`.
+    """,
+            ),
+            _keltner_output(
+                "pband",
+                """Keltner channel percent band ``(close - lband) / (hband - lband)``, as `ta`.
 
     Returns
     -------
     pl.Expr
         Named ``keltner_channel_pband``.
-    """
-    args = (window, window_atr, original_version, multiplier)
-    return _keltner(high, low, close, *args, "pband").alias("keltner_channel_pband")
-
-
-def keltner_channel_hband_indicator(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    window_atr: int = 10,
-    original_version: bool = True,
-    multiplier: float = 2,
-) -> pl.Expr:
-    """1.0 where the close is above the upper Keltner band, else 0.0, as `ta`.
+    """,
+            ),
+            _keltner_output(
+                "hband_indicator",
+                """1.0 where the close is above the upper Keltner band, else 0.0, as `ta`.
 
     Returns
     -------
     pl.Expr
         Named ``keltner_channel_hband_indicator``.
-    """
-    args = (window, window_atr, original_version, multiplier)
-    return _keltner(high, low, close, *args, "hband_indicator").alias(
-        "keltner_channel_hband_indicator"
-    )
-
-
-def keltner_channel_lband_indicator(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    window_atr: int = 10,
-    original_version: bool = True,
-    multiplier: float = 2,
-) -> pl.Expr:
-    """1.0 where the close is below the lower Keltner band, else 0.0, as `ta`.
+    """,
+            ),
+            _keltner_output(
+                "lband_indicator",
+                """1.0 where the close is below the lower Keltner band, else 0.0, as `ta`.
 
     Returns
     -------
     pl.Expr
         Named ``keltner_channel_lband_indicator``.
-    """
-    args = (window, window_atr, original_version, multiplier)
-    return _keltner(high, low, close, *args, "lband_indicator").alias(
-        "keltner_channel_lband_indicator"
+    """,
+            ),
+        ),
+        warmup=lambda p: (
+            p["window"] - 1 if p["original_version"] else max(p["window"], p["window_atr"]) - 1
+        ),
+        placement="overlay",
+        description="Keltner Channel (ta's original typical-price version by default).",
+        kernel="_kernels.rolling.keltner_original",
+        features=tuple(
+            Feature(f"volatility_{col}", f"keltner_channel_{field}", {"window": 10})
+            for col, field in (
+                ("kcc", "mband"),
+                ("kch", "hband"),
+                ("kcl", "lband"),
+                ("kcw", "wband"),
+                ("kcp", "pband"),
+                ("kchi", "hband_indicator"),
+                ("kcli", "lband_indicator"),
+            )
+        ),
     )
-
+)
 
 # --------------------------------------------------------------------------- Donchian
 
 
-def _donchian(
-    high: ColumnLike, low: ColumnLike, window: int, field: str, expr: pl.Expr | None = None
-) -> pl.Expr:
+def _donchian(field: str) -> Callable[..., pl.Expr]:
     """One Donchian output from the ``{hh, ll}`` struct of a single numba pass (rolling max
     and min together, ~5x faster than Polars' two rolling passes)."""
-    w = check_window("donchian_channel", "window", window)
 
-    def run(h: KernelResult, lo: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import rolling
+    def build(
+        high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, offset: int
+    ) -> pl.Expr:
+        def run(h: KernelResult, lo: KernelResult) -> KernelResult:
+            from omni_research.indicators._kernels import rolling
 
-        return rolling.rolling_max_min(h, lo, w)  # type: ignore[no-any-return]
+            return rolling.rolling_max_min(h, lo, window)  # type: ignore[no-any-return]
 
-    ext = kernel_expr(run, [high, low], outputs=("hh", "ll"))
-    if expr is None:
-        return ext.struct.field(field)
-    return ext.struct.with_fields(_out=expr).struct.field("_out")
+        ext = kernel_expr(run, [high, low], outputs=("hh", "ll"))
+        hh, ll = pl.field("hh"), pl.field("ll")
+        derived: dict[str, pl.Expr] = {
+            "mband": (hh - ll) / 2.0 + ll,
+            "wband": (hh - ll) / as_float(close).rolling_mean(window) * 100,
+            "pband": (as_float(close) - ll) / (hh - ll),
+        }
+        if field in ("hh", "ll"):
+            out = ext.struct.field(field)
+        else:
+            out = ext.struct.with_fields(_out=derived[field]).struct.field("_out")
+        # a negative offset shifts future values back (look-ahead), as `ta` allows
+        return out.shift(offset) if offset != 0 else out
+
+    return build
 
 
-def _offset(x: pl.Expr, offset: int) -> pl.Expr:
-    if isinstance(offset, bool) or not isinstance(offset, int):
-        check_window("donchian_channel", "offset", offset, minimum=0)
-    # a negative offset shifts future values back (look-ahead), as `ta` allows; 0 is the default
-    return x.shift(offset) if offset != 0 else x
+_DONCHIAN_DEFAULT_10 = {"window": 10}  # `ta`'s functional defaults (its class uses 20)
 
-
-def donchian_channel_hband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    offset: int = 0,
-) -> pl.Expr:
-    """Donchian upper band (rolling max of the high), as ``ta.volatility.donchian_channel_hband``.
+DONCHIAN_CHANNEL = register_spec(
+    IndicatorSpec(
+        name="donchian_channel",
+        family="volatility",
+        ta_class="DonchianChannel",
+        inputs=_HLC,
+        params=(window("window", 20), Param("offset", 0, "integer")),
+        outputs=(
+            Output(
+                key="hband",
+                function="donchian_channel_hband",
+                build=_donchian("hh"),
+                doc="""Donchian upper band (rolling max of the high), as
+    ``ta.volatility.donchian_channel_hband``.
 
     Returns
     -------
     pl.Expr
         Shifted by ``offset`` rows; named ``donchian_channel_hband``.
-    """
-    return _offset(_donchian(high, low, window, "hh"), offset).alias("donchian_channel_hband")
-
-
-def donchian_channel_lband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 20,
-    offset: int = 0,
-) -> pl.Expr:
-    """Donchian lower band (rolling min of the low), as ``ta.volatility.donchian_channel_lband``.
+    """,
+            ),
+            Output(
+                key="lband",
+                function="donchian_channel_lband",
+                build=_donchian("ll"),
+                doc="""Donchian lower band (rolling min of the low), as
+    ``ta.volatility.donchian_channel_lband``.
 
     Returns
     -------
     pl.Expr
         Named ``donchian_channel_lband``.
-    """
-    return _offset(_donchian(high, low, window, "ll"), offset).alias("donchian_channel_lband")
-
-
-def donchian_channel_mband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 10,
-    offset: int = 0,
-) -> pl.Expr:
-    """Donchian middle band ``(hband - lband) / 2 + lband``, as `ta` (default ``window=10``,
+    """,
+            ),
+            Output(
+                key="mband",
+                function="donchian_channel_mband",
+                build=_donchian("mband"),
+                defaults=_DONCHIAN_DEFAULT_10,
+                doc="""Donchian middle band ``(hband - lband) / 2 + lband``, as `ta` (default
+    ``window=10``,
     `ta`'s functional default; its class uses 20).
 
     Returns
     -------
     pl.Expr
         Named ``donchian_channel_mband``.
-    """
-    h, lo = pl.field("hh"), pl.field("ll")
-    mband = _donchian(high, low, window, "", (h - lo) / 2.0 + lo)
-    return _offset(mband, offset).alias("donchian_channel_mband")
-
-
-def donchian_channel_wband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 10,
-    offset: int = 0,
-) -> pl.Expr:
-    """Donchian width ``(hband - lband) / SMA(close) * 100``, as `ta` (default ``window=10``).
+    """,
+            ),
+            Output(
+                key="wband",
+                function="donchian_channel_wband",
+                build=_donchian("wband"),
+                defaults=_DONCHIAN_DEFAULT_10,
+                doc="""Donchian width ``(hband - lband) / SMA(close) * 100``, as `ta` (default
+    ``window=10``).
 
     Returns
     -------
     pl.Expr
         Named ``donchian_channel_wband``.
-    """
-    h, lo = pl.field("hh"), pl.field("ll")
-    mavg = as_float(close).rolling_mean(window)
-    wband = _donchian(high, low, window, "", (h - lo) / mavg * 100)
-    return _offset(wband, offset).alias("donchian_channel_wband")
-
-
-def donchian_channel_pband(
-    high: ColumnLike = "high",
-    low: ColumnLike = "low",
-    close: ColumnLike = "close",
-    /,
-    *,
-    window: int = 10,
-    offset: int = 0,
-) -> pl.Expr:
-    """Donchian percent band ``(close - lband) / (hband - lband)``, as `ta` (default 10).
+    """,
+            ),
+            Output(
+                key="pband",
+                function="donchian_channel_pband",
+                build=_donchian("pband"),
+                defaults=_DONCHIAN_DEFAULT_10,
+                doc="""Donchian percent band ``(close - lband) / (hband - lband)``, as `ta`
+    (default 10).
 
     Returns
     -------
     pl.Expr
         Named ``donchian_channel_pband``.
-    """
-    h, lo = pl.field("hh"), pl.field("ll")
-    pband = _donchian(high, low, window, "", (as_float(close) - lo) / (h - lo))
-    return _offset(pband, offset).alias("donchian_channel_pband")
-
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1 + max(p["offset"], 0),
+        placement="overlay",
+        description="Donchian Channel: rolling high/low range.",
+        kernel="_kernels.rolling.rolling_max_min",
+        features=tuple(
+            Feature(f"volatility_{col}", f"donchian_channel_{field}", {"window": 20})
+            for col, field in (
+                ("dcl", "lband"),
+                ("dch", "hband"),
+                ("dcm", "mband"),
+                ("dcw", "wband"),
+                ("dcp", "pband"),
+            )
+        ),
+    )
+)
 
 # --------------------------------------------------------------------------- Ulcer
 
 
-def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14, by: By = None) -> pl.Expr:
-    """Ulcer Index, as ``ta.volatility.ulcer_index``.
+def _ulcer_index(close: ColumnLike, *, window: int, by: By) -> pl.Expr:
+    def run(x: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels import rolling
+
+        return rolling.ulcer_index(x, window)  # type: ignore[no-any-return]
+
+    return kernel_expr(run, [close], by=by)
+
+
+ULCER_INDEX = register_spec(
+    IndicatorSpec(
+        name="ulcer_index",
+        family="volatility",
+        ta_class="UlcerIndex",
+        inputs=("close",),
+        params=(window("window", 14),),
+        outputs=(
+            Output(
+                key="ulcer_index",
+                function="ulcer_index",
+                build=_ulcer_index,
+                by=True,
+                doc="""Ulcer Index, as ``ta.volatility.ulcer_index``.
 
     Root mean square of the percent drawdown from the running ``window``-row maximum, in
     one numba pass. Windows of zero drawdown give exactly 0 as in `ta` (which sums each
@@ -619,100 +632,44 @@ def ulcer_index(close: ColumnLike = "close", /, *, window: int = 14, by: By = No
     -------
     pl.Expr
         Null before row ``window - 1``; named ``ulcer_index``.
-    """
-    w = check_window("ulcer_index", "window", window)
-
-    def run(x: KernelResult) -> KernelResult:
-        from omni_research.indicators._kernels import rolling
-
-        return rolling.ulcer_index(x, w)  # type: ignore[no-any-return]
-
-    return kernel_expr(run, [close], by=by).alias("ulcer_index")
-
-
-# --------------------------------------------------------------------------- registry
-
-
-def _p(**params: Any) -> dict[str, Any]:
-    return params
-
-
-_register = functools.partial(register_ta, "volatility")
-
-_register(
-    name="average_true_range",
-    inputs=("high", "low", "close"),
-    params=_p(window=14),
-    outputs={"average_true_range": average_true_range},
-    warmup=lambda window=14: window - 1,
-    ta_class="AverageTrueRange",
-    placement="panel",
-    description="Average True Range (0.0 in warm-up rows, as ta).",
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        description="Ulcer Index: RMS drawdown from the rolling maximum.",
+        kernel="_kernels.rolling.ulcer_index",
+        features=(Feature("volatility_ui", "ulcer_index"),),
+    )
 )
-_register(
-    name="bollinger",
-    inputs=("close",),
-    params=_p(window=20, window_dev=2),
-    outputs={
-        "mavg": bollinger_mavg,
-        "hband": bollinger_hband,
-        "lband": bollinger_lband,
-        "wband": bollinger_wband,
-        "pband": bollinger_pband,
-        "hband_indicator": bollinger_hband_indicator,
-        "lband_indicator": bollinger_lband_indicator,
-    },
-    warmup=lambda window=20, window_dev=2: window - 1,
-    ta_class="BollingerBands",
-    placement="overlay",
-    description="Bollinger Bands: SMA +/- window_dev population standard deviations.",
+
+# --------------------------------------------------------------------------- functions
+# Typed ``Callable[..., pl.Expr]`` for mypy; their real signatures come from the specs.
+
+average_true_range = define(AVERAGE_TRUE_RANGE, "average_true_range", globals())
+bollinger_mavg = define(BOLLINGER, "bollinger_mavg", globals())
+bollinger_hband = define(BOLLINGER, "bollinger_hband", globals())
+bollinger_lband = define(BOLLINGER, "bollinger_lband", globals())
+bollinger_wband = define(BOLLINGER, "bollinger_wband", globals())
+bollinger_pband = define(BOLLINGER, "bollinger_pband", globals())
+bollinger_hband_indicator = define(BOLLINGER, "bollinger_hband_indicator", globals())
+bollinger_lband_indicator = define(BOLLINGER, "bollinger_lband_indicator", globals())
+keltner_channel_mband = define(KELTNER_CHANNEL, "keltner_channel_mband", globals())
+keltner_channel_hband = define(KELTNER_CHANNEL, "keltner_channel_hband", globals())
+keltner_channel_lband = define(KELTNER_CHANNEL, "keltner_channel_lband", globals())
+keltner_channel_wband = define(KELTNER_CHANNEL, "keltner_channel_wband", globals())
+keltner_channel_pband = define(KELTNER_CHANNEL, "keltner_channel_pband", globals())
+keltner_channel_hband_indicator = define(
+    KELTNER_CHANNEL, "keltner_channel_hband_indicator", globals()
 )
-_register(
-    name="keltner_channel",
-    inputs=("high", "low", "close"),
-    params=_p(window=20, window_atr=10, original_version=True, multiplier=2),
-    outputs={
-        "mband": keltner_channel_mband,
-        "hband": keltner_channel_hband,
-        "lband": keltner_channel_lband,
-        "wband": keltner_channel_wband,
-        "pband": keltner_channel_pband,
-        "hband_indicator": keltner_channel_hband_indicator,
-        "lband_indicator": keltner_channel_lband_indicator,
-    },
-    warmup=lambda window=20, window_atr=10, original_version=True, multiplier=2: (
-        window - 1 if original_version else max(window, window_atr) - 1
-    ),
-    ta_class="KeltnerChannel",
-    placement="overlay",
-    description="Keltner Channel (ta's original typical-price version by default).",
+keltner_channel_lband_indicator = define(
+    KELTNER_CHANNEL, "keltner_channel_lband_indicator", globals()
 )
-_register(
-    name="donchian_channel",
-    inputs=("high", "low", "close"),
-    params=_p(window=20, offset=0),
-    outputs={
-        "hband": donchian_channel_hband,
-        "lband": donchian_channel_lband,
-        "mband": donchian_channel_mband,
-        "wband": donchian_channel_wband,
-        "pband": donchian_channel_pband,
-    },
-    warmup=lambda window=20, offset=0: window - 1 + max(offset, 0),
-    ta_class="DonchianChannel",
-    placement="overlay",
-    description="Donchian Channel: rolling high/low range.",
-)
-_register(
-    name="ulcer_index",
-    inputs=("close",),
-    params=_p(window=14),
-    outputs={"ulcer_index": ulcer_index},
-    warmup=lambda window=14: window - 1,
-    ta_class="UlcerIndex",
-    placement="panel",
-    description="Ulcer Index: RMS drawdown from the rolling maximum.",
-)
+donchian_channel_hband = define(DONCHIAN_CHANNEL, "donchian_channel_hband", globals())
+donchian_channel_lband = define(DONCHIAN_CHANNEL, "donchian_channel_lband", globals())
+donchian_channel_mband = define(DONCHIAN_CHANNEL, "donchian_channel_mband", globals())
+donchian_channel_wband = define(DONCHIAN_CHANNEL, "donchian_channel_wband", globals())
+donchian_channel_pband = define(DONCHIAN_CHANNEL, "donchian_channel_pband", globals())
+ulcer_index = define(ULCER_INDEX, "ulcer_index", globals())
 
 __all__ = [
     "average_true_range",
