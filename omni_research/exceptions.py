@@ -8,7 +8,8 @@
     ├── DataWriteError (OSError)        a file of a data root could not be written
     ├── ProductionDataError (PermissionError)  the production guard refused a read
     ├── UnknownKindError (LookupError)  a data kind, dataset or indicator that does not exist
-    └── ConfigurationError (ValueError) misuse: bad options, missing environment, bad manifest
+    ├── ConfigurationError (ValueError) misuse: bad options, missing environment, bad manifest
+    └── SourceError                     a provider's answer the kit cannot recover from
 
 Data problems (format, validation) are kept apart from misuse (production, configuration).
 Every message says what was expected, what came, where, and what to do.
@@ -66,6 +67,27 @@ class ConfigurationError(OmniDataError, ValueError):
     """Misuse: a bad option, a missing environment variable or a malformed manifest."""
 
 
+class SourceError(OmniDataError):
+    """A download from a provider failed in a way retrying cannot fix.
+
+    The message names the URL (without secrets), the HTTP status or the provider's code,
+    what differed from the documented answer, and what to do (wait and resume, fix an
+    option). Nothing of the failed unit was written.
+
+    Attributes
+    ----------
+    url : str
+        The request's URL with secret query values masked.
+    status : int or None
+        The HTTP status, when an answer came.
+    """
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
 __all__ = [
     "ConfigurationError",
     "DataFormatError",
@@ -73,5 +95,6 @@ __all__ = [
     "DataWriteError",
     "OmniDataError",
     "ProductionDataError",
+    "SourceError",
     "UnknownKindError",
 ]
