@@ -7,85 +7,33 @@ chooses what to show and records where it came from.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from omni_research._time import TimeRange, parse_range
 from omni_research.exceptions import ConfigurationError, DataFormatError
 from omni_research.reports._builder import Report
-from omni_research.reports._lineage import collect_lineage, guard_paths
+from omni_research.reports._lineage import Lineage, collect_lineage, guard_paths
+from omni_research.strategies import STRATEGIES, Strategy, get_strategy
+
+if TYPE_CHECKING:
+    from omni_research.backtest import BacktestResult
+
+__all__ = [
+    "BACKTEST_DEFAULTS",
+    "STRATEGIES",
+    "ResearchRun",
+    "build_research_report",
+    "run_research",
+]
 
 _SOURCE_TIMEFRAME = "1m"
 
-
-@dataclass(frozen=True, kw_only=True)
-class Strategy:
-    """A named signal recipe with its default parameters and sweep grid."""
-
-    name: str
-    description: str
-    make_signal: Callable[..., pl.Expr]
-    defaults: Mapping[str, Any]
-    grid: Mapping[str, Sequence[Any]]
-    indicators: Callable[[Mapping[str, Any]], list[tuple[str, dict[str, Any]]]]
-    sweep_axes: tuple[str, str]
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _cross(fast: pl.Expr, slow: pl.Expr) -> pl.Expr:
-    # Long while the fast average is above the slow one, short while below; flat in warm-up.
-    return pl.when(fast > slow).then(1.0).when(fast < slow).then(-1.0).otherwise(0.0)
-
-
-def _sma_cross(fast: int, slow: int) -> pl.Expr:
-    from omni_research.indicators import sma_indicator
-
-    return _cross(sma_indicator(window=int(fast)), sma_indicator(window=int(slow)))
-
-
-def _ema_cross(fast: int, slow: int) -> pl.Expr:
-    from omni_research.indicators import ema_indicator
-
-    return _cross(ema_indicator(window=int(fast)), ema_indicator(window=int(slow)))
-
-
-STRATEGIES: dict[str, Strategy] = {
-    "sma_cross": Strategy(
-        name="sma_cross",
-        description=(
-            "Simple moving-average crossover: long while SMA(fast) > SMA(slow), short while "
-            "below, flat during warm-up; decided at each bar's close, filled at the next open."
-        ),
-        make_signal=_sma_cross,
-        defaults={"fast": 10, "slow": 30},
-        grid={"fast": [3, 5, 8, 10, 15], "slow": [20, 30, 45, 60, 90]},
-        indicators=lambda p: [
-            ("sma", {"window": int(p["fast"])}),
-            ("sma", {"window": int(p["slow"])}),
-        ],
-        sweep_axes=("fast", "slow"),
-    ),
-    "ema_cross": Strategy(
-        name="ema_cross",
-        description=(
-            "Exponential moving-average crossover: long while EMA(fast) > EMA(slow), short "
-            "while below; decided at each bar's close, filled at the next open."
-        ),
-        make_signal=_ema_cross,
-        defaults={"fast": 12, "slow": 26},
-        grid={"fast": [3, 5, 8, 12, 15], "slow": [20, 26, 40, 60, 90]},
-        indicators=lambda p: [
-            ("ema", {"window": int(p["fast"])}),
-            ("ema", {"window": int(p["slow"])}),
-        ],
-        sweep_axes=("fast", "slow"),
-    ),
-}
 
 BACKTEST_DEFAULTS: dict[str, Any] = {
     "cash": 10_000.0,
@@ -96,32 +44,46 @@ BACKTEST_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _parse_when(value: str | date | datetime | None, *, end: bool) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ConfigurationError(
-                f"research report: {'end' if end else 'start'} {value} is naive; "
-                "pass a timezone-aware UTC datetime"
-            )
-        return value.astimezone(UTC)
-    if isinstance(value, date):
-        d = datetime.combine(value, time(0), tzinfo=UTC)
-        return d + timedelta(days=1) if end else d
-    text = value.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            d = datetime.fromisoformat(text).replace(tzinfo=UTC)
-            # A bare end date means "through that day".
-            return d + timedelta(days=1) if end else d
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigurationError(
-            f"research report: cannot read {'end' if end else 'start'} {value!r}; expected "
-            "YYYY-MM-DD or an ISO 8601 timestamp such as 2025-01-06T00:00Z"
-        ) from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+@dataclass(frozen=True, kw_only=True)
+class ResearchRun:
+    """What the research report shows, computed and not yet drawn (see :func:`run_research`).
+
+    ``bars`` are the study bars the backtest ran on (``minute`` resampled to ``timeframe``,
+    partial bars dropped), ``result`` the backtest, ``sweep`` the sweep table, ``quality``
+    the findings on the minute data, ``lineage`` the files read with their checksums.
+    """
+
+    strategy: Strategy
+    params: dict[str, int]
+    options: dict[str, Any]
+    symbols: list[str]
+    timeframe: str
+    span: TimeRange
+    root: Path
+    tier: str
+    dataset_name: str
+    minute: pl.DataFrame
+    bars: pl.DataFrame
+    funding: pl.DataFrame | None
+    result: BacktestResult
+    sweep: pl.DataFrame
+    quality: pl.DataFrame
+    lineage: Lineage
+    slug: str
+
+    @property
+    def first_bar(self) -> datetime:
+        """The first minute bar read (UTC)."""
+        ts = self.minute["timestamp"].min()
+        assert isinstance(ts, datetime)
+        return ts
+
+    @property
+    def last_bar(self) -> datetime:
+        """The last minute bar read (UTC)."""
+        ts = self.minute["timestamp"].max()
+        assert isinstance(ts, datetime)
+        return ts
 
 
 def _open(catalog: Any) -> Any:
@@ -176,15 +138,20 @@ def build_research_report(
     symbols
         Symbols to include; default every symbol with OHLCV data.
     start, end
-        Date range (``YYYY-MM-DD``: ``end`` includes that day) or UTC datetimes.
+        The kit's one time range (``omni_research._time.parse_range``): ``start`` is
+        inclusive; an ``end`` with a time of day (``"2025-01-08T12:00Z"``, an aware
+        datetime) is exclusive; a bare-date ``end`` (``"2025-01-08"``, a ``date``) includes
+        that whole day. Text without an offset is UTC.
     timeframe
         Bar size of the study; 1-minute bars are resampled to it.
     strategy
-        ``"sma_cross"`` (default) or ``"ema_cross"``.
+        A name of :data:`omni_research.strategies.STRATEGIES` (``"sma_cross"``, the
+        default, ``"ema_cross"``, ``"rsi_reversion"``, ``"breakout"``): the same rules
+        ``BacktestPanel`` runs.
     params
-        Strategy parameters (``fast``, ``slow``) and backtest options (``cash``, ``fee``,
-        ``slippage``, ``size``, ``execution``) overriding the defaults; ``funding=False``
-        leaves perpetual funding payments out of the backtest.
+        Strategy parameters (``fast``, ``slow`` for the crosses) and backtest options
+        (``cash``, ``fee``, ``slippage``, ``size``, ``execution``) overriding the defaults;
+        ``funding=False`` leaves perpetual funding payments out of the backtest.
     sweep_grid
         Parameter grid of the sweep heatmap; default the strategy's.
 
@@ -207,15 +174,44 @@ def build_research_report(
     >>> rep = build_research_report(None, symbols=["BTCUSDT"])  # doctest: +SKIP
     >>> rep.export(formats=["html"])  # doctest: +SKIP
     """
-    from omni_research import backtest, plotting
+    run = run_research(
+        catalog,
+        symbols=symbols,
+        start=start,
+        end=end,
+        timeframe=timeframe,
+        strategy=strategy,
+        params=params,
+        sweep_grid=sweep_grid,
+    )
+    return _render(run)
+
+
+def run_research(
+    catalog: Any = None,
+    *,
+    symbols: Sequence[str] | None = None,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    timeframe: str = "1h",
+    strategy: str = "sma_cross",
+    params: Mapping[str, Any] | None = None,
+    sweep_grid: Mapping[str, Sequence[Any]] | None = None,
+) -> ResearchRun:
+    """Load, backtest, sweep and check what the research report shows, without drawing it.
+
+    :func:`build_research_report` draws this; the arguments are the same. Tests and notebooks
+    read the frames behind the report's tables from it (``run.result.trades``).
+
+    Returns
+    -------
+    ResearchRun
+    """
+    from omni_research import backtest
     from omni_research import bars as bars_mod
     from omni_research.quality import quality_report
 
-    if strategy not in STRATEGIES:
-        raise ConfigurationError(
-            f"research report: unknown strategy {strategy!r}; expected one of {sorted(STRATEGIES)}"
-        )
-    strat = STRATEGIES[strategy]
+    strat = get_strategy(strategy, where="research report")
     params = dict(params or {})
     use_funding = bool(params.pop("funding", True))
     unknown = sorted(set(params) - set(strat.defaults) - set(BACKTEST_DEFAULTS))
@@ -224,10 +220,10 @@ def build_research_report(
             f"research report: unknown parameter(s) {unknown} for {strategy}; expected "
             f"{sorted(strat.defaults)} or backtest options {sorted(BACKTEST_DEFAULTS)}"
         )
-    strat_params = {k: params.get(k, v) for k, v in strat.defaults.items()}
+    strat_params = strat.params({k: v for k, v in params.items() if k in strat.defaults})
     bt_options = {k: params.get(k, v) for k, v in BACKTEST_DEFAULTS.items()}
-    t0 = _parse_when(start, end=False)
-    t1 = _parse_when(end, end=True)
+    span = _parse_span(start, end)
+    t0, t1 = span.start, span.end
 
     cat = _open(catalog)
     root = Path(cat.root)
@@ -311,12 +307,11 @@ def build_research_report(
     }
 
     # -- backtest and sweep ---------------------------------------------------------------
-    signal = strat.make_signal(**strat_params)
+    signal = strat.signal(strat_params)
     result = backtest.run(study, signal, funding=funding, **bt_options)
-    stats = result.stats()
     grid = dict(sweep_grid or strat.grid)
     lineage_params["sweep.grid"] = {k: list(v) for k, v in grid.items()}
-    sweep = backtest.sweep(study, strat.make_signal, grid, funding=funding, **bt_options)
+    sweep = backtest.sweep(study, strat.builder(), grid, funding=funding, **bt_options)
 
     # -- quality ---------------------------------------------------------------------------
     scan = cat.scan("ohlcv", symbols=symbols, start=t0, end=t1, timeframe=_SOURCE_TIMEFRAME)
@@ -331,14 +326,55 @@ def build_research_report(
             cat, ["ohlcv", "funding"] if funding is not None else ["ohlcv"]
         ),
     )
+    return ResearchRun(
+        strategy=strat,
+        params=strat_params,
+        options=bt_options,
+        symbols=symbols,
+        timeframe=timeframe,
+        span=span,
+        root=root,
+        tier=tier,
+        dataset_name=dataset_name,
+        minute=minute,
+        bars=study,
+        funding=funding,
+        result=result,
+        sweep=sweep,
+        quality=quality_findings,
+        lineage=lineage,
+        slug=slug,
+    )
+
+
+def _parse_span(
+    start: str | date | datetime | None, end: str | date | datetime | None
+) -> TimeRange:
+    # The kit's one reading of start/end (a bare end date includes its day).
+    try:
+        return parse_range(start, end, where="research report")
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"research report: cannot read start/end: {exc}") from None
+
+
+def _render(run: ResearchRun) -> Report:
+    from omni_research import plotting
+
+    strat, strat_params, bt_options = run.strategy, run.params, run.options
+    symbols, timeframe, tier, root = run.symbols, run.timeframe, run.tier, run.root
+    dataset_name, funding, minute, study = run.dataset_name, run.funding, run.minute, run.bars
+    result, sweep, quality_findings = run.result, run.sweep, run.quality
+    stats = result.stats()
+    first_ts, last_ts = run.first_bar, run.last_bar
+
     rep = Report(
         "Research report: " + ", ".join(symbols),
         subtitle=(
             f"{strat.name} on {timeframe} bars, {first_ts:%Y-%m-%d} to {last_ts:%Y-%m-%d} "
             f"({tier} data)"
         ),
-        lineage=lineage,
-        slug=slug,
+        lineage=run.lineage,
+        slug=run.slug,
     )
 
     # -- summary ---------------------------------------------------------------------------
@@ -441,18 +477,22 @@ def build_research_report(
     rep.add_section("Parameter sweep")
     x, y = strat.sweep_axes
     metric = "sharpe" if "sharpe" in sweep.columns else "total_return"
-    rep.add_figure(
-        plotting.plot_sweep_heatmap(
-            sweep, x=x, y=y, metric=metric, title=f"{strat.name}: {metric} by {x} x {y}"
-        ),
-        caption=f"{metric} of every ({x}, {y}) combination, same costs and execution as the "
-        "backtest above. A lone bright cell is more likely noise than an edge.",
+    if x != y:
+        rep.add_figure(
+            plotting.plot_sweep_heatmap(
+                sweep, x=x, y=y, metric=metric, title=f"{strat.name}: {metric} by {x} x {y}"
+            ),
+            caption=f"{metric} of every ({x}, {y}) combination, same costs and execution as "
+            "the backtest above. A lone bright cell is more likely noise than an edge.",
+        )
+    # Every swept parameter, then the metrics (a one-parameter strategy has no heatmap).
+    keep = list(
+        dict.fromkeys(
+            c
+            for c in (*strat.defaults, "total_return", "sharpe", "max_drawdown", "n_trades")
+            if c in sweep.columns
+        )
     )
-    keep = [
-        c
-        for c in (x, y, "total_return", "sharpe", "max_drawdown", "n_trades")
-        if c in sweep.columns
-    ]
     rep.add_table(
         sweep.sort(metric, descending=True, nulls_last=True).select(keep).head(10),
         caption=f"Ten best combinations by {metric} of {sweep.height}.",

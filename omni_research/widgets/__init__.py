@@ -5,13 +5,19 @@ Every widget shows itself when it is the last expression of a cell, and exposes 
 selection as ``.value`` and its outcome as ``.result`` (plain Python values and Polars
 frames), so a notebook can continue from what was chosen. Bad choices (an empty date range,
 an unknown symbol or indicator) show a message inside the widget instead of a traceback.
+
+Widgets only bind controls: the strategies come from ``omni_research.strategies`` (re-exported
+here as ``STRATEGIES``, ``Strategy``, ``strategy_signal``), the signal statistics from
+``omni_research.backtest`` (``RULES``, ``signal_stats``).
 """
 
 from __future__ import annotations
 
-from omni_research.widgets._backtest import STRATEGIES, BacktestPanel, Strategy, strategy_signal
+from omni_research.backtest._signals import RULES, signal_stats
+from omni_research.strategies import STRATEGIES, Strategy, strategy_signal
+from omni_research.widgets._backtest import BacktestPanel
 from omni_research.widgets._explorer import MarketExplorer
-from omni_research.widgets._lab import RULES, IndicatorLab, parse_expression, signal_stats
+from omni_research.widgets._lab import IndicatorLab, parse_expression
 from omni_research.widgets._quality import QualityPanel
 
 __all__ = [

@@ -6,83 +6,13 @@ import datetime as dt
 import html
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from omni_research.exceptions import ConfigurationError
+from omni_research.strategies import STRATEGIES
 from omni_research.widgets._base import WidgetBase, control_values, html_table, param_control
-
-
-def _sma_cross(*, fast: int, slow: int, short: float) -> pl.Expr:
-    c = pl.col("close")
-    f, s = c.rolling_mean(fast), c.rolling_mean(slow)
-    # Null (warm-up) keeps the previous target in the engine: flat until both averages exist.
-    return pl.when(f > s).then(1.0).when(f <= s).then(short).otherwise(None)
-
-
-def wilder_rsi(close: pl.Expr, window: int) -> pl.Expr:
-    """RSI with Wilder's smoothing (an EMA with alpha = 1/window), as `ta` computes it."""
-    delta = close.diff()
-    up = delta.clip(lower_bound=0.0).ewm_mean(alpha=1.0 / window, adjust=False, min_samples=window)
-    down = (
-        (-delta)
-        .clip(lower_bound=0.0)
-        .ewm_mean(alpha=1.0 / window, adjust=False, min_samples=window)
-    )
-    return 100.0 - 100.0 / (1.0 + up / down)
-
-
-def _rsi_reversion(*, window: int, lower: int, upper: int, short: float) -> pl.Expr:
-    rsi = wilder_rsi(pl.col("close"), window)
-    return pl.when(rsi < lower).then(1.0).when(rsi > upper).then(short).otherwise(None)
-
-
-def _breakout(*, window: int, short: float) -> pl.Expr:
-    hi = pl.col("high").rolling_max(window).shift(1)
-    lo = pl.col("low").rolling_min(window).shift(1)
-    c = pl.col("close")
-    return pl.when(c > hi).then(1.0).when(c < lo).then(short).otherwise(None)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Strategy:
-    """A named signal with integer parameters; ``short`` is -1.0 (long/short) or 0.0."""
-
-    name: str
-    params: dict[str, int]
-    make: Callable[..., pl.Expr]
-    description: str = ""
-    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-STRATEGIES: dict[str, Strategy] = {
-    s.name: s
-    for s in (
-        Strategy(
-            name="sma_cross",
-            params={"fast": 10, "slow": 30},
-            make=_sma_cross,
-            description="long when SMA(fast) > SMA(slow), else short (or flat)",
-            bounds={"fast": (2, 100), "slow": (5, 300)},
-        ),
-        Strategy(
-            name="rsi_reversion",
-            params={"window": 14, "lower": 30, "upper": 70},
-            make=_rsi_reversion,
-            description="long below RSI lower, short (or flat) above upper, hold between",
-            bounds={"window": (2, 100), "lower": (1, 50), "upper": (50, 99)},
-        ),
-        Strategy(
-            name="breakout",
-            params={"window": 20},
-            make=_breakout,
-            description="long on a close above the prior window's high, short below its low",
-            bounds={"window": (2, 300)},
-        ),
-    )
-}
 
 METRICS = (
     "sharpe",
@@ -106,7 +36,7 @@ class BacktestPanel(WidgetBase):
     catalog : Catalog
         From ``omni_research.open_catalog``; its ``ohlcv`` dataset is backtested.
     strategy : str, default "sma_cross"
-        One of :data:`STRATEGIES`.
+        One of :data:`omni_research.strategies.STRATEGIES` (the report's table too).
     symbol, timeframe, start, end
         Initial market choice, as in :class:`MarketExplorer`.
     autorun : bool, default True
@@ -274,14 +204,13 @@ class BacktestPanel(WidgetBase):
 
         strat = STRATEGIES[self.strategy.value]
         ctrls: dict[str, Any] = {}
-        for p, default in strat.params.items():
+        for p, default in strat.defaults.items():
             ctrl = param_control(p, default)
-            lo, hi = strat.bounds.get(p, (1, max(4 * default, 50)))
-            ctrl.min, ctrl.max = lo, hi
+            ctrl.min, ctrl.max = strat.bounds[p]
             ctrls[p] = ctrl
         self.param_controls = ctrls
         self.params_box.children = [w.HTML(f"<i>{strat.description}</i>"), *ctrls.values()]
-        names = list(strat.params)
+        names = list(strat.defaults)
         with self.holding():
             self.sweep_x.options = names
             self.sweep_x.value = names[0]
@@ -291,19 +220,13 @@ class BacktestPanel(WidgetBase):
                 (self.sweep_x.value, self.sweep_x_range),
                 (self.sweep_y.value, self.sweep_y_range),
             ):
-                lo, hi = strat.bounds.get(axis, (1, 100))
+                lo, hi = strat.bounds[axis]
                 rng.min, rng.max = lo, hi
-                d = strat.params[axis]
+                d = strat.defaults[axis]
                 rng.value = (max(lo, d // 2), min(hi, d * 2))
 
     def _signal_factory(self) -> Callable[..., pl.Expr]:
-        strat = STRATEGIES[self.strategy.value]
-        short = -1.0 if self.allow_short.value else 0.0
-
-        def make_signal(**params: Any) -> pl.Expr:
-            return strat.make(**{**strat.params, **params}, short=short)
-
-        return make_signal
+        return STRATEGIES[self.strategy.value].builder(allow_short=bool(self.allow_short.value))
 
     def _options(self) -> dict[str, Any]:
         return {
@@ -426,11 +349,3 @@ def _metric_text(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
-
-
-def strategy_signal(name: str, params: Mapping[str, int], *, allow_short: bool = True) -> pl.Expr:
-    """The signal expression of a built-in strategy (what BacktestPanel runs)."""
-    if name not in STRATEGIES:
-        raise ConfigurationError(f"unknown strategy {name!r}; expected one of {list(STRATEGIES)}")
-    strat = STRATEGIES[name]
-    return strat.make(**{**strat.params, **params}, short=-1.0 if allow_short else 0.0)

@@ -1,4 +1,7 @@
-"""IndicatorLab: type or pick an indicator, tune it, see it charted with its signal statistics."""
+"""IndicatorLab: type or pick an indicator, tune it, see it charted with its signal statistics.
+
+The widget binds controls only: the statistics are ``backtest.signal_stats``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,9 @@ from typing import Any
 
 import polars as pl
 
+from omni_research.backtest._signals import RULES, signal_onsets, signal_stats
 from omni_research.exceptions import ConfigurationError, UnknownKindError
 from omni_research.widgets._base import WidgetBase, control_values, html_table, param_control
-
-RULES = ("price above", "price below", "above threshold", "below threshold", "rising", "falling")
 
 
 def parse_expression(text: str) -> tuple[str, dict[str, Any]]:
@@ -47,61 +49,6 @@ def parse_expression(text: str) -> tuple[str, dict[str, Any]]:
     )
 
 
-def signal_mask(close: pl.Expr, ind: pl.Expr, rule: str, threshold: float) -> pl.Expr:
-    """True on bars where the rule holds (the 'long' bars); null indicator -> False."""
-    exprs = {
-        "price above": close > ind,
-        "price below": close < ind,
-        "above threshold": ind > threshold,
-        "below threshold": ind < threshold,
-        "rising": ind > ind.shift(1),
-        "falling": ind < ind.shift(1),
-    }
-    if rule not in exprs:
-        raise ConfigurationError(f"unknown rule {rule!r}; expected one of {list(RULES)}")
-    return exprs[rule].fill_null(False)
-
-
-def signal_stats(
-    bars: pl.DataFrame, values: pl.Series, *, rule: str, threshold: float, horizon: int
-) -> dict[str, float | int]:
-    """Forward-return statistics of the bars where the rule holds.
-
-    Forward return over ``horizon`` bars is ``close[t + h] / close[t] - 1``; rows without it
-    (the last ``h``) or without an indicator value (warm-up) are left out. ``hit_rate`` is the
-    share of signal bars whose forward return is > 0; ``edge`` is the signal bars' mean
-    forward return minus all bars'.
-    """
-    if horizon < 1:
-        raise ConfigurationError(f"horizon must be >= 1 bar, got {horizon}")
-    frame = bars.select(pl.col("close").cast(pl.Float64)).with_columns(
-        values.cast(pl.Float64).fill_nan(None).alias("_ind")
-    )
-    frame = frame.with_columns(
-        (pl.col("close").shift(-horizon) / pl.col("close") - 1.0).alias("_fwd"),
-        signal_mask(pl.col("close"), pl.col("_ind"), rule, threshold).alias("_sig"),
-    ).filter(pl.col("_fwd").is_not_null() & pl.col("_ind").is_not_null())
-    on = frame.filter(pl.col("_sig"))
-    off = frame.filter(~pl.col("_sig"))
-
-    def mean(df: pl.DataFrame) -> float:
-        m = df["_fwd"].mean() if df.height else None
-        return float(m) if isinstance(m, int | float) else float("nan")
-
-    hit = (on["_fwd"] > 0).mean() if on.height else None
-    return {
-        "n_bars": frame.height,
-        "n_signal": on.height,
-        "signal_share": on.height / frame.height if frame.height else float("nan"),
-        "hit_rate": float(hit) if isinstance(hit, int | float) else float("nan"),
-        "mean_forward_return": mean(on),
-        "mean_forward_return_off": mean(off),
-        "baseline_forward_return": mean(frame),
-        "edge": mean(on) - mean(frame),
-        "horizon": horizon,
-    }
-
-
 class IndicatorLab(WidgetBase):
     """Type or pick an indicator expression, tune its parameters with sliders, and see it on
     the chart with its signal statistics (hit rate, forward returns), updated live.
@@ -125,7 +72,7 @@ class IndicatorLab(WidgetBase):
     value : dict
         expression, indicator, output, params, rule, threshold, horizon, symbol.
     result : dict
-        :func:`signal_stats` of the current choice (plain floats and ints).
+        :func:`omni_research.backtest.signal_stats` of the current choice (plain floats and ints).
     """
 
     def __init__(
@@ -332,18 +279,8 @@ class IndicatorLab(WidgetBase):
                 horizon=int(self.horizon.value),
             )
             self.step_progress()
-            onsets = (
-                bars.with_columns(values.alias("_ind"))
-                .with_columns(
-                    signal_mask(
-                        pl.col("close"),
-                        pl.col("_ind"),
-                        self.rule.value,
-                        float(self.threshold.value),
-                    ).alias("_sig")
-                )
-                .filter(pl.col("_sig") & ~pl.col("_sig").shift(1, fill_value=False))
-                .select("timestamp", pl.lit("buy").alias("side"), pl.col("close").alias("price"))
+            onsets = signal_onsets(
+                bars, values, rule=self.rule.value, threshold=float(self.threshold.value)
             )
             fig = plot_candles(
                 bars,

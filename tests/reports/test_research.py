@@ -15,9 +15,9 @@ import pytest
 import omni_research as omr
 from omni_research import backtest
 from omni_research.bars import resample_ohlcv
+from omni_research.cli import report_main
 from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
 from omni_research.reports import Report, build_research_report
-from omni_research.reports._cli import report_main
 from omni_research.reports._research import STRATEGIES
 
 from .conftest import REMOTE_REF, needs_chromium, needs_pdftoppm
@@ -188,6 +188,10 @@ def test_research_report_from_production_root_is_impossible(tmp_path: Path) -> N
 def test_strategies_have_grids_on_their_sweep_axes() -> None:
     for strat in STRATEGIES.values():
         assert set(strat.sweep_axes) <= set(strat.grid) == set(strat.defaults)
+        for lo, hi in strat.ordered:
+            assert max(strat.grid[lo]) < min(strat.grid[hi])
+    # The crossovers (the report's only strategies before the one table): fast < slow.
+    for strat in (STRATEGIES["sma_cross"], STRATEGIES["ema_cross"]):
         assert max(strat.grid["fast"]) < min(strat.grid["slow"])
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from omni_research.backtest import run
 from omni_research.widgets import BacktestPanel, strategy_signal
@@ -163,3 +164,49 @@ def test_backtest_panel_buttons_work_in_the_background(
     release.set()
     panel.wait(10)
     assert calls == ["run"] and not panel._worker.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("sma_cross", {"fast": 8, "slow": 21}),
+        ("ema_cross", {"fast": 5, "slow": 20}),
+        ("rsi_reversion", {"window": 10, "lower": 35, "upper": 65}),
+        ("breakout", {"window": 12}),
+    ],
+)
+def test_backtest_panel_and_research_report_trade_the_same_rule(
+    catalog: Any, name: str, params: dict[str, int]
+) -> None:
+    from omni_research.reports._research import BACKTEST_DEFAULTS, run_research
+
+    panel = BacktestPanel(
+        catalog,
+        strategy=name,
+        symbol="BTCUSDT",
+        timeframe="1h",
+        start=START,
+        end=END,
+        autorun=False,
+    )
+    panel.slippage.value = BACKTEST_DEFAULTS["slippage"]
+    assert panel.value["fee"] == BACKTEST_DEFAULTS["fee"]
+    assert panel.value["cash"] == BACKTEST_DEFAULTS["cash"]
+    for key, value in params.items():
+        panel.param_controls[key].value = value
+    panel.run()
+    assert panel.last_error is None and panel.value["params"] == params
+    research = run_research(
+        catalog,
+        symbols=["BTCUSDT"],
+        start=START,
+        end=END,
+        timeframe="1h",
+        strategy=name,
+        params={**params, "funding": False},
+        sweep_grid={k: [v] for k, v in params.items()},
+    )
+    ours = panel.result["trades"]
+    assert ours.height > 0
+    assert_frame_equal(ours, research.result.trades)
+    assert panel.result["stats"] == research.result.stats()

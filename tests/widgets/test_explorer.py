@@ -75,7 +75,7 @@ def test_market_explorer_symbol_and_dates_change_the_data(catalog: Any) -> None:
     ex.picker.start.value = dt.date(2025, 1, 8)
     ex.picker.end.value = dt.date(2025, 1, 8)
     assert ex.last_error is None
-    sol = catalog.load("ohlcv", symbols="SOLUSDT", start="2025-01-08", end="2025-01-09")
+    sol = catalog.load("ohlcv", symbols="SOLUSDT", start="2025-01-08", end="2025-01-09T00:00Z")
     hand = _hand_resample(sol, "5m")
     assert ex.result is not None
     assert ex.result["symbol"].unique().to_list() == ["SOLUSDT"]

@@ -125,7 +125,7 @@ def test_parse_expression_reads_literals_without_evaluating() -> None:
 
 
 def test_indicator_lab_several_symbols_shows_a_picker(catalog: Any) -> None:
-    bars = catalog.load("ohlcv", start="2025-01-06", end="2025-01-07")
+    bars = catalog.load("ohlcv", start="2025-01-06", end="2025-01-07T00:00Z")
     lab = IndicatorLab(bars, expression="sma")
     assert lab.symbol.options == ("BTCUSDT", "ETHUSDT", "SOLUSDT")
     lab.symbol.value = "SOLUSDT"
