@@ -10,13 +10,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from omni_research.cli import quality_main
 from omni_research.exceptions import DataFormatError, UnknownKindError
-from omni_research.quality import (
-    FINDINGS_SCHEMA,
-    quality_main,
-    quality_report,
-    quality_summary,
-)
+from omni_research.quality import FINDINGS_SCHEMA, quality_report, quality_summary
 from omni_research.testing import make_market, make_ohlcv
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
@@ -238,3 +234,41 @@ def test_unknown_kind_and_missing_columns_raise() -> None:
         quality_report(pl.DataFrame(), "news")
     with pytest.raises(DataFormatError, match=r"needs columns \['timeframe'\]"):
         quality_report(make_ohlcv(n=5).drop("timeframe"), "ohlcv")
+
+
+def test_quality_checks_table_lists_each_kinds_checks_in_order() -> None:
+    from omni_research.quality import QUALITY_CHECKS
+
+    assert QUALITY_CHECKS == {
+        "ohlcv": (
+            "duplicates",
+            "missing_bars",
+            "ohlc_rules",
+            "zero_volume_run",
+            "stale_price",
+            "outlier_return",
+            "trades_vs_bars",
+        ),
+        "trades": ("duplicates", "invalid_values", "outlier_return", "trades_vs_bars"),
+        "orderbook": ("duplicates", "snapshot_gap", "crossed_book"),
+    }
+
+
+def test_quality_report_runs_what_the_table_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omni_research.quality import _checks, _findings
+
+    def every_bar(ctx: _checks.CheckInput) -> list[pl.LazyFrame]:
+        found = _findings.findings(
+            ctx.lf,
+            keys=ctx.keys,
+            check="every_bar",
+            severity="info",
+            columns=["timestamp"],
+            examples=ctx.examples,
+        )
+        return [found]
+
+    ohlcv = make_ohlcv(symbols=("BTCUSDT",), n=30)
+    monkeypatch.setitem(_checks.CHECKS, "ohlcv", [_checks.Check("every_bar", every_bar)])
+    report = quality_report(ohlcv, "ohlcv")
+    assert report.select("check", "count").rows() == [("every_bar", 30)]
