@@ -78,7 +78,8 @@ def test_import_bybit_into_a_research_root(
     manifest = small_root / "omni-data.toml"
     manifest.write_text(manifest.read_text().replace('tier = "test"', 'tier = "research"'))
     dump = small_root / "exports" / "imports" / "bybit" / "BTCUSDT2025-01-06.csv.gz"
-    shipped = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-07")
+    # the dump holds 2025-01-06: a bare end date includes its whole day (parse_range)
+    shipped = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-06")
     for path in (small_root / "historical" / "trades").rglob("*.parquet"):
         path.unlink()
     assert main(["import-bybit", str(dump), "--root", str(small_root), "--kind", "trades"]) == 0
@@ -102,7 +103,7 @@ def test_verify_repair_finishes_an_import_interrupted_before_its_manifest(
     manifest.write_text(manifest.read_text().replace('tier = "test"', 'tier = "research"'))
     dump = small_root / "exports" / "imports" / "bybit" / "BTCUSDT2025-01-06.csv.gz"
     part = small_root / "historical/trades/symbol=BTCUSDT/date=2025-01-06/part-0.parquet"
-    expected = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-07")
+    expected = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-06")
     # the root holds the first half of the day; the import brings the second half
     write_parquet_atomic(expected.head(4000), part)
     _manifest.record_files(small_root, [part])
@@ -123,7 +124,7 @@ def test_verify_repair_finishes_an_import_interrupted_before_its_manifest(
     recorded = f"symbol=BTCUSDT/date=2025-01-06/part-0.parquet: {expected.height} rows"
     assert recorded in out and "(was 4000 rows" in out
     assert "all " in out and "files match the manifest" in out
-    loaded = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-07")
+    loaded = omr.open_catalog(small_root).load("trades", symbols="BTCUSDT", end="2025-01-06")
     assert loaded.equals(expected)
     assert main(["verify", "--repair", "--root", str(small_root)]) == 0
     assert "no interrupted write to repair" in capsys.readouterr().out
@@ -172,3 +173,42 @@ def test_make_test_data_days_zero_is_a_message(
     err = capsys.readouterr().err
     assert "days is 0; expected a whole number of days, at least 1" in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("end", "expected_end"),
+    [
+        ("2025-01-08", "2025-01-09T00:00:00+00:00"),  # a bare end date includes its day
+        ("2025-01-08T12:00", "2025-01-08T12:00:00+00:00"),  # a time is exclusive, UTC
+        ("2025-01-08T14:00+02:00", "2025-01-08T12:00:00+00:00"),
+    ],
+)
+def test_report_reads_start_and_end_with_the_one_time_range_parser(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    end: str,
+    expected_end: str,
+) -> None:
+    import omni_research.reports
+    from omni_research.exceptions import ConfigurationError
+
+    seen: dict[str, object] = {}
+
+    def fake_build(catalog: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise ConfigurationError("stop here (test)")
+
+    monkeypatch.setattr(omni_research.reports, "build_research_report", fake_build)
+    argv = ["report", "--start", "2025-01-06", "--end", end, "--format", "html"]
+    assert main(argv) == 1
+    assert "stop here (test)" in capsys.readouterr().err
+    assert [str(seen["start"]), seen["end"].isoformat()] == [  # type: ignore[attr-defined]
+        "2025-01-06 00:00:00+00:00",
+        expected_end,
+    ]
+
+
+def test_report_refuses_an_end_before_the_start(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["report", "--start", "2025-01-08", "--end", "2025-01-07T23:00", "--format", "html"]
+    assert main(argv) == 1
+    assert "is before start" in capsys.readouterr().err
