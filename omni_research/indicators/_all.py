@@ -4,22 +4,42 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeAlias, overload
+from typing import Literal, TypeAlias, overload
 
 import numpy as np
 import polars as pl
 
 from omni_research.exceptions import ConfigurationError, DataFormatError
-from omni_research.indicators import _momentum as mo
-from omni_research.indicators import _others as ot
-from omni_research.indicators import _trend as tr
-from omni_research.indicators import _volatility as vo
-from omni_research.indicators import _volume as vl
+
+# the family modules declare their indicators when imported
+from omni_research.indicators import _momentum, _others, _trend, _volatility, _volume  # noqa: F401
 from omni_research.indicators._common import as_float, group_segments
+from omni_research.indicators._spec import Feature, IndicatorSpec, specs
 
 Engine: TypeAlias = Literal["polars", "ta"]
 
-_TMP = "__omni_ta_"  # prefix of the temporary columns holding shared kernel results
+_TMP = "__omni_ta_"  # prefix of temporary columns
+
+
+_FAMILIES = ("volume", "volatility", "trend", "momentum", "others")  # `ta`'s order
+
+
+def _features() -> list[tuple[IndicatorSpec, Feature]]:
+    """Every declared `add_all_ta_features` column in `ta`'s order: family by family, each
+    indicator's features in declaration order, a feature with ``after`` moved behind that
+    column."""
+    ordered: list[tuple[IndicatorSpec, Feature]] = []
+    moved: list[tuple[IndicatorSpec, Feature]] = []
+    declared = specs().values()
+    for family in _FAMILIES:
+        for spec in declared:
+            if spec.family == family:
+                for feature in spec.features:
+                    (moved if feature.after else ordered).append((spec, feature))
+    for spec, feature in moved:
+        at = next(k for k, (_, f) in enumerate(ordered) if f.column == feature.after)
+        ordered.insert(at + 1, (spec, feature))
+    return ordered
 
 
 def ta_feature_exprs(
@@ -33,139 +53,26 @@ def ta_feature_exprs(
 ) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The expressions behind `add_all_ta_features`, in `ta`'s column order.
 
-    Returns ``(shared, features)``: ``shared`` are temporary columns computed first (the
-    multi-output kernels, run once instead of once per output); ``features`` maps each of
-    `ta`'s 86 column names to its expression, which may read the ``shared`` columns.
+    Returns ``(shared, features)``: ``features`` maps each of `ta`'s 86 column names to its
+    expression, generated from the indicators' declarations (`IndicatorSpec.features`).
+    ``shared`` are temporary columns to compute first; it is empty now (the outputs of one
+    multi-output kernel share its pass through the kernel cache, see
+    `_common.kernel_expr`'s ``share``) and kept so callers unpacking two values still work.
     """
-    h, lo, c, v = as_float(high), as_float(low), as_float(close), as_float(volume)
-    adx_col, psar_col, macd_col = f"{_TMP}adx", f"{_TMP}psar", f"{_TMP}macd"
-    shared = {
-        adx_col: tr.adx_all(h, lo, c, window=14),
-        psar_col: tr.psar_all(h, lo, c, step=0.02, max_step=0.2),
-        macd_col: tr.macd_all(c, window_slow=26, window_fast=12, window_sign=9),
+    columns = {
+        "open": as_float(open),
+        "high": as_float(high),
+        "low": as_float(low),
+        "close": as_float(close),
+        "volume": as_float(volume),
     }
-    adx_s, psar_s, macd_s = pl.col(adx_col), pl.col(psar_col), pl.col(macd_col)
-    psar_up = psar_s.struct.field("psar_up")
-    psar_down = psar_s.struct.field("psar_down")
-    starts_up = psar_up.is_not_null() & psar_up.shift(1).is_null()
-    starts_down = psar_down.is_not_null() & psar_down.shift(1).is_null()
-    kst_kw = {
-        "roc1": 10,
-        "roc2": 15,
-        "roc3": 20,
-        "roc4": 30,
-        "window1": 10,
-        "window2": 10,
-        "window3": 10,
-        "window4": 15,
+    features = {
+        feature.column: spec.feature_expr(feature, columns, ta_compat=ta_compat).alias(
+            feature.column
+        )
+        for spec, feature in _features()
     }
-    kc_kw: dict[str, Any] = {
-        "window": 10,
-        "window_atr": 10,
-        "original_version": True,
-        "multiplier": 2.0,
-    }
-    f: dict[str, pl.Expr] = {
-        # volume
-        "volume_adi": vl.acc_dist_index(h, lo, c, v),
-        "volume_obv": vl.on_balance_volume(c, v),
-        "volume_cmf": vl.chaikin_money_flow(h, lo, c, v, window=20),
-        "volume_fi": vl.force_index(c, v, window=13),
-        "volume_em": vl.ease_of_movement(h, lo, v, window=14),
-        "volume_sma_em": vl.sma_ease_of_movement(h, lo, v, window=14),
-        "volume_vpt": vl.volume_price_trend(c, v),
-        "volume_vwap": vl.volume_weighted_average_price(h, lo, c, v, window=14),
-        "volume_mfi": vl.money_flow_index(h, lo, c, v, window=14),
-        "volume_nvi": vl.negative_volume_index(c, v),
-        # volatility
-        "volatility_bbm": vo.bollinger_mavg(c, window=20, window_dev=2),
-        "volatility_bbh": vo.bollinger_hband(c, window=20, window_dev=2),
-        "volatility_bbl": vo.bollinger_lband(c, window=20, window_dev=2),
-        "volatility_bbw": vo.bollinger_wband(c, window=20, window_dev=2),
-        "volatility_bbp": vo.bollinger_pband(c, window=20, window_dev=2),
-        "volatility_bbhi": vo.bollinger_hband_indicator(c, window=20, window_dev=2),
-        "volatility_bbli": vo.bollinger_lband_indicator(c, window=20, window_dev=2),
-        "volatility_kcc": vo.keltner_channel_mband(h, lo, c, **kc_kw),
-        "volatility_kch": vo.keltner_channel_hband(h, lo, c, **kc_kw),
-        "volatility_kcl": vo.keltner_channel_lband(h, lo, c, **kc_kw),
-        "volatility_kcw": vo.keltner_channel_wband(h, lo, c, **kc_kw),
-        "volatility_kcp": vo.keltner_channel_pband(h, lo, c, **kc_kw),
-        "volatility_kchi": vo.keltner_channel_hband_indicator(h, lo, c, **kc_kw),
-        "volatility_kcli": vo.keltner_channel_lband_indicator(h, lo, c, **kc_kw),
-        "volatility_dcl": vo.donchian_channel_lband(h, lo, c, window=20, offset=0),
-        "volatility_dch": vo.donchian_channel_hband(h, lo, c, window=20, offset=0),
-        "volatility_dcm": vo.donchian_channel_mband(h, lo, c, window=20, offset=0),
-        "volatility_dcw": vo.donchian_channel_wband(h, lo, c, window=20, offset=0),
-        "volatility_dcp": vo.donchian_channel_pband(h, lo, c, window=20, offset=0),
-        "volatility_atr": vo.average_true_range(h, lo, c, window=10),
-        "volatility_ui": vo.ulcer_index(c, window=14),
-        # trend
-        "trend_macd": macd_s.struct.field("macd"),
-        "trend_macd_signal": macd_s.struct.field("macd_signal"),
-        "trend_macd_diff": macd_s.struct.field("macd_diff"),
-        "trend_sma_fast": tr.sma_indicator(c, window=12),
-        "trend_sma_slow": tr.sma_indicator(c, window=26),
-        "trend_ema_fast": tr.ema_indicator(c, window=12),
-        "trend_ema_slow": tr.ema_indicator(c, window=26),
-        "trend_vortex_ind_pos": tr.vortex_indicator_pos(h, lo, c, window=14, ta_compat=ta_compat),
-        "trend_vortex_ind_neg": tr.vortex_indicator_neg(h, lo, c, window=14, ta_compat=ta_compat),
-        "trend_vortex_ind_diff": tr.vortex_indicator_diff(h, lo, c, window=14, ta_compat=ta_compat),
-        "trend_trix": tr.trix(c, window=15, ta_compat=ta_compat),
-        "trend_mass_index": tr.mass_index(h, lo, window_fast=9, window_slow=25),
-        "trend_dpo": tr.dpo(c, window=20, ta_compat=ta_compat),
-        "trend_kst": tr.kst(c, **kst_kw, ta_compat=ta_compat),
-        "trend_kst_sig": tr.kst_sig(c, **kst_kw, nsig=9, ta_compat=ta_compat),
-        "trend_kst_diff": tr.kst_diff(c, **kst_kw, nsig=9, ta_compat=ta_compat),
-        "trend_ichimoku_conv": tr.ichimoku_conversion_line(h, lo, window1=9, window2=26),
-        "trend_ichimoku_base": tr.ichimoku_base_line(h, lo, window1=9, window2=26),
-        "trend_ichimoku_a": tr.ichimoku_a(h, lo, window1=9, window2=26),
-        "trend_ichimoku_b": tr.ichimoku_b(h, lo, window2=26, window3=52),
-        "trend_stc": tr.stc(c, window_slow=50, window_fast=23, cycle=10, smooth1=3, smooth2=3),
-        "trend_adx": adx_s.struct.field("adx"),
-        "trend_adx_pos": adx_s.struct.field("adx_pos"),
-        "trend_adx_neg": adx_s.struct.field("adx_neg"),
-        "trend_cci": tr.cci(h, lo, c, window=20, constant=0.015),
-        "trend_visual_ichimoku_a": tr.ichimoku_a(
-            h, lo, window1=9, window2=26, visual=True, ta_compat=ta_compat
-        ),
-        "trend_visual_ichimoku_b": tr.ichimoku_b(
-            h, lo, window2=26, window3=52, visual=True, ta_compat=ta_compat
-        ),
-        "trend_aroon_up": tr.aroon_up(h, lo, window=25),
-        "trend_aroon_down": tr.aroon_down(h, lo, window=25),
-        "trend_aroon_ind": tr.aroon_indicator(h, lo, window=25),
-        "trend_psar_up": psar_up,
-        "trend_psar_down": psar_down,
-        # same rule as tr.psar_up_indicator / psar_down_indicator, on the shared kernel result
-        "trend_psar_up_indicator": pl.when(starts_up & (psar_up != 0.0)).then(1.0).otherwise(0.0),
-        "trend_psar_down_indicator": pl.when(starts_down).then(1.0).otherwise(0.0),
-        # momentum
-        "momentum_rsi": mo.rsi(c, window=14),
-        "momentum_stoch_rsi": mo.stochrsi(c, window=14, smooth1=3, smooth2=3),
-        "momentum_stoch_rsi_k": mo.stochrsi_k(c, window=14, smooth1=3, smooth2=3),
-        "momentum_stoch_rsi_d": mo.stochrsi_d(c, window=14, smooth1=3, smooth2=3),
-        "momentum_tsi": mo.tsi(c, window_slow=25, window_fast=13),
-        "momentum_uo": mo.ultimate_oscillator(
-            h, lo, c, window1=7, window2=14, window3=28, weight1=4.0, weight2=2.0, weight3=1.0
-        ),
-        "momentum_stoch": mo.stoch(h, lo, c, window=14, smooth_window=3),
-        "momentum_stoch_signal": mo.stoch_signal(h, lo, c, window=14, smooth_window=3),
-        "momentum_wr": mo.williams_r(h, lo, c, lbp=14),
-        "momentum_ao": mo.awesome_oscillator(h, lo, window1=5, window2=34),
-        "momentum_roc": mo.roc(c, window=12),
-        "momentum_ppo": mo.ppo(c, window_slow=26, window_fast=12, window_sign=9),
-        "momentum_ppo_signal": mo.ppo_signal(c, window_slow=26, window_fast=12, window_sign=9),
-        "momentum_ppo_hist": mo.ppo_hist(c, window_slow=26, window_fast=12, window_sign=9),
-        "momentum_pvo": mo.pvo(v, window_slow=26, window_fast=12, window_sign=9),
-        "momentum_pvo_signal": mo.pvo_signal(v, window_slow=26, window_fast=12, window_sign=9),
-        "momentum_pvo_hist": mo.pvo_hist(v, window_slow=26, window_fast=12, window_sign=9),
-        "momentum_kama": mo.kama(c, window=10, pow1=2, pow2=30),
-        # others
-        "others_dr": ot.daily_return(c),
-        "others_dlr": ot.daily_log_return(c),
-        "others_cr": ot.cumulative_return(c),
-    }
-    return shared, {name: e.alias(name) for name, e in f.items()}
+    return {}, features
 
 
 TA_FEATURE_COLUMNS: tuple[str, ...] = tuple(ta_feature_exprs()[1])

@@ -340,16 +340,19 @@ def run_segmented(
     return [c.gather(inverse) for c in cols]
 
 
-# The last result of a kernel marked ``share=``: Polars never shares a Python UDF's result
+# The last results of kernels marked ``share=``: Polars never shares a Python UDF's result
 # between expressions (no common-subexpression elimination for UDFs), so the seven
-# Bollinger functions selected together would each run the same pass. One entry, keyed by
+# Bollinger functions selected together would each run the same pass (and MACD's, ADX's and
+# PSAR's outputs in `add_all_ta_features` theirs). ``_SHARED_KEPT`` entries, each keyed by
 # the kernel's key and the addresses and lengths of the input Series' chunks (each a
 # null-free Float64 buffer; otherwise nothing is shared). The entry holds those Series, so
 # no other buffer can reuse an address while the entry lives, and Polars buffers are
-# immutable while shared: an equal key means equal input. Read-only results, replaced on
-# each miss. With ``by``, only for contiguous groups (the segment bounds join the key).
+# immutable while shared: an equal key means equal input. Read-only results; a miss
+# replaces the oldest entry. With ``by``, only for contiguous groups (the segment bounds
+# join the key).
 _SHARE_LOCK = threading.Lock()
 _SHARED: list[tuple[Any, object, Any]] = []
+_SHARED_KEPT = 4
 _T = TypeVar("_T", KernelResult, list[KernelResult])
 
 
@@ -380,7 +383,7 @@ def _shared_run(ident: Hashable, hold: object, compute: Callable[[], _T]) -> _T:
         result = compute()
         for r in result if isinstance(result, list) else [result]:
             r.flags.writeable = False
-        _SHARED[:] = [(ident, hold, result)]
+        _SHARED[:] = [(ident, hold, result), *_SHARED[: _SHARED_KEPT - 1]]
     return result
 
 
@@ -411,7 +414,7 @@ def _shared_series(res: KernelResult, outputs: Sequence[str] | None) -> pl.Serie
                 return built
     built = _as_series(res, outputs)
     with _BUILT_LOCK:
-        _BUILT[:] = [(id(res), names, res, built)]
+        _BUILT[:] = [(id(res), names, res, built), *_BUILT[: _SHARED_KEPT - 1]]
     return built
 
 

@@ -221,6 +221,18 @@ class IndicatorSpec:
             extra={"kernel": self.kernel} if self.kernel else {},
         )
 
+    def feature_expr(
+        self, feature: Feature, columns: Mapping[str, pl.Expr], *, ta_compat: bool
+    ) -> pl.Expr:
+        """``feature``'s expression on ``columns`` (input name -> expression), as
+        ``ta.add_all_ta_features`` computes it; ``ta_compat`` goes to outputs taking it."""
+        out = self.output(feature.function)
+        params = dict(feature.params)
+        if any(p.name == "ta_compat" for p in self.output_params(out)):
+            params["ta_compat"] = ta_compat
+        inputs = tuple(columns[name] for name in self.inputs)
+        return self.call(out.function, inputs, self._with_defaults(out, params))
+
     def _registry_output(self, out: Output) -> Callable[..., pl.Expr]:
         own = {p.name for p in self.output_params(out)} | ({"by"} if out.by else set())
         others = set(self.defaults) - own

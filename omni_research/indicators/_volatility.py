@@ -52,56 +52,6 @@ def _atr(
     return kernel_expr(run, [high, low, close], by=by)
 
 
-AVERAGE_TRUE_RANGE = register_spec(
-    IndicatorSpec(
-        name="average_true_range",
-        family="volatility",
-        ta_class="AverageTrueRange",
-        inputs=_HLC,
-        params=(window("window", 14),),
-        outputs=(
-            Output(
-                key="average_true_range",
-                function="average_true_range",
-                build=_atr,
-                by=True,
-                doc="""Average True Range, as ``ta.volatility.average_true_range``.
-
-    Wilder's average of the true range, seeded with the mean of the first ``window`` true
-    ranges (TA-Lib seeds the same way but skips row 0, see docs). Rows before
-    ``window - 1`` are **0.0**, as `ta` writes them. Runs one fused numba pass.
-
-    Returns
-    -------
-    pl.Expr
-        Named ``average_true_range``.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> from omni_research.indicators import average_true_range
-    >>> df = pl.DataFrame({"high": [3.0, 4, 5], "low": [1.0, 2, 2], "close": [2.0, 3, 4]})
-    >>> df.select(average_true_range(window=2))
-    shape: (3, 1)
-    ┌────────────────────┐
-    │ average_true_range │
-    │ ---                │
-    │ f64                │
-    ╞════════════════════╡
-    │ 0.0                │
-    │ 2.0                │
-    │ 2.5                │
-    └────────────────────┘
-    """,
-            ),
-        ),
-        warmup=lambda p: p["window"] - 1,
-        description="Average True Range (0.0 in warm-up rows, as ta).",
-        kernel="_kernels.wilder.atr",
-        features=(Feature("volatility_atr", "average_true_range", {"window": 10}),),
-    )
-)
-
 # --------------------------------------------------------------------------- Bollinger
 
 
@@ -594,6 +544,57 @@ DONCHIAN_CHANNEL = register_spec(
                 ("dcp", "pband"),
             )
         ),
+    )
+)
+
+# ATR's declaration comes after the channels: `ta.add_all_ta_features` adds it there
+AVERAGE_TRUE_RANGE = register_spec(
+    IndicatorSpec(
+        name="average_true_range",
+        family="volatility",
+        ta_class="AverageTrueRange",
+        inputs=_HLC,
+        params=(window("window", 14),),
+        outputs=(
+            Output(
+                key="average_true_range",
+                function="average_true_range",
+                build=_atr,
+                by=True,
+                doc="""Average True Range, as ``ta.volatility.average_true_range``.
+
+    Wilder's average of the true range, seeded with the mean of the first ``window`` true
+    ranges (TA-Lib seeds the same way but skips row 0, see docs). Rows before
+    ``window - 1`` are **0.0**, as `ta` writes them. Runs one fused numba pass.
+
+    Returns
+    -------
+    pl.Expr
+        Named ``average_true_range``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from omni_research.indicators import average_true_range
+    >>> df = pl.DataFrame({"high": [3.0, 4, 5], "low": [1.0, 2, 2], "close": [2.0, 3, 4]})
+    >>> df.select(average_true_range(window=2))
+    shape: (3, 1)
+    ┌────────────────────┐
+    │ average_true_range │
+    │ ---                │
+    │ f64                │
+    ╞════════════════════╡
+    │ 0.0                │
+    │ 2.0                │
+    │ 2.5                │
+    └────────────────────┘
+    """,
+            ),
+        ),
+        warmup=lambda p: p["window"] - 1,
+        description="Average True Range (0.0 in warm-up rows, as ta).",
+        kernel="_kernels.wilder.atr",
+        features=(Feature("volatility_atr", "average_true_range", {"window": 10}),),
     )
 )
 
