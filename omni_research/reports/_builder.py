@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -275,30 +276,66 @@ class Report:
                 f"{' or '.join(ALLOWED_TIERS)} tier data"
             )
 
-    def _lineage_html(self) -> str:
+    def lineage_record(self) -> dict[str, Any] | None:
+        """The lineage the HTML shows, as JSON-ready data (None for a report without one).
+
+        Holds the report (title, file stem, creation time), the data root and its tier, the
+        files read with rows and sha256, the time range, the parameters, the schema and
+        package versions and the git commit. The HTML's lineage section is rendered from
+        this record, and :meth:`export` writes it beside the HTML/PDF as
+        ``<name>.lineage.json``.
+        """
         lin = self.lineage
-        packages = lin.packages if lin is not None and lin.packages else package_versions()
-        commit = lin.git_commit if lin is not None else git_commit()
-        created = lin.created_at if lin is not None else self.created_at
-        rows = [
-            ("Report created", h.format_value(self.created_at)),
-            ("Data collected", h.format_value(created)),
-            ("Catalog root", lin.catalog_root if lin else "none (no catalog data read)"),
-            ("Tier", lin.tier if lin else "n/a"),
-            ("Git commit", commit),
-        ]
+        if lin is None:
+            return None
+        record = lin.to_dict()
+        if not record["packages"]:
+            record["packages"] = package_versions()
+        report = {
+            "title": self.title,
+            "file_stem": self.file_stem(),
+            "created_at": self.created_at.isoformat(),
+        }
+        return {"report": report, **record}
+
+    def lineage_json(self) -> str | None:
+        """:meth:`lineage_record` as indented JSON: the text of ``<name>.lineage.json``."""
+        record = self.lineage_record()
+        return None if record is None else json.dumps(record, indent=2)
+
+    def _lineage_html(self) -> str:
+        record = self.lineage_record()
+        if record is None:
+            packages, commit = package_versions(), git_commit()
+            rows = [
+                ("Report created", h.format_value(self.created_at)),
+                ("Catalog root", "none (no catalog data read)"),
+                ("Tier", "n/a"),
+                ("Git commit", commit),
+            ]
+        else:
+            packages = record["packages"]
+            span = record["time_range"]
+            rows = [
+                ("Report created", h.format_value(self.created_at)),
+                ("Data collected", h.format_value(datetime.fromisoformat(record["created_at"]))),
+                ("Catalog root", record["catalog_root"]),
+                ("Tier", record["tier"]),
+                ("Time range", _span_text(span) if span is not None else "not recorded"),
+                ("Git commit", record["git_commit"]),
+            ]
         dl = "".join(f"<dt>{h.esc(k)}</dt><dd class='mono'>{h.esc(v)}</dd>" for k, v in rows)
         parts = [f"<dl>{dl}</dl>"]
-        if lin is not None:
-            if lin.files:
+        if record is not None:
+            if record["files"]:
                 parts.append("<h3>Datasets read</h3>")
-                parts.append(h.table_html(pl.DataFrame(lin.datasets()), max_rows=None))
+                parts.append(h.table_html(pl.DataFrame(record["datasets"]), max_rows=None))
                 files = pl.DataFrame(
                     {
-                        "path": [f.path for f in lin.files],
-                        "rows": [f.rows for f in lin.files],
-                        "bytes": [f.size_bytes for f in lin.files],
-                        "sha256": [f.sha256 for f in lin.files],
+                        "path": [f["path"] for f in record["files"]],
+                        "rows": [f["rows"] for f in record["files"]],
+                        "bytes": [f["size_bytes"] for f in record["files"]],
+                        "sha256": [f["sha256"] for f in record["files"]],
                     },
                     schema={
                         "path": pl.String,
@@ -313,22 +350,23 @@ class Report:
                         '<table class="data">', '<table class="data files">'
                     )
                 )
-            if lin.schema_versions:
+            versions = record["schema_versions"]
+            if versions:
                 parts.append("<h3>Schema versions</h3>")
                 parts.append(
                     h.table_html(
                         pl.DataFrame(
                             {
-                                "schema": list(lin.schema_versions),
-                                "version": [str(v) for v in lin.schema_versions.values()],
+                                "schema": list(versions),
+                                "version": [str(v) for v in versions.values()],
                             }
                         ),
                         max_rows=None,
                     )
                 )
-            if lin.parameters:
+            params = record["parameters"]
+            if params:
                 parts.append("<h3>Parameters</h3>")
-                params = lin.to_dict()["parameters"]
                 parts.append(
                     h.table_html(
                         pl.DataFrame(
@@ -347,10 +385,10 @@ class Report:
                 max_rows=None,
             )
         )
-        if lin is not None:
+        if record is not None:
             parts.append(
                 '<details class="no-print"><summary>Lineage as JSON</summary>'
-                f'<pre id="omni-lineage-json">{h.esc(lin.to_json())}</pre></details>'
+                f'<pre id="omni-lineage-json">{h.esc(self.lineage_json() or "")}</pre></details>'
             )
         return f'<section class="lineage">{"".join(parts)}</section>'
 
@@ -445,20 +483,29 @@ class Report:
         Returns
         -------
         dict
-            Format -> written path.
+            Format -> written path, and ``"lineage"`` -> ``<name>.lineage.json``: beside the
+            HTML/PDF, the lineage the HTML shows (:meth:`lineage_record`), when the report
+            has one.
         """
         return export_document(self, root=root, out=out, name=name, formats=formats)
 
 
 def _param_text(value: Any) -> str:
     if isinstance(value, dict | list):
-        import json
-
         return json.dumps(value, sort_keys=True)
     return h.format_value(value)
 
 
+def _span_text(span: Mapping[str, str | None]) -> str:
+    """``<start> to <end>`` as recorded (start inclusive, end exclusive)."""
+    start, end = span.get("start"), span.get("end")
+    return f"{start or 'the first row'} to {end or 'the last row'}"
+
+
 def _mkdir(folder: Path) -> None:
+    from omni_research import _guard
+
+    _guard.check_path(folder)  # before anything is created there
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -510,4 +557,11 @@ def export_document(
     for fmt in dict.fromkeys(formats):
         path = folder / f"{stem}.{fmt}"
         written[fmt] = doc.write_html(path) if fmt == "html" else doc.write_pdf(path)
+    lineage_json = getattr(doc, "lineage_json", None)
+    text = lineage_json() if callable(lineage_json) else None
+    if text is not None:
+        from omni_research.io._atomic import write_text_atomic
+
+        # atomic and guarded like every other write (write_text_atomic checks the target)
+        written["lineage"] = write_text_atomic(folder / f"{stem}.lineage.json", text)
     return written

@@ -79,6 +79,9 @@ class Lineage:
         Commit of the code that made the report, or ``"unknown"`` outside a git checkout.
     created_at : datetime
         When the lineage was collected (UTC).
+    time_range : dict or None
+        The span of data asked for, ``{"start": ..., "end": ...}`` as ISO strings (start
+        inclusive, end exclusive). None: taken from the ``start``/``end`` parameters, if any.
     """
 
     catalog_root: str
@@ -89,6 +92,16 @@ class Lineage:
     packages: Mapping[str, str] = field(default_factory=dict)
     git_commit: str = "unknown"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    time_range: Mapping[str, str | None] | None = None
+
+    def span(self) -> dict[str, str | None] | None:
+        """The time range read: :attr:`time_range`, else the ``start``/``end`` parameters."""
+        if self.time_range is not None:
+            return {"start": self.time_range.get("start"), "end": self.time_range.get("end")}
+        if "start" in self.parameters or "end" in self.parameters:
+            given = _jsonable({k: self.parameters.get(k) for k in ("start", "end")})
+            return {k: None if v is None else str(v) for k, v in given.items()}
+        return None
 
     def datasets(self) -> list[dict[str, Any]]:
         """Per dataset: number of files and total rows, in first-seen order."""
@@ -106,6 +119,7 @@ class Lineage:
             "tier": self.tier,
             "created_at": self.created_at.isoformat(),
             "git_commit": self.git_commit,
+            "time_range": self.span(),
             "schema_versions": dict(self.schema_versions),
             "parameters": _jsonable(self.parameters),
             "packages": dict(self.packages),
@@ -268,6 +282,7 @@ def collect_lineage(
     files: Iterable[str | Path | tuple[str | Path, str]] = (),
     parameters: Mapping[str, Any] | None = None,
     schema_versions: Mapping[str, str] | None = None,
+    time_range: Mapping[str, str | None] | None = None,
 ) -> Lineage:
     """Collect the lineage of a report, refusing anything but test or research data.
 
@@ -283,6 +298,9 @@ def collect_lineage(
         Indicator, strategy and selection parameters to record.
     schema_versions
         Schema versions of the manifest and of each kind.
+    time_range
+        The span read, ``{"start": ..., "end": ...}`` (ISO strings; None: the ``start`` and
+        ``end`` parameters stand for it).
 
     Returns
     -------
@@ -325,4 +343,5 @@ def collect_lineage(
         parameters=dict(parameters or {}),
         packages=package_versions(),
         git_commit=git_commit(),
+        time_range=dict(time_range) if time_range is not None else None,
     )

@@ -128,7 +128,7 @@ def test_report_notebook_writes_report_into_out_dir(kernel: str, tmp_path: Path)
     nb = run_notebook("04_research_report.ipynb", tmp_path, kernel, {"out_dir": str(out)})
     assert outputs(nb, "error") == []
     written = sorted(p.suffix for p in out.iterdir())
-    assert written == [".html", ".pdf"]
+    assert written == [".html", ".json", ".pdf"]  # .json: <name>.lineage.json
     assert "tier test" in stdout(nb)
 
 
