@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import math
 from collections.abc import Callable, Mapping
@@ -10,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from omni_research._time import TimeLike
 from omni_research.exceptions import ConfigurationError
 from omni_research.strategies import STRATEGIES
 from omni_research.widgets._base import WidgetBase, control_values, html_table, param_control
@@ -38,7 +38,8 @@ class BacktestPanel(WidgetBase):
     strategy : str, default "sma_cross"
         One of :data:`omni_research.strategies.STRATEGIES` (the report's table too).
     symbol, timeframe, start, end
-        Initial market choice, as in :class:`MarketExplorer`.
+        Initial market choice, as in :class:`MarketExplorer` (``end``: a bare date includes
+        its day, a timestamp excludes itself).
     autorun : bool, default True
         Run once when built.
     background : bool, default True
@@ -62,8 +63,8 @@ class BacktestPanel(WidgetBase):
         strategy: str = "sma_cross",
         symbol: str | None = None,
         timeframe: str | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
         autorun: bool = True,
         background: bool = True,
     ) -> None:

@@ -210,10 +210,6 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def utc_day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
 def observe_all(controls: Mapping[str, Any] | list[Any], handler: Callable[[Any], None]) -> None:
     items = controls.values() if isinstance(controls, Mapping) else controls
     for c in items:

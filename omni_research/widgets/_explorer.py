@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
 
+from omni_research._time import TimeLike
 from omni_research.widgets._base import WidgetBase, control_values, param_control
 
 
@@ -21,8 +21,12 @@ class MarketExplorer(WidgetBase):
         From ``omni_research.open_catalog``; its ``ohlcv`` dataset is explored.
     symbol, timeframe : str, optional
         Initial choices (an unknown one shows a message and falls back to the first).
-    start, end : datetime.date, optional
-        Initial date range (inclusive days, UTC); the whole data by default.
+    start, end : str, datetime.date or aware datetime, optional
+        Initial range, read as everywhere in the kit: ``start`` inclusive; a bare-date
+        ``end`` (``"2025-01-08"``, a ``date``) includes that whole day, an ``end`` with a
+        time of day (``"2025-01-09T00:00Z"``) excludes itself. The date pickers show the
+        days the range touches; a time of day is kept until a picker is changed. The whole
+        data by default.
     indicators : iterable of str, optional
         Registry names selected at start.
 
@@ -50,8 +54,8 @@ class MarketExplorer(WidgetBase):
         *,
         symbol: str | None = None,
         timeframe: str | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
         indicators: Iterable[str] = (),
     ) -> None:
         import ipywidgets as w

@@ -1,4 +1,9 @@
-"""Symbol / timeframe / date-range pickers over a catalog's OHLCV, shared by the widgets."""
+"""Symbol / timeframe / date-range pickers over a catalog's OHLCV, shared by the widgets.
+
+The dates mean what ``start``/``end`` mean everywhere in the kit (``_time.parse_range``):
+the "from" day is included from its midnight, the "to (incl.)" day is included whole (a
+bare end date), so the range loaded is ``[from 00:00, to + 1 day 00:00)`` UTC.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from typing import Any
 
 import polars as pl
 
+from omni_research._time import TimeLike, TimeRange, parse_range
 from omni_research._typing import TIMEFRAMES
 from omni_research.exceptions import ConfigurationError, OmniDataError
-from omni_research.widgets._base import utc_day_start
 
 
 def _duration_us(timeframe: str) -> int | None:
@@ -35,8 +40,8 @@ class MarketPicker:
         kind: str = "ohlcv",
         symbol: str | None = None,
         timeframe: str | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
     ) -> None:
         import ipywidgets as w
 
@@ -94,31 +99,71 @@ class MarketPicker:
             description="timeframe",
             style=style,
         )
-        self.start = w.DatePicker(value=start or self.first_day, description="from", style=style)
-        self.end = w.DatePicker(value=end or self.last_day, description="to (incl.)", style=style)
+        # A start/end with a time of day is kept exactly until a date picker is touched; the
+        # pickers show the days it touches.
+        self._exact: TimeRange | None = None
+        first_day, last_day = self.first_day, self.last_day
+        try:
+            span = parse_range(start, end, where="date range")
+        except ConfigurationError as exc:
+            self.notes.append(f"{exc}; showing the whole data instead")
+        else:
+            if span.start is not None:
+                first_day = span.start.date()
+            if span.end is not None:
+                # The last day the range touches: an end is exclusive.
+                last_day = (span.end - dt.timedelta(microseconds=1)).date()
+            if not (_midnight(span.start) and _midnight(span.end)):
+                self._exact = span
+        self.start = w.DatePicker(value=first_day, description="from", style=style)
+        self.end = w.DatePicker(value=last_day, description="to (incl.)", style=style)
+        for picker in (self.start, self.end):
+            picker.observe(self._drop_exact, names="value")
         self.controls = [self.symbol, self.timeframe, self.start, self.end]
         self.box = w.HBox(self.controls)
 
-    def selection(self) -> dict[str, Any]:
-        """symbol, timeframe, and the UTC [start, end) the dates cover."""
+    def _drop_exact(self, _change: Any) -> None:
+        self._exact = None
+
+    def time_range(self) -> TimeRange:
+        """The UTC ``[start, end)`` chosen, read by the kit's one parser.
+
+        Raises
+        ------
+        ConfigurationError
+            When a date is missing or the end day is before the start day.
+        """
+        if self._exact is not None:
+            return self._exact
         start, end = self.start.value, self.end.value
+        if start is None or end is None:
+            raise ConfigurationError("choose both a start and an end date")
+        if start > end:
+            raise ConfigurationError(
+                f"empty date range: start {start} is after end {end}; "
+                "pick an end date on or after the start date"
+            )
+        return parse_range(start, end, where="date range")
+
+    def selection(self) -> dict[str, Any]:
+        """symbol, timeframe, and the UTC [start, end) the dates cover (end exclusive)."""
+        if self._exact is not None:
+            t0, t1 = self._exact.start, self._exact.end
+        else:
+            # Each bound on its own, so a half-edited range (end before start) still reads.
+            t0 = parse_range(self.start.value, None).start
+            t1 = parse_range(None, self.end.value).end
         return {
             "symbol": self.symbol.value,
             "timeframe": self.timeframe.value,
-            "start": utc_day_start(start) if start else None,
-            "end": utc_day_start(end) + dt.timedelta(days=1) if end else None,
+            "start": t0,
+            "end": t1,
         }
 
     def load(self) -> pl.DataFrame:
         """The chosen bars, validated by the catalog and resampled to the chosen timeframe."""
-        sel = self.selection()
-        if sel["start"] is None or sel["end"] is None:
-            raise ConfigurationError("choose both a start and an end date")
-        if sel["start"] >= sel["end"]:
-            raise ConfigurationError(
-                f"empty date range: start {self.start.value} is after end {self.end.value}; "
-                "pick an end date on or after the start date"
-            )
+        span = self.time_range()
+        sel = {**self.selection(), "start": span.start, "end": span.end}
         key = (sel["symbol"], sel["start"], sel["end"])
         if self._cache is not None and self._cache[0] == key:
             bars = self._cache[1]
@@ -142,6 +187,10 @@ class MarketPicker:
             bars = resample_ohlcv(bars, timeframe=sel["timeframe"]).drop("is_partial", "is_filled")
         out: pl.DataFrame = bars.sort("timestamp")
         return out
+
+
+def _midnight(t: dt.datetime | None) -> bool:
+    return t is None or t.time() == dt.time(0)
 
 
 _SENSIBLE = {"1m", "5m", "15m", "30m", "1h", "4h", "12h", "1d"}

@@ -7,6 +7,7 @@ import html
 import json
 import re
 import shutil
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +19,7 @@ from omni_research.bars import resample_ohlcv
 from omni_research.cli import report_main
 from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
 from omni_research.reports import Report, build_research_report
-from omni_research.reports._research import STRATEGIES
+from omni_research.reports._research import STRATEGIES, ResearchRun, run_research
 
 from .conftest import REMOTE_REF, needs_chromium, needs_pdftoppm
 from .render import open_in_chromium, pdf_pages_png, pixel_std
@@ -216,7 +217,7 @@ def test_report_cli_writes_html_and_pdf_that_render_offline(
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     written = {line.split(": ", 1)[0]: Path(line.split(": ", 1)[1]) for line in lines}
-    assert set(written) == {"html", "pdf"}
+    assert set(written) == {"html", "pdf", "lineage"}
     pattern = r"research-report_ETHUSDT_1h_20250106-20250109_\d{8}T\d{4}Z"
     assert re.fullmatch(pattern + r"\.html", written["html"].name)
     assert re.fullmatch(pattern + r"\.pdf", written["pdf"].name)
@@ -268,8 +269,41 @@ def test_report_into_root_exports_does_not_disturb_the_catalog(
         fmt=["html"],
     )
     assert code == 0
-    written = Path(capsys.readouterr().out.split("html: ", 1)[1].strip())
+    written = Path(capsys.readouterr().out.split("html: ", 1)[1].splitlines()[0].strip())
     assert written.parent == root / "exports" / "reports" and written.is_file()
     after = omr.open_catalog(root)
     assert after.verify().equals(problems) and problems.height == 0
     assert after.datasets().equals(datasets)
+
+
+def test_research_report_bare_end_date_includes_its_day_timestamp_end_excludes_itself(
+    catalog: omr.Catalog,
+) -> None:
+    day = datetime(2025, 1, 8, tzinfo=UTC)
+    next_day = day + timedelta(days=1)
+    btc = catalog.load("ohlcv", symbols=["BTCUSDT"], timeframe="1m").sort("timestamp")
+    whole = btc.filter((pl.col("timestamp") >= day) & (pl.col("timestamp") < next_day))
+    assert whole.height == 1440
+
+    def run(end: str | date | datetime) -> ResearchRun:
+        return run_research(
+            catalog,
+            symbols=["BTCUSDT"],
+            start="2025-01-08",
+            end=end,
+            timeframe="1h",
+            params={"funding": False},
+            sweep_grid={"fast": [10], "slow": [30]},
+        )
+
+    for end in ("2025-01-08", date(2025, 1, 8), "2025-01-09T00:00Z", next_day):
+        res = run(end)
+        assert res.minute["timestamp"].to_list() == whole["timestamp"].to_list(), end
+        assert res.lineage.parameters["end"] == next_day.isoformat()
+        assert [Path(r.path).parent.name for r in res.lineage.files] == ["date=2025-01-08"]
+    noon = day + timedelta(hours=12)
+    res = run("2025-01-08T12:00Z")
+    assert res.minute["timestamp"].to_list() == whole["timestamp"].to_list()[:720]
+    assert res.bars["timestamp"].max() == noon - timedelta(hours=1)
+    with pytest.raises(ConfigurationError, match="before start"):
+        run("2025-01-07T12:00Z")

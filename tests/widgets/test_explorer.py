@@ -115,3 +115,39 @@ def test_market_explorer_empty_range_shows_message_not_traceback(catalog: Any) -
     ex.picker.end.value = dt.date(2025, 1, 7)
     assert ex.message.value == ""
     assert ex.result is not None and ex.result.height == 96
+
+
+def test_widget_end_date_includes_its_day_and_a_timestamp_end_excludes_itself(
+    catalog: Any, btc_1m: pl.DataFrame
+) -> None:
+    from omni_research.widgets import BacktestPanel
+
+    day = dt.datetime(2025, 1, 8, tzinfo=dt.UTC)
+    next_day = day + dt.timedelta(days=1)
+    whole = btc_1m.filter((pl.col("timestamp") >= day) & (pl.col("timestamp") < next_day))
+    assert whole.height == 1440
+    for end in (dt.date(2025, 1, 8), "2025-01-08", "2025-01-09T00:00Z", next_day):
+        ex = MarketExplorer(catalog, timeframe="1m", start=dt.date(2025, 1, 8), end=end)
+        assert ex.last_error is None, end
+        assert ex.picker.end.value == dt.date(2025, 1, 8)  # "to (incl.)" shows the 8th
+        assert (ex.value["start"], ex.value["end"]) == (day, next_day)
+        assert ex.result is not None
+        assert ex.result["timestamp"].to_list() == whole["timestamp"].to_list(), end
+    # An end with a time of day excludes its own bar, on every widget built on the picker.
+    noon = day + dt.timedelta(hours=12)
+    ex = MarketExplorer(catalog, timeframe="1m", start="2025-01-08", end="2025-01-08T12:00Z")
+    assert ex.last_error is None and ex.result is not None
+    assert ex.value["end"] == noon and ex.picker.end.value == dt.date(2025, 1, 8)
+    assert ex.result["timestamp"].to_list() == whole["timestamp"].to_list()[:720]
+    assert ex.result["timestamp"].max() == noon - dt.timedelta(minutes=1)
+    panel = BacktestPanel(catalog, timeframe="1h", start=day, end=noon, autorun=False)
+    hours = panel.picker.load()["timestamp"]
+    assert hours.to_list() == [day + dt.timedelta(hours=h) for h in range(12)]
+    # Touching a date picker goes back to whole days.
+    ex.picker.end.value = dt.date(2025, 1, 9)
+    assert ex.value["end"] == next_day + dt.timedelta(days=1)
+    assert ex.result["timestamp"].max() == next_day + dt.timedelta(hours=23, minutes=59)
+    # A value the kit's parser refuses is a message, not a traceback.
+    bad = MarketExplorer(catalog, end=dt.datetime(2025, 1, 8))  # noqa: DTZ001 (naive: refused)
+    assert "naive" in html.unescape(bad.message.value)
+    assert bad.value["end"] == dt.datetime(2025, 1, 13, tzinfo=dt.UTC)
