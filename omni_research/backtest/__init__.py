@@ -7,12 +7,15 @@ forward returns of the bars where an indicator rule holds. Conventions: docs/bac
 The named strategies these run live in `omni_research.strategies`.
 """
 
+from omni_research._public import publish
 from omni_research.backtest._engine import BacktestResult, Fees, run
 from omni_research.backtest._lookahead import LookaheadReport, lookahead_check
 from omni_research.backtest._montecarlo import monte_carlo
 from omni_research.backtest._signals import RULES as SIGNAL_RULES
 from omni_research.backtest._signals import signal_mask, signal_onsets, signal_stats
 from omni_research.backtest._sweep import sweep
+
+publish(__name__, BacktestResult, Fees, LookaheadReport)
 
 __all__ = [
     "SIGNAL_RULES",
