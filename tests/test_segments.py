@@ -102,3 +102,24 @@ def test_series_first_rows_of_integers_and_interleaved() -> None:
     assert first.tolist() == [0, 2, 5]
     assert series_first_rows(pl.Series([3, 1, 3])) is None
     assert series_first_rows(pl.Series(["a", None])) is None
+
+
+def test_shared_results_keep_the_last_few_and_are_read_only() -> None:
+    cache = SegmentCache(kept=2)
+    calls: list[str] = []
+
+    def compute(tag: str) -> np.ndarray:
+        calls.append(tag)
+        return np.arange(3.0)
+
+    a = cache.shared_run("a", None, lambda: compute("a"))
+    cache.shared_run("b", None, lambda: compute("b"))
+    assert cache.shared_run("a", None, lambda: compute("a")) is a  # still kept
+    assert not a.flags.writeable
+    cache.shared_run("c", None, lambda: compute("c"))  # replaces the oldest ("a")
+    cache.shared_run("a", None, lambda: compute("a"))
+    assert calls == ["a", "b", "c", "a"]
+    two = cache.shared_run("two", None, lambda: np.array([[1.0, np.nan], [3.0, 4.0]]))
+    built = cache.shared_series(two, ("x", "y"))
+    assert cache.shared_series(two, ("x", "y")) is built  # converted once; a row per output
+    assert built.struct.unnest().to_dict(as_series=False) == {"x": [1.0, None], "y": [3.0, 4.0]}

@@ -91,15 +91,17 @@ class SegmentCache:
       buffers (addresses, offsets, lengths): the expressions of one query see the same
       key column, so finding its groups once serves all of them (a String symbol column
       costs ~10-30 ms per search on 10,000,000 rows, ~850 ms when rows are interleaved);
-    * the last shared kernel result (``share=`` of ``run_segmented``/``shared_run``):
-      Polars never shares a Python UDF's result between expressions, so the seven
-      Bollinger functions selected together would each run the same pass;
-    * the Series built from that shared result, so the expressions sharing one pass also
+    * the last ``kept`` shared kernel results (``share=`` of ``run_segmented`` and
+      ``shared_run``): Polars never shares a Python UDF's result between expressions, so
+      the seven Bollinger functions selected together would each run the same pass (and
+      MACD's, ADX's and PSAR's outputs in one query theirs);
+    * the Series built from those shared results, so the expressions sharing one pass also
       share its conversion to Polars (~0.4 ms per 1,000,000 rows and output).
 
     Each entry holds the Series its key names, so no other buffer can take their
     addresses while the entry lives; Polars buffers are immutable while shared, so an
-    equal key means equal input. Results are read-only. :meth:`clear` forgets all.
+    equal key means equal input. Results are read-only; a miss replaces the oldest entry.
+    :meth:`clear` forgets all.
     """
 
     def __init__(self, *, kept: int = 4) -> None:
@@ -157,7 +159,7 @@ class SegmentCache:
             result = compute()
             for r in result if isinstance(result, list) else [result]:
                 r.flags.writeable = False
-            self._shared[:] = [(ident, hold, result)]
+            self._shared[:] = [(ident, hold, result), *self._shared[: self.kept - 1]]
         return result
 
     def shared_series(self, res: KernelResult, outputs: Sequence[str] | None) -> pl.Series:
@@ -173,7 +175,7 @@ class SegmentCache:
                     return built
         built = as_series(res, outputs)
         with self._built_lock:
-            self._built[:] = [(id(res), names, res, built)]
+            self._built[:] = [(id(res), names, res, built), *self._built[: self.kept - 1]]
         return built
 
 
