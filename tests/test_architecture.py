@@ -264,3 +264,22 @@ def test_private_rule_on_examples() -> None:
     assert _feature("omni_research") == "omni_research"
     assert _is_inside("omni_research.indicators._all", "omni_research.indicators")
     assert not _is_inside("omni_research.quality", "omni_research.indicators")
+
+
+def test_nothing_imports_the_cli_and_analysis_never_opens_the_catalog() -> None:
+    """The CLI is the top; bars, order books, quality and indicators take frames, never a
+    catalog (the CLI and the report open one on the user's behalf)."""
+    graph = _graph()
+    for module, targets in graph.items():
+        if not _is_inside(module, "omni_research.cli"):
+            assert not any(_is_inside(t, "omni_research.cli") for t in targets), module
+    analysis = (
+        "omni_research.bars",
+        "omni_research.orderbook",
+        "omni_research.quality",
+        "omni_research.indicators",
+    )
+    for module, targets in graph.items():
+        if any(_is_inside(module, a) for a in analysis):
+            opened = {t for t in targets if t in ("omni_research", "omni_research._catalog")}
+            assert not opened, f"{module} imports {sorted(opened)}"
