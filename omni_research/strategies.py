@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from omni_research.exceptions import ConfigurationError
@@ -90,7 +91,8 @@ class Strategy:
     draws: Callable[[Mapping[str, int]], list[IndicatorSpec]]
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, int]:
-        """The defaults with ``overrides`` applied, every value checked as an integer >= 1.
+        """The defaults with ``overrides`` applied, every value checked as an integer >= 1
+        (an integral float such as ``10.0`` is read as ``10``).
 
         Raises
         ------
@@ -111,7 +113,9 @@ class Strategy:
             try:
                 if isinstance(value, bool):
                     raise TypeError
-                number = operator.index(value)
+                # 10.0 (a float from a config or a grid) is 10; 10.5 is refused, not truncated
+                integral = isinstance(value, float | np.floating) and float(value).is_integer()
+                number = int(value) if integral else operator.index(value)
             except TypeError:
                 raise ConfigurationError(
                     f"strategy {self.name}: {key}={value!r} must be an integer"

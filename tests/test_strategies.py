@@ -162,8 +162,11 @@ def test_params_are_checked() -> None:
     assert strat.params({"slow": np.int64(40)}) == {"fast": 10, "slow": 40}
     with pytest.raises(ConfigurationError, match=r"unknown parameter\(s\) \['window'\]"):
         strat.params({"window": 3})
+    assert strat.params({"fast": 12.0, "slow": np.float64(40.0)}) == {"fast": 12, "slow": 40}
     with pytest.raises(ConfigurationError, match="must be an integer"):
         strat.params({"fast": 2.5})
+    with pytest.raises(ConfigurationError, match="must be an integer"):
+        strat.params({"fast": "5"})
     with pytest.raises(ConfigurationError, match="must be an integer"):
         strat.params({"fast": True})
     with pytest.raises(ConfigurationError, match="must be >= 1"):

@@ -352,7 +352,7 @@ def _parse_span(
 ) -> TimeRange:
     # The kit's one reading of start/end (a bare end date includes its day).
     try:
-        return parse_range(start, end, where="research report")
+        return parse_range(start, end)
     except ConfigurationError as exc:
         raise ConfigurationError(f"research report: cannot read start/end: {exc}") from None
 

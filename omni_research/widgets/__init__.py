@@ -13,7 +13,8 @@ here as ``STRATEGIES``, ``Strategy``, ``strategy_signal``), the signal statistic
 
 from __future__ import annotations
 
-from omni_research.backtest._signals import RULES, signal_stats
+from omni_research.backtest import SIGNAL_RULES as RULES
+from omni_research.backtest import signal_stats
 from omni_research.strategies import STRATEGIES, Strategy, strategy_signal
 from omni_research.widgets._backtest import BacktestPanel
 from omni_research.widgets._explorer import MarketExplorer

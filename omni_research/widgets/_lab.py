@@ -10,7 +10,8 @@ from typing import Any
 
 import polars as pl
 
-from omni_research.backtest._signals import RULES, signal_onsets, signal_stats
+from omni_research.backtest import SIGNAL_RULES as RULES
+from omni_research.backtest import signal_onsets, signal_stats
 from omni_research.exceptions import ConfigurationError, UnknownKindError
 from omni_research.widgets._base import WidgetBase, control_values, html_table, param_control
 
