@@ -51,6 +51,7 @@ from typing import Any, TextIO
 import polars as pl
 
 from omni_research import _guard, _layout
+from omni_research._typing import Kind
 from omni_research._writelock import write_lock
 from omni_research.exceptions import (
     ConfigurationError,
@@ -112,7 +113,7 @@ class ImportSummary:
     ----------
     source : str
         The file (or ``"<json>"`` for in-memory input) that was imported.
-    kind : str
+    kind : Kind
         The catalog kind written: ``trades``, ``ohlcv`` or ``orderbook``.
     rows_read : int
         Data rows found in the source.
@@ -133,7 +134,7 @@ class ImportSummary:
     """
 
     source: str
-    kind: str
+    kind: Kind
     rows_read: int
     imported: int
     duplicates: int
@@ -192,7 +193,7 @@ class _Written:
 
 def _write_partitions(
     root: Path,
-    kind: str,
+    kind: Kind,
     new: pl.DataFrame,
     *,
     key: list[str],
@@ -222,7 +223,7 @@ def _write_partitions(
 
 def _merge_under_lock(
     root: Path,
-    kind: str,
+    kind: Kind,
     new: pl.DataFrame,
     *,
     key: list[str],
@@ -300,7 +301,7 @@ def _merge_under_lock(
 
 
 def _finish(
-    source: str, kind: str, rows_read: int, written: _Written, rejects: pl.DataFrame
+    source: str, kind: Kind, rows_read: int, written: _Written, rejects: pl.DataFrame
 ) -> ImportSummary:
     summary = ImportSummary(
         source=source,
