@@ -1,0 +1,544 @@
+"""The shared HTTP machinery of every source: settings, limits as data, one retry policy.
+
+httpx's own split is the model: :class:`HttpSession` owns one ``httpx.Client`` per
+download (timeouts always set, certificates always checked, HTTPS to every host that is
+not the loopback), and all retrying happens in one place, a tenacity policy built from a
+:class:`RetryPolicy`:
+
+* **retried** with exponential backoff and jitter: timeouts, connection resets, truncated
+  or unparseable bodies, HTTP 5xx, and a provider's "server busy" codes;
+* **waited for**: a provider's rate-limit answer (Bybit ``retCode 10006``: until the
+  ``X-Bapi-Limit-Reset-Timestamp`` header; HTTP 429: ``Retry-After``);
+* **never retried**: other 4xx client errors and a provider's error codes (the request
+  itself is wrong), and Bybit's HTTP 403 "access too frequent", an IP ban for minutes:
+  the download stops with :class:`~omni_research.exceptions.SourceError` saying when to
+  run it again (it resumes where it stopped).
+
+Each provider's limits are a :class:`Limits` row of :data:`LIMITS`; a client-side window
+keeps the request rate under the documented budget before the server has to say so.
+
+Base URLs come from the environment (``OMNI_BYBIT_API_URL``, ``OMNI_BYBIT_PUBLIC_URL``,
+``OMNI_BYBIT_ORDERBOOK_URL``, ``OMNI_COINGECKO_API_URL``, ``OMNI_NEWSAPI_URL``,
+``OMNI_X_API_URL``), read here through :func:`source_settings` (one frozen object), so that
+tests and company mirrors can point elsewhere.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import ipaddress
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+import tenacity
+
+from omni_research.exceptions import ConfigurationError, SourceError
+
+__all__ = [
+    "LIMITS",
+    "HttpSession",
+    "Limits",
+    "RetryPolicy",
+    "SourceSettings",
+    "check_base_url",
+    "public_url",
+    "source_settings",
+]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceSettings:
+    """Base URLs of the providers, from the environment (real hosts by default).
+
+    Attributes
+    ----------
+    bybit_api_url : str
+        ``OMNI_BYBIT_API_URL``: Bybit's v5 REST API.
+    bybit_public_url : str
+        ``OMNI_BYBIT_PUBLIC_URL``: Bybit's public trading-history dumps.
+    bybit_orderbook_url : str
+        ``OMNI_BYBIT_ORDERBOOK_URL``: Bybit's historical order-book dumps.
+    coingecko_api_url : str
+        ``OMNI_COINGECKO_API_URL``.
+    newsapi_url : str
+        ``OMNI_NEWSAPI_URL``.
+    x_api_url : str
+        ``OMNI_X_API_URL``.
+    """
+
+    bybit_api_url: str = "https://api.bybit.com"
+    bybit_public_url: str = "https://public.bybit.com"
+    bybit_orderbook_url: str = "https://quote-saver.bycsi.com"
+    coingecko_api_url: str = "https://api.coingecko.com/api/v3"
+    newsapi_url: str = "https://newsapi.org"
+    x_api_url: str = "https://api.x.com"
+
+
+ENVIRONMENT: dict[str, str] = {
+    "bybit_api_url": "OMNI_BYBIT_API_URL",
+    "bybit_public_url": "OMNI_BYBIT_PUBLIC_URL",
+    "bybit_orderbook_url": "OMNI_BYBIT_ORDERBOOK_URL",
+    "coingecko_api_url": "OMNI_COINGECKO_API_URL",
+    "newsapi_url": "OMNI_NEWSAPI_URL",
+    "x_api_url": "OMNI_X_API_URL",
+}
+"""Which environment variable sets which :class:`SourceSettings` field."""
+
+
+def source_settings() -> SourceSettings:
+    """Read the providers' base URLs from the environment now (never cached).
+
+    Every URL is checked by :func:`check_base_url`.
+
+    Raises
+    ------
+    ConfigurationError
+        If a URL is not ``https://`` (plain ``http://`` is accepted for the loopback only)
+        or has no host; the message names the environment variable.
+    """
+    values: dict[str, str] = {}
+    for name, variable in ENVIRONMENT.items():
+        raw = os.environ.get(variable, "").strip()
+        if raw:
+            values[name] = check_base_url(raw, variable=variable)
+    return SourceSettings(**values)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, /, *, variable: str = "base URL") -> str:
+    """Return ``url`` without a trailing ``/`` if it is a usable base URL; else raise.
+
+    HTTPS (with the certificate checked) is required for every host that is not the
+    loopback (``127.0.0.0/8``, ``::1``, ``localhost``), where the test servers run.
+
+    Examples
+    --------
+    >>> check_base_url("http://127.0.0.1:8080/")
+    'http://127.0.0.1:8080'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigurationError(
+            f"{variable} is {url!r}; expected an https:// URL such as https://api.bybit.com"
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"{variable} is {url!r}: plain http is accepted only for the loopback (test "
+            "servers on 127.0.0.1); use https:// so the host's certificate is checked"
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            f"{variable} carries credentials in the URL; keys come from their own "
+            "environment variables, never from a URL"
+        )
+    return url.rstrip("/")
+
+
+# --------------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """A provider's documented request limits and error conventions, as data.
+
+    Attributes
+    ----------
+    source : str
+        The provider's name, for messages.
+    requests, window : int, float
+        At most ``requests`` requests per ``window`` seconds from this process.
+    code_field : str or None
+        The JSON field of the provider's own status code (Bybit: ``retCode``, 0 is OK).
+    rate_limit_codes : frozenset of int
+        Codes meaning "too many requests, wait" (Bybit: 10006).
+    retry_codes : frozenset of int
+        Codes meaning a transient server fault worth retrying (Bybit: 10000 server
+        timeout, 10016 server error).
+    reset_header : str or None
+        Header holding when the rate-limit window resets, epoch milliseconds.
+    ban_status : int or None
+        HTTP status of an IP ban (Bybit: 403 "access too frequent"): stop, do not retry.
+    ban_minutes : float
+        How long the ban lasts, for the message.
+    max_wait : float
+        Longest wait (seconds) for a rate-limit reset before giving up.
+    """
+
+    source: str
+    requests: int
+    window: float
+    code_field: str | None = None
+    rate_limit_codes: frozenset[int] = frozenset()
+    retry_codes: frozenset[int] = frozenset()
+    reset_header: str | None = None
+    ban_status: int | None = None
+    ban_minutes: float = 10.0
+    max_wait: float = 60.0
+
+
+LIMITS: dict[str, Limits] = {
+    "bybit": Limits(
+        source="Bybit",
+        requests=600,
+        window=5.0,
+        code_field="retCode",
+        rate_limit_codes=frozenset({10006}),
+        retry_codes=frozenset({10000, 10016}),
+        reset_header="X-Bapi-Limit-Reset-Timestamp",
+        ban_status=403,
+        ban_minutes=10.0,
+    ),
+    "bybit_public": Limits(source="Bybit public dumps", requests=600, window=5.0, ban_status=403),
+    "coingecko": Limits(source="CoinGecko", requests=30, window=60.0),
+    "newsapi": Limits(source="NewsAPI", requests=100, window=86_400.0),
+    "x": Limits(source="X", requests=450, window=900.0),
+}
+"""Per-provider limits: Bybit about 600 requests per 5 s per IP (403 = banned ~10 min,
+``retCode 10006`` = per-second limit with a reset header); CoinGecko's demo plan about 30
+calls a minute; NewsAPI's free plan 100 requests a day; X recent search 450 per 15 min."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How transient faults are retried: exponential backoff with jitter, bounded attempts.
+
+    Attributes
+    ----------
+    attempts : int
+        Tries per request in total (the first one included).
+    initial, maximum, jitter : float
+        Seconds: the first backoff, its ceiling, and the random jitter added to each.
+    timeout : float
+        Seconds a read may take (connect: at most 10 s).
+    """
+
+    attempts: int = 6
+    initial: float = 0.5
+    maximum: float = 30.0
+    jitter: float = 0.5
+    timeout: float = 30.0
+
+
+SECRET_PARAMS = frozenset(
+    {"apikey", "api_key", "x_cg_demo_api_key", "x_cg_pro_api_key", "token", "access_token"}
+)
+"""Query parameters whose values never appear in messages or logs."""
+
+
+def public_url(url: str | httpx.URL, /, *, secrets: Iterable[str] = ()) -> str:
+    """``url`` with the values of secret query parameters (and any of ``secrets``) masked.
+
+    Examples
+    --------
+    >>> public_url("https://newsapi.org/v2/everything?q=btc&apiKey=abc123")
+    'https://newsapi.org/v2/everything?q=btc&apiKey=***'
+    """
+    parts = urlsplit(str(url))
+    query = [
+        (k, "***" if k.lower() in SECRET_PARAMS else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    text = urlunsplit(parts._replace(query=urlencode(query, safe="*,")))
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+# --------------------------------------------------------------------------- session
+
+
+class _Transient(Exception):
+    """A fault worth another try; ``wait`` (seconds) when the provider said how long."""
+
+    def __init__(self, reason: str, *, url: str, status: int | None, wait: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.url = url
+        self.status = status
+        self.wait = wait
+
+
+class _Window:
+    """At most ``requests`` calls per ``window`` seconds (a sliding window of send times)."""
+
+    def __init__(self, limits: Limits, sleep: Callable[[float], None]) -> None:
+        self._limits = limits
+        self._sleep = sleep
+        self._sent: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            while self._sent and now - self._sent[0] >= self._limits.window:
+                self._sent.popleft()
+            if len(self._sent) >= self._limits.requests:
+                self._sleep(self._limits.window - (now - self._sent[0]))
+                self._sent.popleft()
+            self._sent.append(time.monotonic())
+
+
+class HttpSession:
+    """One ``httpx.Client`` for one download from one provider, with the retry policy.
+
+    Parameters
+    ----------
+    base_url
+        The provider's base URL (checked by :func:`check_base_url`).
+    limits
+        The provider's :class:`Limits`.
+    policy
+        The :class:`RetryPolicy`.
+    headers
+        Extra request headers (an API key header, say); their values are treated as
+        secrets and masked in every message.
+    sleep
+        The function that waits (tests pass a fast one).
+
+    Attributes
+    ----------
+    requests : int
+        Requests sent, retries included.
+    retries : int
+        Requests that were retries of an earlier one.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        /,
+        *,
+        limits: Limits,
+        policy: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self.limits = limits
+        self.policy = policy if policy is not None else RetryPolicy()
+        self.requests = 0
+        self.retries = 0
+        self._secrets = tuple(v for v in (headers or {}).values() if v)
+        self._sleep = sleep
+        self._window = _Window(limits, sleep)
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(self.policy.timeout, connect=min(10.0, self.policy.timeout)),
+            verify=True,
+            follow_redirects=False,
+            headers={"User-Agent": "omni-research", **dict(headers or {})},
+        )
+
+    def __enter__(self) -> HttpSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client and its connections."""
+        self._client.close()
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """The public form of a request URL (secrets masked), for messages."""
+        request = self._client.build_request("GET", path, params=_params(params))
+        return public_url(request.url, secrets=self._secrets)
+
+    # -- retrying -----------------------------------------------------------------------
+    def _retrying(self) -> tenacity.Retrying:
+        policy = self.policy
+        backoff = tenacity.wait_exponential_jitter(
+            multiplier=policy.initial, max=policy.maximum, jitter=policy.jitter
+        )
+        max_wait = self.limits.max_wait
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(exc, _Transient) and exc.wait is not None:
+                return min(max(exc.wait, 0.0), max_wait)
+            return float(backoff(state))
+
+        def count(_state: tenacity.RetryCallState) -> None:
+            self.retries += 1
+
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.attempts),
+            wait=wait,
+            retry=tenacity.retry_if_exception_type(_Transient),
+            before_sleep=count,
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+    def _run(self, once: Callable[[], Any]) -> Any:
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    return once()
+        except _Transient as exc:
+            raise SourceError(
+                f"{self.limits.source}: GET {exc.url} failed {self.policy.attempts} times; "
+                f"the last answer: {exc.reason}. Nothing of this unit was written; run the "
+                "same download again later: it resumes where it stopped",
+                url=exc.url,
+                status=exc.status,
+            ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    # -- one request ----------------------------------------------------------------------
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` and return its parsed JSON, retrying transient faults.
+
+        Raises
+        ------
+        SourceError
+            For a fault retrying cannot fix (a 4xx, an IP ban, a provider error code), or
+            when the attempts ran out; the message names the URL and the status.
+        """
+        return self._run(lambda: self._json_once(path, params))
+
+    def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """GET ``path`` and return the complete body, retrying transient faults."""
+        body: bytes = self._run(lambda: self._send(path, params).content)
+        return body
+
+    def _send(self, path: str, params: Mapping[str, Any] | None) -> httpx.Response:
+        request = self._client.build_request("GET", path, params=_params(params))
+        shown = public_url(request.url, secrets=self._secrets)
+        self._window.acquire()
+        self.requests += 1
+        try:
+            response = self._client.send(request)
+            response.read()
+        except httpx.TimeoutException as exc:
+            raise _Transient(f"timed out ({type(exc).__name__})", url=shown, status=None) from None
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise _Transient(
+                f"connection reset or body cut short ({type(exc).__name__}: {exc})",
+                url=shown,
+                status=None,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise SourceError(
+                f"{self.limits.source}: GET {shown} could not be sent ({exc}); check the base URL",
+                url=shown,
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        body = response.text[:200].replace("\n", " ")
+        limits = self.limits
+        if limits.ban_status is not None and status == limits.ban_status:
+            resume = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=limits.ban_minutes)
+            raise SourceError(
+                f"{limits.source}: GET {shown} answered HTTP {status} ({body!r}): the "
+                f"provider refuses this IP for about {limits.ban_minutes:g} minutes ('access "
+                "too frequent'). The download stopped; what was committed stays. Run it again "
+                f"after {resume:%Y-%m-%d %H:%M} UTC: it resumes where it stopped",
+                url=shown,
+                status=status,
+            )
+        if status == 429:
+            raise _Transient(
+                f"HTTP 429 too many requests ({body!r})",
+                url=shown,
+                status=status,
+                wait=_retry_after(response),
+            )
+        if status >= 500:
+            raise _Transient(f"HTTP {status} ({body!r})", url=shown, status=status)
+        raise SourceError(
+            f"{limits.source}: GET {shown} answered HTTP {status} ({body!r}); a client error "
+            "is not retried: check the symbols, the dates and the options",
+            url=shown,
+            status=status,
+        )
+
+    def _json_once(self, path: str, params: Mapping[str, Any] | None) -> Any:
+        response = self._send(path, params)
+        shown = public_url(response.request.url, secrets=self._secrets)
+        try:
+            data = json.loads(response.content)
+        except ValueError as exc:
+            raise _Transient(
+                f"a body that is not complete JSON ({exc}; {len(response.content)} bytes)",
+                url=shown,
+                status=response.status_code,
+            ) from None
+        field = self.limits.code_field
+        if field is None:
+            return data
+        if not isinstance(data, dict) or field not in data:
+            raise SourceError(
+                f"{self.limits.source}: GET {shown} answered without {field!r}; expected the "
+                f"documented envelope {{{field}, retMsg, result, time}}",
+                url=shown,
+                status=response.status_code,
+            )
+        code = data[field]
+        message = str(data.get("retMsg", ""))[:200]
+        if code == 0:
+            return data
+        if code in self.limits.rate_limit_codes:
+            raise _Transient(
+                f"{field} {code} ({message!r}): rate limit",
+                url=shown,
+                status=response.status_code,
+                wait=_reset_wait(response, self.limits.reset_header),
+            )
+        if code in self.limits.retry_codes:
+            raise _Transient(
+                f"{field} {code} ({message!r})", url=shown, status=response.status_code
+            )
+        raise SourceError(
+            f"{self.limits.source}: GET {shown} answered {field} {code} ({message!r}); the "
+            "provider refused the request: check the symbols, the category and the options",
+            url=shown,
+            status=response.status_code,
+        )
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    return {k: str(v) for k, v in params.items() if v is not None}
+
+
+def _reset_wait(response: httpx.Response, header: str | None) -> float | None:
+    """Seconds until the rate-limit window resets, from an epoch-ms header."""
+    if header is None:
+        return None
+    raw = response.headers.get(header)
+    try:
+        reset_ms = int(str(raw))
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, reset_ms / 1000 - time.time()) + 0.01
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None

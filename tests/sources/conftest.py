@@ -1,0 +1,39 @@
+"""Fixtures of the source tests: a fake Bybit on the loopback, research roots, a fast policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from omni_research.sources import RetryPolicy, init_root
+from omni_research.testing._fake_bybit import FakeBybit
+
+FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05, jitter=0.01, timeout=2.0)
+"""Retries without the real API's patience, so fault tests run in milliseconds."""
+
+
+@pytest.fixture
+def fake_bybit(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBybit]:
+    """A fake Bybit v5 API on 127.0.0.1 (free port), two symbols over two days from
+    2025-01-06, an ETHUSDT outage and an ETHUSDT funding interval change; always stopped."""
+    fake = FakeBybit(
+        symbols=("BTCUSDT", "ETHUSDT"),
+        start="2025-01-06",
+        days=2,
+        outages={"ETHUSDT": [("2025-01-06T10:41", 7)]},
+        funding_hours={"ETHUSDT": [("2025-01-07T00:00", 4)]},
+    )
+    fake.start_server()
+    try:
+        monkeypatch.setenv("OMNI_BYBIT_API_URL", fake.url)
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def research(tmp_path: Path) -> Path:
+    """An empty research root."""
+    return init_root(tmp_path / "research")

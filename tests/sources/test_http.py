@@ -1,0 +1,149 @@
+"""The shared HTTP machinery against a real loopback server: retries, limits, refusals."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from omni_research.exceptions import ConfigurationError, SourceError
+from omni_research.sources import LIMITS, Limits, source_settings
+from omni_research.sources._http import HttpSession, check_base_url, public_url
+from omni_research.testing._fake_bybit import FakeBybit
+from tests.sources.conftest import FAST
+
+KLINE = "/v5/market/kline"
+PARAMS = {"category": "linear", "symbol": "BTCUSDT", "interval": "60", "limit": 3}
+
+
+def _session(fake: FakeBybit, **kw: object) -> HttpSession:
+    return HttpSession(fake.url, limits=LIMITS["bybit"], policy=FAST, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.bybit.com", "ftp://127.0.0.1", "https://", "https://user:pw@api.bybit.com"],
+)
+def test_check_base_url_refuses_plain_http_off_loopback_and_credentials(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="expected|only for the loopback|credentials"):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.bybit.com/", "http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"]
+)
+def test_check_base_url_accepts_https_and_loopback_http(url: str) -> None:
+    assert check_base_url(url) == url.rstrip("/")
+
+
+def test_source_settings_read_every_variable_with_real_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert source_settings().bybit_api_url == "https://api.bybit.com"
+    monkeypatch.setenv("OMNI_NEWSAPI_URL", "http://127.0.0.1:1234/")
+    assert source_settings().newsapi_url == "http://127.0.0.1:1234"
+    monkeypatch.setenv("OMNI_X_API_URL", "http://x.example.com")
+    with pytest.raises(ConfigurationError, match="OMNI_X_API_URL"):
+        source_settings()
+
+
+def test_public_url_masks_secret_parameters_and_given_secrets() -> None:
+    shown = public_url("https://h/p?q=1&apiKey=s3cret&token=abc&x=tok9", secrets=["tok9"])
+    assert "s3cret" not in shown and "abc" not in shown and "tok9" not in shown
+    assert "q=1" in shown
+
+
+@pytest.mark.xdist_group("servers")
+@pytest.mark.parametrize("fault", ["http_500", "truncated", "reset"])
+def test_transient_fault_is_retried_and_the_answer_is_the_faultless_one(
+    fake_bybit: FakeBybit, fault: str
+) -> None:
+    with _session(fake_bybit) as http:
+        clean = http.get_json(KLINE, PARAMS)
+        fake_bybit.inject(fault, times=2)
+        again = http.get_json(KLINE, PARAMS)
+        assert (http.requests, http.retries) == (4, 2)
+    assert again["result"] == clean["result"]
+
+
+@pytest.mark.xdist_group("servers")
+def test_slow_answer_times_out_and_is_retried(fake_bybit: FakeBybit) -> None:
+    from dataclasses import replace
+
+    policy = replace(FAST, timeout=0.2)
+    fake_bybit.inject("slow", wait=1.0)
+    with HttpSession(fake_bybit.url, limits=LIMITS["bybit"], policy=policy) as http:
+        data = http.get_json(KLINE, PARAMS)
+        assert http.retries == 1
+    assert len(data["result"]["list"]) == 3
+
+
+@pytest.mark.xdist_group("servers")
+def test_rate_limit_code_waits_until_the_reset_header(fake_bybit: FakeBybit) -> None:
+    fake_bybit.inject("rate_limit", wait=0.4)
+    with _session(fake_bybit) as http:
+        began = time.monotonic()
+        http.get_json(KLINE, PARAMS)
+        waited = time.monotonic() - began
+        assert http.retries == 1
+    # the backoff alone would be <= 0.06 s: the wait came from the reset header
+    assert waited >= 0.35
+
+
+@pytest.mark.xdist_group("servers")
+def test_ip_ban_stops_at_once_saying_when_to_resume(fake_bybit: FakeBybit) -> None:
+    fake_bybit.inject("ban")
+    with _session(fake_bybit) as http, pytest.raises(SourceError) as info:
+        http.get_json(KLINE, PARAMS)
+    assert fake_bybit.count() == 1  # not retried
+    assert info.value.status == 403
+    assert "/v5/market/kline?category=linear&symbol=BTCUSDT" in str(info.value)
+    assert "Run it again after" in str(info.value) and "UTC" in str(info.value)
+
+
+@pytest.mark.xdist_group("servers")
+def test_client_error_is_not_retried(fake_bybit: FakeBybit) -> None:
+    with _session(fake_bybit) as http, pytest.raises(SourceError, match="HTTP 404") as info:
+        http.get_json("/v5/market/nothing-here")
+    assert fake_bybit.count() == 1
+    assert info.value.status == 404
+
+
+@pytest.mark.xdist_group("servers")
+def test_provider_error_code_is_not_retried(fake_bybit: FakeBybit) -> None:
+    with _session(fake_bybit) as http, pytest.raises(SourceError, match="retCode 10001"):
+        http.get_json(KLINE, {**PARAMS, "symbol": "NOSUCHUSDT"})
+    assert fake_bybit.count() == 1
+
+
+@pytest.mark.xdist_group("servers")
+def test_attempts_are_bounded_and_the_error_names_the_url(fake_bybit: FakeBybit) -> None:
+    fake_bybit.inject("http_500", times=100)
+    with _session(fake_bybit) as http, pytest.raises(SourceError) as info:
+        http.get_json(KLINE, PARAMS)
+    assert fake_bybit.count() == FAST.attempts
+    assert "failed 4 times" in str(info.value) and "HTTP 502" in str(info.value)
+    assert info.value.url.startswith(f"{fake_bybit.url}/v5/market/kline?")
+
+
+@pytest.mark.xdist_group("servers")
+def test_request_window_keeps_under_the_budget(fake_bybit: FakeBybit) -> None:
+    slept: list[float] = []
+    tight = Limits(source="tight", requests=2, window=10.0, code_field="retCode")
+    with HttpSession(fake_bybit.url, limits=tight, policy=FAST, sleep=slept.append) as http:
+        for _ in range(3):
+            http.get_json(KLINE, PARAMS)
+    # the third request had to wait for the first to leave the 10 s window
+    assert len(slept) == 1 and 9.0 < slept[0] <= 10.0
+
+
+@pytest.mark.xdist_group("servers")
+def test_header_secrets_never_appear_in_errors(fake_bybit: FakeBybit) -> None:
+    token = "tok-XYZ-123"
+    fake_bybit.inject("ban")
+    session = HttpSession(
+        fake_bybit.url, limits=LIMITS["bybit"], policy=FAST, headers={"X-Key": token}
+    )
+    with session as http, pytest.raises(SourceError) as info:
+        http.get_json(KLINE, {**PARAMS, "apiKey": token})
+    assert token not in str(info.value) and token not in info.value.url
