@@ -25,7 +25,7 @@ def _session(fake: FakeBybit, **kw: object) -> HttpSession:
     ["http://api.bybit.com", "ftp://127.0.0.1", "https://", "https://user:pw@api.bybit.com"],
 )
 def test_check_base_url_refuses_plain_http_off_loopback_and_credentials(url: str) -> None:
-    with pytest.raises(ConfigurationError, match="expected|only for the loopback|credentials"):
+    with pytest.raises(ConfigurationError, match=r"expected|only for the loopback|credentials"):
         check_base_url(url)
 
 
