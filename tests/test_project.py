@@ -213,3 +213,8 @@ def test_public_reprs_show_the_public_path() -> None:
     # the generated field list is kept: every field shows, in order
     assert repr(datafile).endswith(f"partitions={datafile.partitions!r})")
     assert str(omni_research.Catalog) == "<class 'omni_research.Catalog'>"
+    assert repr(omni_research.backtest.Fees()).startswith("omni_research.backtest.Fees(maker=")
+    report = omni_research.reports.Report("r")
+    assert repr(report) == (
+        "omni_research.reports.Report(title='r', slug='r', blocks=0, lineage=False)"
+    )

@@ -100,6 +100,13 @@ class Report:
         self.n_figures = 0
         self.n_tables = 0
 
+    def __repr__(self) -> str:
+        cls = type(self)
+        return (
+            f"{cls.__module__}.{cls.__qualname__}(title={self.title!r}, slug={self.slug!r}, "
+            f"blocks={len(self._blocks)}, lineage={self.lineage is not None})"
+        )
+
     # -- building -------------------------------------------------------------------------
     def add_section(self, title: str) -> Report:
         """Start a new top-level section (listed in the table of contents)."""
