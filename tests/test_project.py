@@ -106,11 +106,14 @@ def test_core_modules_import_without_any_extra() -> None:
         "import omni_research as omr\n"
         "for name in ('backtest', 'bars', 'indicators', 'io', 'orderbook', 'pnl', 'quality'):\n"
         "    getattr(omr, name)\n"
+        "import omni_research.cli, omni_research.strategies\n"
+        "assert omni_research.cli.main(['catalog']) == 0\n"
         "print(omr.open_catalog().load('funding').height)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "63"
+    assert "historical/ohlcv" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "63"
 
 
 @pytest.mark.parametrize("name", omni_research.__all__)
