@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from omni_research._time import MONDAY_US, UNIT_US
 from omni_research._typing import TIMEFRAMES
 
 _FIRST = pl.int_range(pl.len()) == 0
@@ -62,11 +63,7 @@ def unique(*keys: str) -> pl.Expr:
     return ~pl.struct(keys).is_duplicated()
 
 
-_UNIT_US = {"m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
-_DAY_US = _UNIT_US["d"]
-# 1970-01-01 was a Thursday; Bybit's (and Polars' dt.truncate) weeks start on Monday 00:00 UTC,
-# so week grids are counted from Monday 1970-01-05.
-_MONDAY_US = 4 * _DAY_US
+_DAY_US = UNIT_US["d"]
 _TIMEFRAME = re.compile(r"^([1-9]\d*)([mhdwM])$")
 
 
@@ -89,8 +86,8 @@ def bar_aligned(timeframes: Iterable[str] = TIMEFRAMES) -> pl.Expr:
         if unit == "M":
             months[tf] = number
         else:
-            steps[tf] = number * _UNIT_US[unit]
-            offsets[tf] = _MONDAY_US if unit == "w" else 0
+            steps[tf] = number * UNIT_US[unit]
+            offsets[tf] = MONDAY_US if unit == "w" else 0
     timeframe, stamp = pl.col("timeframe"), pl.col("timestamp")
     epoch = stamp.dt.epoch("us")
     step = timeframe.replace_strict(steps, default=None, return_dtype=pl.Int64)
