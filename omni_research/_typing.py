@@ -12,6 +12,8 @@ Kind: TypeAlias = Literal[
     "trades",
     "orderbook",
     "funding",
+    "open_interest",
+    "instruments",
     "coins",
     "news",
     "sentiment",

@@ -5,6 +5,7 @@ Trading: Orders, Fills, Positions, PnL. Agents: AgentMetrics, Decisions.
 """
 
 from omni_research.schemas._agents import AgentMetrics, Decisions
+from omni_research.schemas._exchange import Instruments, OpenInterest
 from omni_research.schemas._jsonschema import market_json_schema
 from omni_research.schemas._market import OHLCV, Coins, Funding, OrderBook, Trades
 from omni_research.schemas._news import News, Sentiment
@@ -19,7 +20,9 @@ __all__ = [
     "Decisions",
     "Fills",
     "Funding",
+    "Instruments",
     "News",
+    "OpenInterest",
     "OrderBook",
     "Orders",
     "PnL",

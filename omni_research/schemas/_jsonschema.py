@@ -15,7 +15,10 @@ import polars as pl
 
 from omni_research.config import SCHEMA_VERSION
 
-MARKET_KINDS = ("ohlcv", "trades", "orderbook", "funding", "coins", "news", "sentiment")
+MARKET_KINDS = (
+    "ohlcv", "trades", "orderbook", "funding", "open_interest", "instruments", "coins", "news",
+    "sentiment",
+)  # fmt: skip
 # RFC 3339 in UTC only: a trailing Z or +00:00.
 _UTC_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|\+00:00)$"
 

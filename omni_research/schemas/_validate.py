@@ -13,6 +13,7 @@ from pandera.api.polars.types import PolarsData
 from omni_research._typing import KINDS
 from omni_research.exceptions import DataValidationError, UnknownKindError
 from omni_research.schemas._agents import AgentMetrics, Decisions
+from omni_research.schemas._exchange import Instruments, OpenInterest
 from omni_research.schemas._market import OHLCV, Coins, Funding, OrderBook, Trades
 from omni_research.schemas._news import News, Sentiment
 from omni_research.schemas._trading import Fills, Orders, PnL, Positions
@@ -22,6 +23,8 @@ MODELS: dict[str, type[pa.DataFrameModel]] = {
     "trades": Trades,
     "orderbook": OrderBook,
     "funding": Funding,
+    "open_interest": OpenInterest,
+    "instruments": Instruments,
     "coins": Coins,
     "news": News,
     "sentiment": Sentiment,

@@ -31,6 +31,7 @@ from omni_research.io._atomic import (
     write_text_atomic,
 )
 from omni_research.schemas import market_json_schema
+from omni_research.testing._fake_bybit import make_instruments, make_open_interest
 from omni_research.testing._market import START, SYMBOLS, make_market
 from omni_research.testing._trading import make_trading
 
@@ -326,6 +327,12 @@ def _generate(root: Path, *, seed: int, days: int) -> Manifest:
     written += _partitioned(market["trades"], root, "historical", "trades")
     written += _partitioned(market["orderbook"], root, "historical", "orderbook")
     written += _by_symbol(market["funding"], root, "historical", "funding")
+    oi = make_open_interest(SYMBOLS, start=START.date(), days=days)
+    written += _partitioned(oi, root, "historical", "open_interest")
+    for day in range(days):  # the exchange's listing as of each day (Bybit linear shapes)
+        at = START + dt.timedelta(days=day)
+        path = path_for(root, "instruments", date=at.date(), name="linear.parquet")
+        written.append(write_parquet_atomic(make_instruments(SYMBOLS, timestamp=at), path))
     written.append(_write_json(make_coins(market), path_for(root, "coins", name="coins.json")))
     written.append(_write_jsonl(news, path_for(root, "news", name="news.jsonl")))
     written.append(write_csv_atomic(sentiment, path_for(root, "sentiment", name="sentiment.csv")))

@@ -153,9 +153,14 @@ def _instrument_records(symbols: Sequence[str], start_ms: int) -> dict[str, list
 
 
 def make_instruments(
-    symbols: Sequence[str], *, timestamp: dt.datetime, category: str = "linear"
+    symbols: Sequence[str],
+    *,
+    timestamp: dt.datetime,
+    category: str = "linear",
+    start: str | dt.date = "2025-01-06",
 ) -> pl.DataFrame:
-    """A frame of the ``instruments`` kind: the fake server's listing as of ``timestamp``.
+    """A frame of the ``instruments`` kind: the listing of a :class:`FakeBybit` with the
+    same ``symbols`` and ``start``, as taken at ``timestamp``.
 
     Examples
     --------
@@ -164,7 +169,7 @@ def make_instruments(
     >>> make_instruments(["BTCUSDT"], timestamp=t)["status"].to_list()
     ['Trading', 'PreLaunch', 'Closed']
     """
-    records = _instrument_records(symbols, _ms(timestamp.date()))[category]
+    records = _instrument_records(symbols, _ms(start))[category]
 
     def ms(value: str) -> dt.datetime | None:
         n = int(value or 0)
@@ -186,7 +191,6 @@ def make_instruments(
             "qty_step": float(r["lotSizeFilter"].get("qtyStep")
                               or r["lotSizeFilter"]["basePrecision"]),
             "min_order_qty": float(r["lotSizeFilter"]["minOrderQty"]),
-            "max_order_qty": float(r["lotSizeFilter"]["maxOrderQty"]),
             "funding_interval_min": r.get("fundingInterval") or None,
         }
         for r in sorted(records, key=lambda r: r["symbol"])
@@ -199,7 +203,7 @@ def make_instruments(
             "status": pl.String, "contract_type": pl.String, "base_coin": pl.String,
             "quote_coin": pl.String, "settle_coin": pl.String, "launch_time": utc,
             "delivery_time": utc, "tick_size": pl.Float64, "qty_step": pl.Float64,
-            "min_order_qty": pl.Float64, "max_order_qty": pl.Float64,
+            "min_order_qty": pl.Float64,
             "funding_interval_min": pl.Int64,
         },
         orient="row",

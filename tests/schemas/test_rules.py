@@ -23,6 +23,8 @@ KEY_RULES: dict[str, str] = {
     "trades": "column 'trade_id' fails 'field_uniqueness'",
     "orderbook": "unique and sorted by (symbol, timestamp)",
     "funding": "unique and sorted by (symbol, timestamp)",
+    "open_interest": "unique and sorted by (symbol, interval, timestamp)",
+    "instruments": "unique (category, symbol, timestamp)",
     "coins": "unique (coin_id, timestamp)",
     "news": "column 'article_id' fails 'field_uniqueness'",
     "sentiment": "unique (symbol, source, timestamp)",
