@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from omni_research._typing import Tier
 from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
 
-ALLOWED_TIERS = ("test", "research")
+ALLOWED_TIERS: tuple[Tier, ...] = ("test", "research")
 """Tiers a report may be made from. Production data never reaches a report."""
 
 _PACKAGES = (
@@ -65,7 +66,7 @@ class Lineage:
     ----------
     catalog_root : str
         Absolute path of the data root.
-    tier : str
+    tier : Tier
         The root's tier (``"test"`` or ``"research"``).
     files : tuple of FileRecord
         Every file read, with rows and checksums.
@@ -85,7 +86,7 @@ class Lineage:
     """
 
     catalog_root: str
-    tier: str
+    tier: Tier
     files: tuple[FileRecord, ...] = ()
     schema_versions: Mapping[str, str] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -291,7 +292,7 @@ def collect_lineage(
     root
         The data root the report reads.
     tier
-        The root's tier.
+        The root's tier; anything but ``"test"`` or ``"research"`` is refused.
     files
         Paths read (or ``(path, dataset)`` pairs); each is guarded, hashed and counted.
     parameters
@@ -333,11 +334,11 @@ def collect_lineage(
             continue
         seen.add(key)
         records.append(file_record(p, root=root, dataset=ds))
-    if tier is None:  # guard_paths has refused it already; keeps mypy's narrowing honest
-        raise ConfigurationError("lineage: tier is required")
+    if tier not in ALLOWED_TIERS:  # guard_paths has refused it already; narrows for mypy
+        raise ConfigurationError(f"lineage: tier {tier!r} is not one of {ALLOWED_TIERS}")
     return Lineage(
         catalog_root=str(Path(root).resolve()),
-        tier=tier,
+        tier=cast(Tier, tier),
         files=tuple(records),
         schema_versions=dict(schema_versions or {}),
         parameters=dict(parameters or {}),
