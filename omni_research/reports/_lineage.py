@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from omni_research._typing import Tier
 from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
@@ -338,7 +338,7 @@ def collect_lineage(
         raise ConfigurationError(f"lineage: tier {tier!r} is not one of {ALLOWED_TIERS}")
     return Lineage(
         catalog_root=str(Path(root).resolve()),
-        tier=cast(Tier, tier),
+        tier=tier,
         files=tuple(records),
         schema_versions=dict(schema_versions or {}),
         parameters=dict(parameters or {}),
