@@ -134,9 +134,17 @@ class WidgetBase:
 _FLOAT_HINTS = ("dev", "mult", "step", "alpha", "factor", "const", "fillna_value", "pct")
 
 
+UNTUNED = frozenset({"fillna", "dropnans"})
+"""`ta`'s output switches (fill the warm-up, drop NaN inputs): not parameters of the
+indicator a chart tunes; the widgets keep them at the registry default (off)."""
+
+
 def param_control(name: str, default: Any) -> Any:
     """A slider / checkbox for one indicator or strategy parameter, or None if not tunable."""
     import ipywidgets as w
+
+    if name in UNTUNED:
+        return None
 
     style = {"description_width": "initial"}
     if isinstance(default, bool):

@@ -13,7 +13,13 @@ import polars as pl
 from omni_research.backtest import SIGNAL_RULES as RULES
 from omni_research.backtest import signal_onsets, signal_stats
 from omni_research.exceptions import ConfigurationError, UnknownKindError
-from omni_research.widgets._base import WidgetBase, control_values, html_table, param_control
+from omni_research.widgets._base import (
+    UNTUNED,
+    WidgetBase,
+    control_values,
+    html_table,
+    param_control,
+)
 
 
 def parse_expression(text: str) -> tuple[str, dict[str, Any]]:
@@ -190,6 +196,12 @@ class IndicatorLab(WidgetBase):
             if unknown:
                 raise ConfigurationError(
                     f"{name}: unknown parameter(s) {unknown}; it takes {sorted(ind.params)}"
+                )
+            fixed = sorted(p for p in params if p in UNTUNED and params[p] != ind.params[p])
+            if fixed:
+                raise ConfigurationError(
+                    f"{name}: {fixed} stay at {[ind.params[p] for p in fixed]} in the lab (ta's "
+                    "output switches, not parameters of the indicator)"
                 )
             with self.holding():
                 if name != self._indicator:

@@ -132,3 +132,16 @@ def test_indicator_lab_several_symbols_shows_a_picker(catalog: Any) -> None:
     sol = bars.filter(pl.col("symbol") == "SOLUSDT")
     assert lab.result["n_bars"] == sol.height - 11 - 10  # warm-up of sma(12), horizon 10
     assert lab.value["symbol"] == "SOLUSDT"
+
+
+def test_widgets_leave_ta_output_switches_alone(btc: pl.DataFrame, catalog: Any) -> None:
+    from omni_research.widgets import MarketExplorer
+
+    lab = IndicatorLab(btc, expression="sma(window=20)")
+    assert set(lab.param_controls) == {"window"}
+    before = dict(lab.result)
+    lab.expression.value = "sma(window=20, fillna=True)"
+    assert "fillna" in html.unescape(lab.message.value)
+    assert lab.result == before and lab.value["params"] == {"window": 20}
+    ex = MarketExplorer(catalog, timeframe="1h", indicators=["sma", "volume_price_trend"])
+    assert ex.value["indicators"] == {"sma": {"window": 12}, "volume_price_trend": {}}
