@@ -8,6 +8,7 @@ research roots made by :func:`init_root`; the production guard runs before the f
 request.
 """
 
+from omni_research.sources import bybit
 from omni_research.sources._http import (
     LIMITS,
     Limits,
@@ -25,6 +26,7 @@ __all__ = [
     "Limits",
     "RetryPolicy",
     "SourceSettings",
+    "bybit",
     "init_root",
     "source_settings",
 ]
