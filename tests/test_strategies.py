@@ -181,3 +181,15 @@ def test_params_are_checked() -> None:
         "get_strategy",
         "strategy_signal",
     ]
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_is_look_ahead_free(name: str) -> None:
+    from omni_research.backtest import lookahead_check
+
+    bars = _bars(_walk(400, 7))
+    strat = STRATEGIES[name]
+    small = {k: lo for k, (lo, _hi) in strat.bounds.items()}
+    for params in (strat.defaults, {**small, **{b: strat.defaults[b] for _a, b in strat.ordered}}):
+        report = lookahead_check(strat.signal(params), bars, cuts=15)
+        assert report.ok, report.findings
