@@ -17,6 +17,7 @@ Kind: TypeAlias = Literal[
     "coins",
     "news",
     "sentiment",
+    "posts",
     "orders",
     "fills",
     "positions",

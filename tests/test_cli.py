@@ -12,7 +12,7 @@ from omni_research.cli import main
 def test_validate_reports_every_dataset_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 0
     out = capsys.readouterr().out
-    assert "15 of 15 datasets valid" in out
+    assert "16 of 16 datasets valid" in out
     assert "historical/ohlcv" in out
 
 

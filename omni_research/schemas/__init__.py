@@ -9,6 +9,7 @@ from omni_research.schemas._exchange import Instruments, OpenInterest
 from omni_research.schemas._jsonschema import market_json_schema
 from omni_research.schemas._market import OHLCV, Coins, Funding, OrderBook, Trades
 from omni_research.schemas._news import News, Sentiment
+from omni_research.schemas._social import Posts
 from omni_research.schemas._trading import Fills, Orders, PnL, Positions
 from omni_research.schemas._validate import MODELS, polars_schema, schema_for, validate
 
@@ -27,6 +28,7 @@ __all__ = [
     "Orders",
     "PnL",
     "Positions",
+    "Posts",
     "Sentiment",
     "Trades",
     "market_json_schema",

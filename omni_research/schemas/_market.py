@@ -182,7 +182,7 @@ class Coins(pa.DataFrameModel):
     market_cap_usd: pl.Float64 = pa.Field(ge=0)
     volume_24h_usd: pl.Float64 = pa.Field(ge=0)
     circulating_supply: pl.Float64 = pa.Field(ge=0)
-    market_cap_rank: pl.Int64 = pa.Field(ge=1)
+    market_cap_rank: pl.Int64 = pa.Field(ge=1, nullable=True)
 
     class Config:
         strict = True

@@ -16,6 +16,7 @@ from omni_research.schemas._agents import AgentMetrics, Decisions
 from omni_research.schemas._exchange import Instruments, OpenInterest
 from omni_research.schemas._market import OHLCV, Coins, Funding, OrderBook, Trades
 from omni_research.schemas._news import News, Sentiment
+from omni_research.schemas._social import Posts
 from omni_research.schemas._trading import Fills, Orders, PnL, Positions
 
 MODELS: dict[str, type[pa.DataFrameModel]] = {
@@ -28,6 +29,7 @@ MODELS: dict[str, type[pa.DataFrameModel]] = {
     "coins": Coins,
     "news": News,
     "sentiment": Sentiment,
+    "posts": Posts,
     "orders": Orders,
     "fills": Fills,
     "positions": Positions,

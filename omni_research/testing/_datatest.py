@@ -33,6 +33,7 @@ from omni_research.io._atomic import (
 from omni_research.schemas import market_json_schema
 from omni_research.testing._fake_bybit import make_instruments, make_open_interest
 from omni_research.testing._market import START, SYMBOLS, make_market
+from omni_research.testing._social import make_posts
 from omni_research.testing._trading import make_trading
 
 DEFAULT_SEED = 7
@@ -336,6 +337,8 @@ def _generate(root: Path, *, seed: int, days: int) -> Manifest:
     written.append(_write_json(make_coins(market), path_for(root, "coins", name="coins.json")))
     written.append(_write_jsonl(news, path_for(root, "news", name="news.jsonl")))
     written.append(write_csv_atomic(sentiment, path_for(root, "sentiment", name="sentiment.csv")))
+    posts = make_posts(SYMBOLS, start=START, days=days, seed=seed + 12)
+    written.append(write_parquet_atomic(posts, path_for(root, "posts", name="posts.parquet")))
     written += _partitioned(trading["orders"], root, "test", "orders")
     written += _partitioned(trading["fills"], root, "test", "fills")
     written += _by_symbol(trading["positions"], root, "test", "positions")

@@ -28,6 +28,7 @@ KEY_RULES: dict[str, str] = {
     "coins": "unique (coin_id, timestamp)",
     "news": "column 'article_id' fails 'field_uniqueness'",
     "sentiment": "unique (symbol, source, timestamp)",
+    "posts": "unique (post_id, symbol)",
     "orders": "column 'order_id' fails 'field_uniqueness'",
     "fills": "column 'fill_id' fails 'field_uniqueness'",
     "positions": "unique (symbol, account_id, timestamp)",
