@@ -83,9 +83,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     venv = tmp / "venv"
     _run([uv, "venv", "--offline", "-q", "--python", sys.executable, str(venv)], tmp, env)
     python = venv / "bin" / "python"
-    # copies, as pip makes: uv's default hard links into its cache would give every file of
-    # the test root a second name, which the production guard refuses to read
-    install = [uv, "pip", "install", "--offline", "-q", "--no-deps", "--link-mode", "copy"]
+    # uv's default link mode: hard links into its cache where it can (the guard accepts a
+    # second name for the files of the test root installed with the package, and only there)
+    install = [uv, "pip", "install", "--offline", "-q", "--no-deps"]
     _run([*install, "--python", str(python), str(wheel)], tmp, env)
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site = Path(_run([str(python), "-c", purelib], tmp, env).strip())
