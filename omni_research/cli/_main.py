@@ -9,7 +9,9 @@ from types import ModuleType
 
 from omni_research.cli import (
     _catalog,
+    _download,
     _import_bybit,
+    _init_root,
     _make_test_data,
     _quality,
     _report,
@@ -25,6 +27,8 @@ COMMANDS: tuple[ModuleType, ...] = (
     _make_test_data,
     _quality,
     _import_bybit,
+    _init_root,
+    _download,
     _report,
 )
 """The subcommand modules, in the order ``--help`` lists them. Each has ``NAME``, ``HELP``,

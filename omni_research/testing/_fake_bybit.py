@@ -267,7 +267,7 @@ class FakeBybit:
     def __post_init__(self) -> None:
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
         self.start_ms = _ms(self.start)
         self.end_ms = self.start_ms + self.days * DAY_MS
@@ -315,7 +315,7 @@ class FakeBybit:
     def start_server(self) -> FakeBybit:
         """Start serving on a free loopback port; returns self."""
         handler = _handler(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -508,6 +508,16 @@ def _reshaped(body: dict[str, Any]) -> dict[str, Any]:
                 changed.append(dict(list(row.items())[1:]))
         result["list"] = changed
     return body
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hung up (a timeout, a killed download) is not an error of the fake."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(fake: FakeBybit) -> type[BaseHTTPRequestHandler]:
