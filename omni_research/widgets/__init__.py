@@ -13,6 +13,11 @@ here as ``STRATEGIES``, ``Strategy``, ``strategy_signal``), the signal statistic
 
 from __future__ import annotations
 
+from omni_research._extras import require_extra
+from omni_research._public import publish
+
+require_extra("notebook", "omni_research.widgets")
+
 from omni_research.backtest import SIGNAL_RULES as RULES
 from omni_research.backtest import signal_stats
 from omni_research.strategies import STRATEGIES, Strategy, strategy_signal
@@ -20,6 +25,8 @@ from omni_research.widgets._backtest import BacktestPanel
 from omni_research.widgets._explorer import MarketExplorer
 from omni_research.widgets._lab import IndicatorLab, parse_expression
 from omni_research.widgets._quality import QualityPanel
+
+publish(__name__, BacktestPanel, IndicatorLab, MarketExplorer, QualityPanel)
 
 __all__ = [
     "RULES",

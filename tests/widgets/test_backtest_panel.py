@@ -40,8 +40,11 @@ def _hand_cross(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
         out[w - 1 :] = np.convolve(close, np.ones(w) / w, mode="valid")
         return out
 
+    # the one sma_cross rule: long above, short below, flat on a tie (float rounding aside),
+    # no signal until both averages exist
     f, s = sma(fast), sma(slow)
-    target = np.where(f > s, 1.0, -1.0)
+    tie = np.abs(f - s) <= 1e-9 * np.abs(s)
+    target = np.where(tie, 0.0, np.where(f > s, 1.0, -1.0))
     target[np.isnan(s)] = np.nan
     return target
 
