@@ -34,6 +34,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "papermill",
         "ipykernel",
     ),
+    "sources": ("httpx", "tenacity", "vaderSentiment"),
 }
 
 

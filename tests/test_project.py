@@ -21,6 +21,7 @@ CONDA_TO_PYPI = {
     "pandera-polars": "pandera",
     "matplotlib-base": "matplotlib",
     "types-markdown": "types-Markdown",
+    "vadersentiment": "vaderSentiment",
 }
 
 
@@ -64,7 +65,9 @@ def test_extras_table_matches_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     for name, modules in EXTRAS.items():
-        assert sorted(modules) == sorted(_name_and_spec(r)[0] for r in extras[name]), name
+        # PyPI names are case-insensitive (PEP 503): vaderSentiment is vadersentiment
+        wanted = sorted(_name_and_spec(r)[0].lower() for r in extras[name])
+        assert sorted(m.lower() for m in modules) == wanted, name
     assert extras["all"] == [f"omni-research[{','.join(sorted(EXTRAS))}]"]
     core = {_name_and_spec(r)[0] for r in project["dependencies"]}
     assert core == {"polars", "pyarrow", "pandera", "pandas", "numpy", "numba", "ta"}
