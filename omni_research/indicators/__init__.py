@@ -11,6 +11,11 @@ slices, the same numbers as ``.over("symbol")`` without Polars' per-group gather
 
     panel.with_columns(rsi(by="symbol"), average_true_range(by="symbol"))
 
+Every function also takes `ta`'s own ``fillna`` (and ``volume_price_trend`` its
+``dropnans``) with `ta`'s values: ``rsi(fillna=True)`` is ``ta.momentum.rsi(..., fillna=True)``.
+Each indicator is declared once (`_spec.IndicatorSpec`); its functions, registry entry,
+parameter checks and `add_all_ta_features` columns are generated from that declaration.
+
 `add_all_ta_features` adds `ta`'s 86 feature columns at once; `registry` lists every
 indicator (inputs, parameters, outputs, warm-up, `ta` reference, chart placement).
 Deliberate differences from `ta` (where `ta` looks ahead, and a few more, each with its
@@ -19,6 +24,7 @@ reason) are listed in docs/indicators.md.
 
 from __future__ import annotations
 
+from omni_research._public import publish
 from omni_research.indicators._all import (
     TA_FEATURE_COLUMNS,
     add_all_ta_features,
@@ -119,6 +125,8 @@ from omni_research.indicators._volume import (
     volume_price_trend,
     volume_weighted_average_price,
 )
+
+publish(__name__, Indicator)
 
 __all__ = [
     "TA_FEATURE_COLUMNS",

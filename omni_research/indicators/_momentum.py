@@ -1,7 +1,7 @@
 """`ta.momentum` as Polars expressions.
 
 Every public function mirrors the `ta` function of the same name (same inputs, parameters
-and defaults; `ta`'s ``fillna`` is left out: warm-up rows are null). EMAs are pandas'
+and defaults, `ta`'s ``fillna`` included; without it warm-up rows are null). EMAs are pandas'
 ``ewm(adjust=False)`` seeded at the first value, as in `ta` (TA-Lib seeds with an SMA).
 Each indicator is declared once (`IndicatorSpec`); its functions, registry entry,
 parameter checks and `add_all_ta_features` columns are generated from that declaration.
@@ -30,17 +30,19 @@ from omni_research.indicators._spec import (
     define,
     number,
     register_spec,
+    ta_fill,
     window,
 )
 
 # --------------------------------------------------------------------------- RSI family
 
 
-def _rsi(close: ColumnLike, *, window: int, by: By) -> pl.Expr:
+def _rsi(close: ColumnLike, *, window: int, fillna: bool, by: By) -> pl.Expr:
     def run(c: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import wilder
 
-        return wilder.rsi(c, window)  # type: ignore[no-any-return]
+        # `ta`'s fillna=True shows the Wilder averages from row 0 (min_periods=0)
+        return wilder.rsi(c, window, 0 if fillna else -1)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [close], by=by)
 
@@ -56,6 +58,7 @@ RSI = register_spec(
             Output(
                 key="rsi",
                 function="rsi",
+                fill=50.0,
                 build=_rsi,
                 by=True,
                 doc="""Relative Strength Index, as ``ta.momentum.rsi``.
@@ -91,26 +94,35 @@ RSI = register_spec(
         description="Relative Strength Index (0-100).",
         kernel="_kernels.wilder.rsi",
         features=(Feature("momentum_rsi", "rsi"),),
+        fillna_inside=True,
     )
 )
 
 
-def _stochrsi_line(close: ColumnLike, window: int) -> pl.Expr:
-    r = _rsi(close, window=window, by=None)
+def _stochrsi_line(close: ColumnLike, window: int, fillna: bool) -> pl.Expr:
+    r = _rsi(close, window=window, fillna=fillna, by=None)
+    if fillna:
+        r = ta_fill(r, 50.0)  # `ta` runs the filled RSI
     lowest = r.rolling_min(window)
     return (r - lowest) / (r.rolling_max(window) - lowest)
 
 
-def _stochrsi(close: ColumnLike, *, window: int, smooth1: int, smooth2: int) -> pl.Expr:
-    return _stochrsi_line(close, window)
+def _stochrsi(
+    close: ColumnLike, *, window: int, smooth1: int, smooth2: int, fillna: bool
+) -> pl.Expr:
+    return _stochrsi_line(close, window, fillna)
 
 
-def _stochrsi_k(close: ColumnLike, *, window: int, smooth1: int, smooth2: int) -> pl.Expr:
-    return _stochrsi_line(close, window).rolling_mean(smooth1)
+def _stochrsi_k(
+    close: ColumnLike, *, window: int, smooth1: int, smooth2: int, fillna: bool
+) -> pl.Expr:
+    return _stochrsi_line(close, window, fillna).rolling_mean(smooth1)
 
 
-def _stochrsi_d(close: ColumnLike, *, window: int, smooth1: int, smooth2: int) -> pl.Expr:
-    return _stochrsi_line(close, window).rolling_mean(smooth1).rolling_mean(smooth2)
+def _stochrsi_d(
+    close: ColumnLike, *, window: int, smooth1: int, smooth2: int, fillna: bool
+) -> pl.Expr:
+    return _stochrsi_line(close, window, fillna).rolling_mean(smooth1).rolling_mean(smooth2)
 
 
 STOCHRSI = register_spec(
@@ -166,20 +178,22 @@ STOCHRSI = register_spec(
             Feature("momentum_stoch_rsi_k", "stochrsi_k"),
             Feature("momentum_stoch_rsi_d", "stochrsi_d"),
         ),
+        fillna_inside=True,
     )
 )
 
 # --------------------------------------------------------------------------- TSI, UO
 
 
-def _tsi(close: ColumnLike, *, window_slow: int, window_fast: int) -> pl.Expr:
+def _tsi(close: ColumnLike, *, window_slow: int, window_fast: int, fillna: bool) -> pl.Expr:
     # four EWMs in one numba pass, with pandas' NaN handling (see `_po`)
     def run(c: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import exponential
 
-        return exponential.tsi(c, window_slow, window_fast)  # type: ignore[no-any-return]
+        return exponential.tsi(c, window_slow, window_fast, fillna)  # type: ignore[no-any-return]
 
-    return kernel_expr_nan(run, [close], null_rows=window_slow + window_fast - 1)
+    warm = 0 if fillna else window_slow + window_fast - 1
+    return kernel_expr_nan(run, [close], null_rows=warm)
 
 
 TSI = register_spec(
@@ -208,6 +222,7 @@ TSI = register_spec(
         description="True Strength Index.",
         kernel="_kernels.exponential.tsi",
         features=(Feature("momentum_tsi", "tsi"),),
+        fillna_inside=True,
     )
 )
 
@@ -223,18 +238,22 @@ def _ultimate_oscillator(
     weight1: float,
     weight2: float,
     weight3: float,
+    fillna: bool,
 ) -> pl.Expr:
     k1, k2, k3 = float(weight1), float(weight2), float(weight3)
+    # `ta`'s fillna=True sums partial windows from the first row (min_periods=0)
+    first = 0 if fillna else -1
 
     # one numba pass instead of six rolling sums over two derived columns (~20x faster)
     def run(h: KernelResult, lo: KernelResult, c: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
         return rolling.ultimate_oscillator(  # type: ignore[no-any-return]
-            h, lo, c, window1, window2, window3, k1, k2, k3
+            h, lo, c, window1, window2, window3, k1, k2, k3, first
         )
 
-    return kernel_expr_nan(run, [high, low, close], null_rows=max(window1, window2, window3))
+    warm = 0 if fillna else max(window1, window2, window3)
+    return kernel_expr_nan(run, [high, low, close], null_rows=warm)
 
 
 ULTIMATE_OSCILLATOR = register_spec(
@@ -255,6 +274,7 @@ ULTIMATE_OSCILLATOR = register_spec(
             Output(
                 key="ultimate_oscillator",
                 function="ultimate_oscillator",
+                fill=50.0,
                 build=_ultimate_oscillator,
                 doc="""Ultimate Oscillator, as ``ta.momentum.ultimate_oscillator``.
 
@@ -273,14 +293,21 @@ ULTIMATE_OSCILLATOR = register_spec(
         description="Ultimate Oscillator (0-100).",
         kernel="_kernels.rolling.ultimate_oscillator",
         features=(Feature("momentum_uo", "ultimate_oscillator"),),
+        fillna_inside=True,
     )
 )
 
 # --------------------------------------------------------------------------- Stochastic
 
 
-def _extremes(high: ColumnLike, low: ColumnLike, window: int) -> pl.Expr:
-    """Struct ``{hh, ll}``: rolling max of the high and min of the low, one numba pass."""
+def _extremes(high: ColumnLike, low: ColumnLike, window: int, fillna: bool = False) -> pl.Expr:
+    """Struct ``{hh, ll}``: rolling max of the high and min of the low, one numba pass
+    (with `ta`'s ``fillna=True``, windows from the first row: pandas' ``min_periods=0``)."""
+    if fillna:
+        return pl.struct(
+            as_float(high).fill_nan(None).rolling_max(window, min_samples=1).alias("hh"),
+            as_float(low).fill_nan(None).rolling_min(window, min_samples=1).alias("ll"),
+        )
 
     def run(h: KernelResult, lo: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
@@ -290,22 +317,39 @@ def _extremes(high: ColumnLike, low: ColumnLike, window: int) -> pl.Expr:
     return kernel_expr(run, [high, low], outputs=("hh", "ll"))
 
 
-def _stoch_k(high: ColumnLike, low: ColumnLike, close: ColumnLike, window: int) -> pl.Expr:
+def _stoch_k(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, window: int, fillna: bool
+) -> pl.Expr:
     hh, ll = pl.field("hh"), pl.field("ll")
     k = 100 * (as_float(close) - ll) / (hh - ll)
-    return _extremes(high, low, window).struct.with_fields(_k=k).struct.field("_k")
+    return _extremes(high, low, window, fillna).struct.with_fields(_k=k).struct.field("_k")
 
 
 def _stoch(
-    high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, smooth_window: int
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    *,
+    window: int,
+    smooth_window: int,
+    fillna: bool,
 ) -> pl.Expr:
-    return _stoch_k(high, low, close, window)
+    return _stoch_k(high, low, close, window, fillna)
 
 
 def _stoch_signal(
-    high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, smooth_window: int
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    *,
+    window: int,
+    smooth_window: int,
+    fillna: bool,
 ) -> pl.Expr:
-    return sma(_stoch_k(high, low, close, window), smooth_window)
+    k = _stoch_k(high, low, close, window, fillna)
+    if fillna:
+        return k.fill_nan(None).rolling_mean(smooth_window, min_samples=1)
+    return sma(k, smooth_window)
 
 
 STOCH = register_spec(
@@ -319,6 +363,7 @@ STOCH = register_spec(
             Output(
                 key="stoch",
                 function="stoch",
+                fill=50.0,
                 build=_stoch,
                 doc="""Stochastic oscillator %K, as ``ta.momentum.stoch`` (unsmoothed, 0-100).
 
@@ -331,6 +376,7 @@ STOCH = register_spec(
             Output(
                 key="signal",
                 function="stoch_signal",
+                fill=50.0,
                 build=_stoch_signal,
                 doc="""Stochastic oscillator %D: SMA(``smooth_window``) of %K, as
     ``ta.momentum.stoch_signal``.
@@ -349,14 +395,17 @@ STOCH = register_spec(
             Feature("momentum_stoch", "stoch"),
             Feature("momentum_stoch_signal", "stoch_signal"),
         ),
+        fillna_inside=True,
     )
 )
 
 
-def _williams_r(high: ColumnLike, low: ColumnLike, close: ColumnLike, *, lbp: int) -> pl.Expr:
+def _williams_r(
+    high: ColumnLike, low: ColumnLike, close: ColumnLike, *, lbp: int, fillna: bool
+) -> pl.Expr:
     hh, ll = pl.field("hh"), pl.field("ll")
     wr = -100 * (hh - as_float(close)) / (hh - ll)
-    return _extremes(high, low, lbp).struct.with_fields(_wr=wr).struct.field("_wr")
+    return _extremes(high, low, lbp, fillna).struct.with_fields(_wr=wr).struct.field("_wr")
 
 
 WILLIAMS_R = register_spec(
@@ -370,6 +419,7 @@ WILLIAMS_R = register_spec(
             Output(
                 key="williams_r",
                 function="williams_r",
+                fill=-50.0,
                 build=_williams_r,
                 doc="""Williams %R, as ``ta.momentum.williams_r`` (-100 to 0).
 
@@ -384,14 +434,18 @@ WILLIAMS_R = register_spec(
         description="Williams %R (-100-0).",
         kernel="_kernels.rolling.rolling_max_min",
         features=(Feature("momentum_wr", "williams_r"),),
+        fillna_inside=True,
     )
 )
 
 
 def _awesome_oscillator(
-    high: ColumnLike, low: ColumnLike, *, window1: int, window2: int
+    high: ColumnLike, low: ColumnLike, *, window1: int, window2: int, fillna: bool
 ) -> pl.Expr:
     median = 0.5 * (as_float(high) + as_float(low))
+    if fillna:  # `ta`'s min_periods=0: the mean of the rows a window holds
+        m = median.fill_nan(None)
+        return m.rolling_mean(window1, min_samples=1) - m.rolling_mean(window2, min_samples=1)
     return sma(median, window1) - sma(median, window2)
 
 
@@ -420,6 +474,7 @@ AWESOME_OSCILLATOR = register_spec(
         warmup=lambda p: max(p["window1"], p["window2"]) - 1,
         description="Awesome Oscillator: SMA5 - SMA34 of the median price.",
         features=(Feature("momentum_ao", "awesome_oscillator"),),
+        fillna_inside=True,
     )
 )
 
@@ -462,7 +517,9 @@ ROC = register_spec(
 # --------------------------------------------------------------------------- PPO, PVO
 
 
-def _po(x: ColumnLike, window_slow: int, window_fast: int, window_sign: int, row: int) -> pl.Expr:
+def _po(
+    x: ColumnLike, window_slow: int, window_fast: int, window_sign: int, row: int, fillna: bool
+) -> pl.Expr:
     """Row ``row`` (0 line, 1 signal, 2 histogram) of the fused PPO/PVO kernel.
 
     One numba call with pandas' EWM rule: Polars' ``ewm_mean`` propagates a NaN (a missing
@@ -473,15 +530,20 @@ def _po(x: ColumnLike, window_slow: int, window_fast: int, window_sign: int, row
     def run(v: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import exponential
 
-        return exponential.percentage_oscillator(v, window_slow, window_fast, window_sign)[row]  # type: ignore[no-any-return]
+        return exponential.percentage_oscillator(  # type: ignore[no-any-return]
+            v, window_slow, window_fast, window_sign, fillna
+        )[row]
 
     warm = max(window_slow, window_fast) - 1 + (window_sign - 1 if row > 0 else 0)
+    warm = 0 if fillna else warm
     return kernel_expr_nan(run, [x], null_rows=warm)
 
 
 def _po_output(row: int) -> Callable[..., pl.Expr]:
-    def build(x: ColumnLike, *, window_slow: int, window_fast: int, window_sign: int) -> pl.Expr:
-        return _po(x, window_slow, window_fast, window_sign, row)
+    def build(
+        x: ColumnLike, *, window_slow: int, window_fast: int, window_sign: int, fillna: bool
+    ) -> pl.Expr:
+        return _po(x, window_slow, window_fast, window_sign, row, fillna)
 
     return build
 
@@ -547,6 +609,7 @@ PPO = register_spec(
             Feature("momentum_ppo_signal", "ppo_signal"),
             Feature("momentum_ppo_hist", "ppo_hist"),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -603,6 +666,7 @@ PVO = register_spec(
             Feature("momentum_pvo_signal", "pvo_signal"),
             Feature("momentum_pvo_hist", "pvo_hist"),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -629,6 +693,7 @@ KAMA = register_spec(
             Output(
                 key="kama",
                 function="kama",
+                fill="close",
                 build=_kama,
                 by=True,
                 doc="""Kaufman's Adaptive Moving Average, as ``ta.momentum.kama``.

@@ -86,32 +86,3 @@ def get_indicator(name: str) -> Indicator:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise UnknownKindError(f"unknown indicator {name!r}; expected one of: {known}") from None
-
-
-def register_ta(
-    family: Family,
-    *,
-    name: str,
-    inputs: tuple[str, ...],
-    params: dict[str, Any],
-    outputs: dict[str, Callable[..., pl.Expr]],
-    warmup: Callable[..., int],
-    ta_class: str,
-    placement: Placement = "panel",
-    description: str = "",
-) -> Indicator:
-    """Register the indicator mirroring ``ta.<family>.<ta_class>`` (each family module's
-    entries differ only in these fields)."""
-    return register(
-        Indicator(
-            name=name,
-            family=family,
-            inputs=inputs,
-            params=params,
-            outputs=outputs,
-            warmup=warmup,
-            ta_reference=f"ta.{family}.{ta_class}",
-            placement=placement,
-            description=description,
-        )
-    )

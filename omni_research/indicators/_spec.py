@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+import numpy as np
 import polars as pl
 
 from omni_research.exceptions import ConfigurationError
@@ -108,6 +109,14 @@ def flag(name: str, default: bool) -> Param:
     return Param(name, default, "flag")
 
 
+FILLNA = flag("fillna", False)
+"""`ta`'s ``fillna``, which every `ta` function takes and every indicator here accepts (it
+is added to each declaration's parameters, after them): infinities become missing, each
+missing value takes the previous one, and what is still missing at the start takes the
+output's fill value (`Output.fill`). Where `ta` also shortens its warm-up with it (windows
+and EWMs with ``min_periods=0``), the builder receives ``fillna`` too (`IndicatorSpec.
+fillna_inside`) and does the same."""
+
 TA_COMPAT = flag("ta_compat", False)
 """Reproduce `ta`'s look-ahead (whole-series means in warm-up rows); see docs/indicators.md."""
 
@@ -118,10 +127,13 @@ class Output:
 
     ``build(*inputs, **params)`` returns the output's expression (aliased by `define`);
     it receives exactly the parameters named in ``params`` (all of the indicator's when
-    None), already checked, plus ``by`` when ``by`` is True. ``defaults`` overrides the
-    indicator's defaults in this function's signature (`ta`'s functional defaults differ
-    from its class defaults in a few places). ``alias`` names the expression (the function
-    name when None; a callable receives the parameters).
+    None), already checked, plus ``by`` when ``by`` is True and ``fillna`` when the
+    indicator's ``fillna_inside`` is. ``fill`` is `ta`'s fill value for ``fillna=True``:
+    a number, ``"backfill"`` (`ta`'s -1: the first value fills the start), ``"close"``
+    (the close column, row by row: KAMA), or None (`ta` applies no final fill).
+    ``defaults`` overrides the indicator's defaults in this function's signature (`ta`'s
+    functional defaults differ from its class defaults in a few places). ``alias`` names
+    the expression (the function name when None; a callable receives the parameters).
     """
 
     key: str
@@ -132,6 +144,7 @@ class Output:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     by: bool = False
     alias: str | Callable[..., str] | None = None
+    fill: float | Literal["backfill", "close"] | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,9 +175,10 @@ class IndicatorSpec:
     description: str = ""
     kernel: str = ""
     features: tuple[Feature, ...] = ()
+    fillna_inside: bool = False
 
     def param(self, name: str) -> Param:
-        for p in self.params:
+        for p in (*self.params, FILLNA):
             if p.name == name:
                 return p
         raise KeyError(name)
@@ -181,11 +195,13 @@ class IndicatorSpec:
 
     @property
     def defaults(self) -> dict[str, Any]:
+        """The declared parameters' defaults (``fillna``, which every output takes, is not
+        listed: charts and widgets show an indicator's own parameters)."""
         return {p.name: p.default for p in self.params}
 
     def output_params(self, out: Output) -> tuple[Param, ...]:
         names = [p.name for p in self.params] if out.params is None else list(out.params)
-        return tuple(self.param(n) for n in names)
+        return (*(self.param(n) for n in names), FILLNA)
 
     def call(self, function: str, columns: tuple[Any, ...], params: dict[str, Any]) -> pl.Expr:
         """The body of every generated function: check, build, name."""
@@ -194,7 +210,20 @@ class IndicatorSpec:
             name: (self.param(name).check(self.name, v) if name != "by" else v)
             for name, v in params.items()
         }
+        fillna = checked.pop("fillna", False)
+        if self.fillna_inside:
+            checked["fillna"] = fillna
+        by = checked.get("by")
+        if fillna and by is not None:
+            # `ta`'s fillna path is written for one series (partial windows as Polars
+            # expressions): per group it runs under ``.over(by)``, the same numbers
+            checked["by"] = None
         expr = out.build(*columns, **checked)
+        if fillna and out.fill is not None:
+            close = columns[self.inputs.index("close")] if out.fill == "close" else None
+            expr = ta_fill(expr, out.fill, close=close)
+        if fillna and by is not None:
+            expr = expr.over(by)
         if out.alias is None:
             return expr.alias(out.function)
         if isinstance(out.alias, str):
@@ -287,6 +316,31 @@ def define(spec: IndicatorSpec, function: str, namespace: dict[str, Any]) -> Cal
     func: Callable[..., pl.Expr] = namespace[function]
     func.__doc__ = out.doc
     return func
+
+
+def ta_fill(
+    expr: pl.Expr,
+    fill: float | Literal["backfill", "close"],
+    *,
+    by: Any = None,
+    close: Any = None,
+) -> pl.Expr:
+    """`ta`'s ``_check_fillna``: infinities become missing, missing values take the previous
+    value, and the leading ones ``fill`` (a number, the first value, or the close). With
+    ``by`` the fill restarts in every group, as `ta` run per symbol would."""
+    from omni_research.indicators._common import KernelResult, kernel_expr
+
+    def run(x: KernelResult, *rest: KernelResult) -> KernelResult:
+        from omni_research.indicators._kernels.rolling import forward_fill
+
+        value = np.nan if isinstance(fill, str) else float(fill)
+        filled = forward_fill(x, value, fill == "backfill")
+        if rest:
+            filled = np.where(np.isnan(filled), rest[0], filled)
+        return filled
+
+    inputs = [expr] if close is None else [expr, close]
+    return kernel_expr(run, inputs, by=by)
 
 
 _SPECS: dict[str, IndicatorSpec] = {}

@@ -2,7 +2,8 @@
 
 Each function returns one ``pl.Expr`` for one `ta` output, with the same numbers as `ta`
 (to 1e-9 of the column's scale; most are bit-identical) and missing values in the same
-rows: `ta`'s NaN is null here, `ta`'s 0.0 warm-up rows (ADX) are 0.0 here too. Each
+rows: `ta`'s NaN is null here, `ta`'s 0.0 warm-up rows (ADX) are 0.0 here too. `ta`'s
+``fillna`` is accepted with `ta`'s values. Each
 indicator is declared once (`IndicatorSpec`); its functions, registry entry, parameter
 checks and `add_all_ta_features` columns are generated from that declaration.
 
@@ -51,15 +52,22 @@ _MACD_FIELDS = ("macd", "macd_signal", "macd_diff")
 
 
 def _macd_struct(
-    close: ColumnLike, window_slow: int, window_fast: int, window_sign: int, by: By
+    close: ColumnLike,
+    window_slow: int,
+    window_fast: int,
+    window_sign: int,
+    by: By,
+    fillna: bool = False,
 ) -> pl.Expr:
     def run(c: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import exponential
 
+        if fillna:  # `ta`'s fillna=True: every EMA from the first close (min_periods=0)
+            return exponential.macd_from_start(c, window_slow, window_fast, window_sign)  # type: ignore[no-any-return]
         return exponential.macd(c, window_slow, window_fast, window_sign)  # type: ignore[no-any-return]
 
     # ``share``: the three outputs selected together (add_all_ta_features) run one pass
-    key = ("macd", window_slow, window_fast, window_sign)
+    key = ("macd", window_slow, window_fast, window_sign, fillna)
     return kernel_expr(run, [as_float(close)], outputs=_MACD_FIELDS, by=by, share=key)
 
 
@@ -70,9 +78,11 @@ def _macd_field(field: str) -> Callable[..., pl.Expr]:
         window_slow: int,
         window_fast: int,
         window_sign: int = 9,
+        fillna: bool,
         by: By,
     ) -> pl.Expr:
-        return _macd_struct(close, window_slow, window_fast, window_sign, by).struct.field(field)
+        struct = _macd_struct(close, window_slow, window_fast, window_sign, by, fillna)
+        return struct.struct.field(field)
 
     return build
 
@@ -116,6 +126,7 @@ MACD = register_spec(
             Feature("trend_macd_signal", "macd_signal"),
             Feature("trend_macd_diff", "macd_diff"),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -139,7 +150,10 @@ def macd_all(
 # --- moving averages ---------------------------------------------------------------------
 
 
-def _sma(close: ColumnLike, *, window: int, by: By) -> pl.Expr:
+def _sma(close: ColumnLike, *, window: int, fillna: bool, by: By) -> pl.Expr:
+    if fillna:  # `ta`'s min_periods=0: the mean of the rows a window holds
+        return as_float(close).fill_nan(None).rolling_mean(window, min_samples=1)
+
     def run(x: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
@@ -160,6 +174,7 @@ SMA = register_spec(
             Output(
                 key="sma_indicator",
                 function="sma_indicator",
+                fill=None,
                 build=_sma,
                 by=True,
                 alias=lambda window, **_: f"sma_{window}",
@@ -193,15 +208,18 @@ SMA = register_spec(
             Feature("trend_sma_fast", "sma_indicator", {"window": 12}),
             Feature("trend_sma_slow", "sma_indicator", {"window": 26}),
         ),
+        fillna_inside=True,
     )
 )
 
 
-def _ema(close: ColumnLike, *, window: int, by: By) -> pl.Expr:
+def _ema(close: ColumnLike, *, window: int, fillna: bool, by: By) -> pl.Expr:
+    first = 0 if fillna else window  # `ta`'s fillna=True: from the first close
+
     def run(x: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import exponential
 
-        return exponential.ewm_gaps(x, 2.0 / (window + 1.0), window)  # type: ignore[no-any-return]
+        return exponential.ewm_gaps(x, 2.0 / (window + 1.0), first)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [as_float(close)], by=by)
 
@@ -217,6 +235,7 @@ EMA = register_spec(
             Output(
                 key="ema_indicator",
                 function="ema_indicator",
+                fill=None,
                 build=_ema,
                 by=True,
                 alias=lambda window, **_: f"ema_{window}",
@@ -236,6 +255,7 @@ EMA = register_spec(
             Feature("trend_ema_fast", "ema_indicator", {"window": 12}),
             Feature("trend_ema_slow", "ema_indicator", {"window": 26}),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -243,7 +263,12 @@ EMA = register_spec(
 
 
 def _vortex(
-    high: ColumnLike, low: ColumnLike, close: ColumnLike, window: int, ta_compat: bool
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    window: int,
+    ta_compat: bool,
+    fillna: bool,
 ) -> tuple[pl.Expr, pl.Expr]:
     h, lo, c = as_float(high), as_float(low), as_float(close)
     if ta_compat:
@@ -252,22 +277,28 @@ def _vortex(
         tr = pl.max_horizontal(h - lo, (h - prev).abs(), (lo - prev).abs())
     else:
         tr = true_range(h, lo, c)
-    trn = tr.rolling_sum(window, min_samples=window)
-    vmp = (h - lo.shift(1)).abs().rolling_sum(window, min_samples=window)
-    vmm = (lo - h.shift(1)).abs().rolling_sum(window, min_samples=window)
+
+    def wsum(x: pl.Expr) -> pl.Expr:
+        if fillna:  # `ta`'s min_periods=0: partial windows, 0.0 for an empty one
+            return x.rolling_sum(window, min_samples=1).fill_null(0.0)
+        return x.rolling_sum(window, min_samples=window)
+
+    trn = wsum(tr)
+    vmp = wsum((h - lo.shift(1)).abs())
+    vmm = wsum((lo - h.shift(1)).abs())
     return vmp / trn, vmm / trn
 
 
 def _vortex_pos(h: ColumnLike, lo: ColumnLike, c: ColumnLike, **p: Any) -> pl.Expr:
-    return _vortex(h, lo, c, p["window"], p["ta_compat"])[0]
+    return _vortex(h, lo, c, p["window"], p["ta_compat"], p["fillna"])[0]
 
 
 def _vortex_neg(h: ColumnLike, lo: ColumnLike, c: ColumnLike, **p: Any) -> pl.Expr:
-    return _vortex(h, lo, c, p["window"], p["ta_compat"])[1]
+    return _vortex(h, lo, c, p["window"], p["ta_compat"], p["fillna"])[1]
 
 
 def _vortex_diff(h: ColumnLike, lo: ColumnLike, c: ColumnLike, **p: Any) -> pl.Expr:
-    pos, neg = _vortex(h, lo, c, p["window"], p["ta_compat"])
+    pos, neg = _vortex(h, lo, c, p["window"], p["ta_compat"], p["fillna"])
     return pos - neg
 
 
@@ -282,6 +313,7 @@ VORTEX = register_spec(
             Output(
                 key="pos",
                 function="vortex_indicator_pos",
+                fill=1.0,
                 build=_vortex_pos,
                 doc="""Vortex +VI (`ta.trend.vortex_indicator_pos`).
 
@@ -292,6 +324,7 @@ VORTEX = register_spec(
             Output(
                 key="neg",
                 function="vortex_indicator_neg",
+                fill=1.0,
                 build=_vortex_neg,
                 doc="""Vortex -VI (`ta.trend.vortex_indicator_neg`).""",
             ),
@@ -309,14 +342,17 @@ VORTEX = register_spec(
             Feature("trend_vortex_ind_neg", "vortex_indicator_neg"),
             Feature("trend_vortex_ind_diff", "vortex_indicator_diff"),
         ),
+        fillna_inside=True,
     )
 )
 
 # --- TRIX, Mass Index, DPO ---------------------------------------------------------------
 
 
-def _trix(close: ColumnLike, *, window: int, ta_compat: bool) -> pl.Expr:
-    e3 = ema(ema(ema(as_float(close), window), window), window)
+def _trix(close: ColumnLike, *, window: int, ta_compat: bool, fillna: bool) -> pl.Expr:
+    m = 0 if fillna else None  # `ta`'s fillna=True: EMAs from their first value
+    e1 = ema(as_float(close), window, min_samples=m)
+    e3 = ema(ema(e1, window, min_samples=m), window, min_samples=m)
     prev = shift_fill_mean(e3, 1, ta_compat=ta_compat)
     return (e3 - prev) / prev * 100
 
@@ -344,16 +380,20 @@ TRIX = register_spec(
         warmup=lambda p: 3 * p["window"] - 2,
         description="TRIX: one-period percent change of a triple EMA.",
         features=(Feature("trend_trix", "trix"),),
+        fillna_inside=True,
     )
 )
 
 
 def _mass_index(
-    high: ColumnLike, low: ColumnLike, *, window_fast: int, window_slow: int
+    high: ColumnLike, low: ColumnLike, *, window_fast: int, window_slow: int, fillna: bool
 ) -> pl.Expr:
     amplitude = as_float(high) - as_float(low)
-    e1 = ema(amplitude, window_fast)
-    e2 = ema(e1, window_fast)
+    m = 0 if fillna else None  # `ta`'s fillna=True: EMAs and sums from the first row
+    e1 = ema(amplitude, window_fast, min_samples=m)
+    e2 = ema(e1, window_fast, min_samples=m)
+    if fillna:  # pandas' min_periods=0 sum: partial windows, 0.0 for an empty one
+        return (e1 / e2).rolling_sum(window_slow, min_samples=1).fill_null(0.0)
     return (e1 / e2).rolling_sum(window_slow, min_samples=window_slow)
 
 
@@ -376,14 +416,15 @@ MASS_INDEX = register_spec(
         warmup=lambda p: 2 * p["window_fast"] + p["window_slow"] - 3,
         description="Mass Index: sum of the ratio of single to double EMA of the range.",
         features=(Feature("trend_mass_index", "mass_index"),),
+        fillna_inside=True,
     )
 )
 
 
-def _dpo(close: ColumnLike, *, window: int, ta_compat: bool) -> pl.Expr:
+def _dpo(close: ColumnLike, *, window: int, ta_compat: bool, fillna: bool) -> pl.Expr:
     c = as_float(close)
     shifted = shift_fill_mean(c, int(0.5 * window + 1), ta_compat=ta_compat)
-    return shifted - sma(c, window)
+    return shifted - sma(c, window, min_samples=1 if fillna else None)
 
 
 DPO = register_spec(
@@ -410,6 +451,7 @@ DPO = register_spec(
         warmup=lambda p: max(p["window"] - 1, int(0.5 * p["window"] + 1)),
         description="Detrended Price Oscillator.",
         features=(Feature("trend_dpo", "dpo"),),
+        fillna_inside=True,
     )
 )
 
@@ -422,7 +464,8 @@ def _kst_line(close: ColumnLike, p: Mapping[str, Any]) -> pl.Expr:
     for k in range(1, 5):
         r, w = p[f"roc{k}"], p[f"window{k}"]
         prev = shift_fill_mean(c, r, ta_compat=p["ta_compat"])
-        rocma = ((c - prev) / prev).rolling_mean(w, min_samples=w)
+        # `ta`'s fillna=True: partial windows (min_periods=0)
+        rocma = ((c - prev) / prev).rolling_mean(w, min_samples=1 if p["fillna"] else w)
         total = rocma if total is None else total + k * rocma
     assert total is not None
     return 100 * total
@@ -495,6 +538,7 @@ KST = register_spec(
             Feature("trend_kst_sig", "kst_sig"),
             Feature("trend_kst_diff", "kst_diff"),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -508,16 +552,17 @@ def _midpoint(high: ColumnLike, low: ColumnLike, window: int, min_samples: int) 
 
 
 def _ichimoku_conv(high: ColumnLike, low: ColumnLike, **p: Any) -> pl.Expr:
-    return _midpoint(high, low, p["window1"], p["window1"])
+    # `ta`'s fillna=True: partial windows (min_periods=0)
+    return _midpoint(high, low, p["window1"], 1 if p["fillna"] else p["window1"])
 
 
 def _ichimoku_base(high: ColumnLike, low: ColumnLike, **p: Any) -> pl.Expr:
-    return _midpoint(high, low, p["window2"], p["window2"])
+    return _midpoint(high, low, p["window2"], 1 if p["fillna"] else p["window2"])
 
 
 def _ichimoku_a(high: ColumnLike, low: ColumnLike, **p: Any) -> pl.Expr:
-    w1, w2 = p["window1"], p["window2"]
-    span = 0.5 * (_midpoint(high, low, w1, w1) + _midpoint(high, low, w2, w2))
+    w2 = p["window2"]
+    span = 0.5 * (_ichimoku_conv(high, low, **p) + _ichimoku_base(high, low, **p))
     if p["visual"]:
         span = shift_fill_mean(span, w2, ta_compat=p["ta_compat"])
     return span
@@ -549,6 +594,7 @@ ICHIMOKU = register_spec(
             Output(
                 key="conversion_line",
                 function="ichimoku_conversion_line",
+                fill="backfill",
                 build=_ichimoku_conv,
                 params=("window1", "window2", "visual"),
                 alias="ichimoku_conv",
@@ -557,6 +603,7 @@ ICHIMOKU = register_spec(
             Output(
                 key="base_line",
                 function="ichimoku_base_line",
+                fill="backfill",
                 build=_ichimoku_base,
                 params=("window1", "window2", "visual"),
                 alias="ichimoku_base",
@@ -565,6 +612,7 @@ ICHIMOKU = register_spec(
             Output(
                 key="a",
                 function="ichimoku_a",
+                fill="backfill",
                 build=_ichimoku_a,
                 params=("window1", "window2", "visual", "ta_compat"),
                 doc="""Senkou span A, ``(conversion + base) / 2`` (`ta.trend.ichimoku_a`).
@@ -577,6 +625,7 @@ ICHIMOKU = register_spec(
             Output(
                 key="b",
                 function="ichimoku_b",
+                fill="backfill",
                 build=_ichimoku_b,
                 params=("window2", "window3", "visual", "ta_compat"),
                 doc="""Senkou span B, midpoint of the ``window3`` range (`ta.trend.ichimoku_b`).
@@ -601,6 +650,7 @@ ICHIMOKU = register_spec(
                 "trend_visual_ichimoku_b", "ichimoku_b", _VISUAL, after="trend_visual_ichimoku_a"
             ),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -615,14 +665,16 @@ def _stc(
     cycle: int,
     smooth1: int,
     smooth2: int,
+    fillna: bool,
 ) -> pl.Expr:
     c = as_float(close)
-    line = ema(c, window_fast) - ema(c, window_slow)
+    first = 0 if fillna else None  # `ta`'s fillna=True: every EMA from its first value
+    line = ema(c, window_fast, min_samples=first) - ema(c, window_slow, min_samples=first)
 
     def run(m: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import exponential
 
-        return exponential.stc(m, cycle, smooth1, smooth2)  # type: ignore[no-any-return]
+        return exponential.stc(m, cycle, smooth1, smooth2, fillna)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [line])
 
@@ -656,6 +708,7 @@ STC = register_spec(
         description="Schaff Trend Cycle.",
         kernel="_kernels.exponential.stc",
         features=(Feature("trend_stc", "stc"),),
+        fillna_inside=True,
     )
 )
 
@@ -695,6 +748,7 @@ ADX = register_spec(
             Output(
                 key="adx",
                 function="adx",
+                fill=20.0,
                 build=_adx_field("adx"),
                 by=True,
                 doc="""Average Directional Index as `ta.trend.adx`: Wilder sums seeded with a
@@ -704,6 +758,7 @@ ADX = register_spec(
             Output(
                 key="pos",
                 function="adx_pos",
+                fill=20.0,
                 build=_adx_field("adx_pos"),
                 by=True,
                 doc="""+DI (`ta.trend.adx_pos`), 0.0 in the first ``window + 1`` rows as in
@@ -712,6 +767,7 @@ ADX = register_spec(
             Output(
                 key="neg",
                 function="adx_neg",
+                fill=20.0,
                 build=_adx_field("adx_neg"),
                 by=True,
                 doc="""-DI (`ta.trend.adx_neg`), 0.0 in the first ``window + 1`` rows as in
@@ -753,17 +809,24 @@ def adx_all(
 
 
 def _cci(
-    high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, constant: float
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    *,
+    window: int,
+    constant: float,
+    fillna: bool,
 ) -> pl.Expr:
     tp = (as_float(high) + as_float(low) + as_float(close)) / 3.0
 
     def run(x: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
-        return rolling.rolling_mad(x, window)  # type: ignore[no-any-return]
+        # `ta`'s fillna=True: partial windows from the first row (min_periods=0)
+        return rolling.rolling_mad(x, window, fillna)  # type: ignore[no-any-return]
 
     mad = kernel_expr(run, [tp])
-    return (tp - sma(tp, window)) / (constant * mad)
+    return (tp - sma(tp, window, min_samples=1 if fillna else None)) / (constant * mad)
 
 
 CCI = register_spec(
@@ -786,31 +849,33 @@ CCI = register_spec(
         description="Commodity Channel Index.",
         kernel="_kernels.rolling.rolling_mad",
         features=(Feature("trend_cci", "cci"),),
+        fillna_inside=True,
     )
 )
 
 # --- Aroon -------------------------------------------------------------------------------
 
 
-def _aroon(x: ColumnLike, window: int, is_max: bool) -> pl.Expr:
+def _aroon(x: ColumnLike, window: int, is_max: bool, fillna: bool) -> pl.Expr:
     def run(a: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
-        return rolling.aroon(a, window, is_max)  # type: ignore[no-any-return]
+        # `ta`'s fillna=True: partial windows from the first row (min_periods=1)
+        return rolling.aroon(a, window, is_max, fillna)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [as_float(x)])
 
 
-def _aroon_up(high: ColumnLike, low: ColumnLike, *, window: int) -> pl.Expr:
-    return _aroon(high, window, True)
+def _aroon_up(high: ColumnLike, low: ColumnLike, *, window: int, fillna: bool) -> pl.Expr:
+    return _aroon(high, window, True, fillna)
 
 
-def _aroon_down(high: ColumnLike, low: ColumnLike, *, window: int) -> pl.Expr:
-    return _aroon(low, window, False)
+def _aroon_down(high: ColumnLike, low: ColumnLike, *, window: int, fillna: bool) -> pl.Expr:
+    return _aroon(low, window, False, fillna)
 
 
-def _aroon_indicator(high: ColumnLike, low: ColumnLike, *, window: int) -> pl.Expr:
-    return _aroon(high, window, True) - _aroon(low, window, False)
+def _aroon_indicator(high: ColumnLike, low: ColumnLike, *, window: int, fillna: bool) -> pl.Expr:
+    return _aroon(high, window, True, fillna) - _aroon(low, window, False, fillna)
 
 
 AROON = register_spec(
@@ -849,6 +914,7 @@ AROON = register_spec(
             Feature("trend_aroon_down", "aroon_down"),
             Feature("trend_aroon_ind", "aroon_indicator"),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -909,6 +975,7 @@ PSAR = register_spec(
             Output(
                 key="psar",
                 function="psar",
+                fill="backfill",
                 build=_psar_field("psar"),
                 by=True,
                 doc="""Parabolic SAR (`ta.trend.PSARIndicator.psar`); the first two rows hold the
@@ -917,6 +984,7 @@ PSAR = register_spec(
             Output(
                 key="up",
                 function="psar_up",
+                fill="backfill",
                 build=_psar_field("psar_up"),
                 by=True,
                 doc="""PSAR while in an up trend, null otherwise (`ta.trend.psar_up`).""",
@@ -924,6 +992,7 @@ PSAR = register_spec(
             Output(
                 key="down",
                 function="psar_down",
+                fill="backfill",
                 build=_psar_field("psar_down"),
                 by=True,
                 doc="""PSAR while in a down trend, null otherwise (`ta.trend.psar_down`).""",
@@ -931,6 +1000,7 @@ PSAR = register_spec(
             Output(
                 key="up_indicator",
                 function="psar_up_indicator",
+                fill=None,
                 build=_psar_up_indicator,
                 doc="""1.0 on the row an up trend starts, else 0.0 (`ta.trend.psar_up_indicator`).
 
@@ -941,6 +1011,7 @@ PSAR = register_spec(
             Output(
                 key="down_indicator",
                 function="psar_down_indicator",
+                fill=None,
                 build=_psar_down_indicator,
                 doc="""1.0 on the row a down trend starts, else 0.0
     (`ta.trend.psar_down_indicator`).""",

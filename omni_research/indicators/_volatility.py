@@ -2,7 +2,7 @@
 
 Every function mirrors the `ta` function of the same name (same inputs, parameters and
 defaults, including `ta`'s functional defaults of ``window=10`` for the Donchian middle,
-width and percent bands; `ta`'s ``fillna`` is left out). Warm-up rows are null where `ta`
+width and percent bands, and `ta`'s ``fillna``). Warm-up rows are null where `ta`
 has NaN, and 0.0 where `ta` writes 0.0 (ATR, the band-crossing indicators). Each indicator
 is declared once (`IndicatorSpec`); its functions, registry entry, parameter checks and
 `add_all_ta_features` columns are generated from that declaration.
@@ -33,6 +33,7 @@ from omni_research.indicators._spec import (
     flag,
     number,
     register_spec,
+    ta_fill,
     window,
 )
 
@@ -89,9 +90,21 @@ def _bollinger_fields(close: ColumnLike, window_dev: float) -> dict[str, pl.Expr
     }
 
 
+def _partial_mean_std(close: ColumnLike, window: int) -> pl.Expr:
+    """`ta`'s ``fillna=True`` Bollinger: mean and population std of the rows each window
+    holds, from the first row (pandas' ``min_periods=0``), as a ``{mavg, std}`` struct."""
+    c = as_float(close).fill_nan(None)
+    return pl.struct(
+        c.rolling_mean(window, min_samples=1).alias("mavg"),
+        c.rolling_std(window, min_samples=1, ddof=0).alias("std"),
+    )
+
+
 def _bollinger(field: str) -> Callable[..., pl.Expr]:
-    def build(close: ColumnLike, *, window: int, window_dev: float, by: By) -> pl.Expr:
-        ms = _mean_std(close, window, by=by)
+    def build(
+        close: ColumnLike, *, window: int, window_dev: float, fillna: bool, by: By
+    ) -> pl.Expr:
+        ms = _partial_mean_std(close, window) if fillna else _mean_std(close, window, by=by)
         if field == "mavg":
             return ms.struct.field("mavg")
         out = _bollinger_fields(close, window_dev)[field]
@@ -102,7 +115,12 @@ def _bollinger(field: str) -> Callable[..., pl.Expr]:
 
 def _bollinger_output(field: str, doc: str) -> Output:
     return Output(
-        key=field, function=f"bollinger_{field}", build=_bollinger(field), by=True, doc=doc
+        key=field,
+        function=f"bollinger_{field}",
+        build=_bollinger(field),
+        by=True,
+        doc=doc,
+        fill="backfill" if field in ("mavg", "hband", "lband") else 0.0,
     )
 
 
@@ -222,6 +240,7 @@ BOLLINGER = register_spec(
             Feature("volatility_bbhi", "bollinger_hband_indicator"),
             Feature("volatility_bbli", "bollinger_lband_indicator"),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -269,20 +288,28 @@ def _keltner(field: str) -> Callable[..., pl.Expr]:
         window_atr: int,
         original_version: bool,
         multiplier: float,
+        fillna: bool,
     ) -> pl.Expr:
         c = as_float(close)
+        # `ta`'s fillna=True starts the middle line at the first row (min_periods=1) and
+        # fills the ATR
+        first = 1 if fillna else -1
         if original_version:
 
             def run(h_: KernelResult, lo_: KernelResult, c_: KernelResult) -> KernelResult:
                 from omni_research.indicators._kernels import rolling
 
-                return rolling.keltner_original(h_, lo_, c_, window)  # type: ignore[no-any-return]
+                return rolling.keltner_original(h_, lo_, c_, window, first)  # type: ignore[no-any-return]
 
             bands = kernel_expr(run, [high, low, close], outputs=("mband", "hband", "lband"))
             mid, upper, lower = pl.field("mband"), pl.field("hband"), pl.field("lband")
         else:
-            mid = ema(c.fill_nan(None), window, interior_nulls=True)
+            mid = ema(
+                c.fill_nan(None), window, min_samples=1 if fillna else None, interior_nulls=True
+            )
             atr = _atr(high, low, close, window=window_atr)
+            if fillna:
+                atr = ta_fill(atr, 0.0)
             upper = mid + multiplier * atr
             lower = mid - multiplier * atr
         exprs = {
@@ -305,7 +332,13 @@ def _keltner(field: str) -> Callable[..., pl.Expr]:
 
 
 def _keltner_output(field: str, doc: str) -> Output:
-    return Output(key=field, function=f"keltner_channel_{field}", build=_keltner(field), doc=doc)
+    return Output(
+        key=field,
+        function=f"keltner_channel_{field}",
+        build=_keltner(field),
+        doc=doc,
+        fill="backfill" if field in ("mband", "hband", "lband") else 0.0,
+    )
 
 
 KELTNER_CHANNEL = register_spec(
@@ -415,6 +448,7 @@ KELTNER_CHANNEL = register_spec(
                 ("kcli", "lband_indicator"),
             )
         ),
+        fillna_inside=True,
     )
 )
 
@@ -426,18 +460,32 @@ def _donchian(field: str) -> Callable[..., pl.Expr]:
     and min together, ~5x faster than Polars' two rolling passes)."""
 
     def build(
-        high: ColumnLike, low: ColumnLike, close: ColumnLike, *, window: int, offset: int
+        high: ColumnLike,
+        low: ColumnLike,
+        close: ColumnLike,
+        *,
+        window: int,
+        offset: int,
+        fillna: bool,
     ) -> pl.Expr:
         def run(h: KernelResult, lo: KernelResult) -> KernelResult:
             from omni_research.indicators._kernels import rolling
 
             return rolling.rolling_max_min(h, lo, window)  # type: ignore[no-any-return]
 
-        ext = kernel_expr(run, [high, low], outputs=("hh", "ll"))
+        if fillna:
+            # `ta`'s fillna=True: windows from the first row (min_periods=1)
+            ext = pl.struct(
+                as_float(high).fill_nan(None).rolling_max(window, min_samples=1).alias("hh"),
+                as_float(low).fill_nan(None).rolling_min(window, min_samples=1).alias("ll"),
+            )
+        else:
+            ext = kernel_expr(run, [high, low], outputs=("hh", "ll"))
         hh, ll = pl.field("hh"), pl.field("ll")
+        mavg = as_float(close).rolling_mean(window, min_samples=1 if fillna else window)
         derived: dict[str, pl.Expr] = {
             "mband": (hh - ll) / 2.0 + ll,
-            "wband": (hh - ll) / as_float(close).rolling_mean(window) * 100,
+            "wband": (hh - ll) / mavg * 100,
             "pband": (as_float(close) - ll) / (hh - ll),
         }
         if field in ("hh", "ll"):
@@ -463,6 +511,7 @@ DONCHIAN_CHANNEL = register_spec(
             Output(
                 key="hband",
                 function="donchian_channel_hband",
+                fill="backfill",
                 build=_donchian("hh"),
                 doc="""Donchian upper band (rolling max of the high), as
     ``ta.volatility.donchian_channel_hband``.
@@ -476,6 +525,7 @@ DONCHIAN_CHANNEL = register_spec(
             Output(
                 key="lband",
                 function="donchian_channel_lband",
+                fill="backfill",
                 build=_donchian("ll"),
                 doc="""Donchian lower band (rolling min of the low), as
     ``ta.volatility.donchian_channel_lband``.
@@ -489,6 +539,7 @@ DONCHIAN_CHANNEL = register_spec(
             Output(
                 key="mband",
                 function="donchian_channel_mband",
+                fill="backfill",
                 build=_donchian("mband"),
                 defaults=_DONCHIAN_DEFAULT_10,
                 doc="""Donchian middle band ``(hband - lband) / 2 + lband``, as `ta` (default
@@ -544,6 +595,7 @@ DONCHIAN_CHANNEL = register_spec(
                 ("dcp", "pband"),
             )
         ),
+        fillna_inside=True,
     )
 )
 

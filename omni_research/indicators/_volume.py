@@ -1,14 +1,15 @@
 """`ta.volume` as Polars expressions.
 
 Every function mirrors the `ta` function of the same name (same inputs, parameters and
-defaults; `ta`'s ``fillna`` is left out: warm-up rows are null, fill them with
-``fill_null`` if wanted). Inputs are cast to Float64, so integer volumes work. Each
+defaults, `ta`'s ``fillna`` and VPT's ``dropnans`` included; without ``fillna`` warm-up
+rows are null). Inputs are cast to Float64, so integer volumes work. Each
 indicator is declared once (`IndicatorSpec`); its functions, registry entry, parameter
 checks and `add_all_ta_features` columns are generated from that declaration.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from omni_research.indicators._common import (
@@ -28,6 +29,7 @@ from omni_research.indicators._spec import (
     Output,
     Param,
     define,
+    flag,
     register_spec,
     window,
 )
@@ -42,7 +44,7 @@ def _clv(high: ColumnLike, low: ColumnLike, close: ColumnLike) -> pl.Expr:
     return (((c - lo) - (h - c)) / (h - lo)).fill_nan(0.0).fill_null(0.0)
 
 
-def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
+def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int, fillna: bool = False) -> pl.Expr:
     """``sum(num) / sum(den)`` over ``window`` rows, with pandas' results where a sliding
     sum would differ: 0/0 = NaN for a window of zero volume (a sliding sum leaves residue
     and gives +-inf), NaN for a window holding an infinity."""
@@ -50,9 +52,10 @@ def _rolling_ratio(num: pl.Expr, den: pl.Expr, window: int) -> pl.Expr:
     def run(a: KernelResult, b: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
-        return rolling.rolling_ratio(a, b, window)  # type: ignore[no-any-return]
+        # `ta`'s fillna=True sums partial windows from the first row (min_periods=0)
+        return rolling.rolling_ratio(a, b, window, 0 if fillna else -1)  # type: ignore[no-any-return]
 
-    return kernel_expr_nan(run, [num, den], null_rows=window - 1)
+    return kernel_expr_nan(run, [num, den], null_rows=0 if fillna else window - 1)
 
 
 def _adi(
@@ -165,10 +168,16 @@ ON_BALANCE_VOLUME = register_spec(
 
 
 def _cmf(
-    high: ColumnLike, low: ColumnLike, close: ColumnLike, volume: ColumnLike, *, window: int
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    volume: ColumnLike,
+    *,
+    window: int,
+    fillna: bool,
 ) -> pl.Expr:
     v = as_float(volume)
-    return _rolling_ratio(_clv(high, low, close) * v, v, window)
+    return _rolling_ratio(_clv(high, low, close) * v, v, window, fillna)
 
 
 CHAIKIN_MONEY_FLOW = register_spec(
@@ -197,14 +206,16 @@ CHAIKIN_MONEY_FLOW = register_spec(
         description="Chaikin Money Flow.",
         kernel="_kernels.rolling.rolling_ratio",
         features=(Feature("volume_cmf", "chaikin_money_flow"),),
+        fillna_inside=True,
     )
 )
 
 
-def _force_index(close: ColumnLike, volume: ColumnLike, *, window: int) -> pl.Expr:
+def _force_index(close: ColumnLike, volume: ColumnLike, *, window: int, fillna: bool) -> pl.Expr:
     c = as_float(close)
     # a NaN price or volume mid-series: pandas' EWM carries the mean over it
-    return ema(((c - c.shift(1)) * as_float(volume)).fill_nan(None), window, interior_nulls=True)
+    fi = ((c - c.shift(1)) * as_float(volume)).fill_nan(None)
+    return ema(fi, window, min_samples=0 if fillna else None, interior_nulls=True)
 
 
 FORCE_INDEX = register_spec(
@@ -235,6 +246,7 @@ FORCE_INDEX = register_spec(
         warmup=lambda p: p["window"],
         description="Force Index: EMA of price change times volume.",
         features=(Feature("volume_fi", "force_index"),),
+        fillna_inside=True,
     )
 )
 
@@ -245,22 +257,28 @@ def _emv(high: ColumnLike, low: ColumnLike, volume: ColumnLike) -> pl.Expr:
 
 
 def _ease_of_movement(
-    high: ColumnLike, low: ColumnLike, volume: ColumnLike, *, window: int
+    high: ColumnLike, low: ColumnLike, volume: ColumnLike, *, window: int, fillna: bool
 ) -> pl.Expr:
     return _emv(high, low, volume)
 
 
 def _sma_ease_of_movement(
-    high: ColumnLike, low: ColumnLike, volume: ColumnLike, *, window: int
+    high: ColumnLike, low: ColumnLike, volume: ColumnLike, *, window: int, fillna: bool
 ) -> pl.Expr:
     # a zero volume makes EMV infinite; pandas' rolling mean turns a window holding an
     # infinity into NaN (Polars keeps inf), so the window sums run in a kernel
     def run(x: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import rolling
 
-        return rolling.rolling_sum_exact(x, window, True) / window  # type: ignore[no-any-return]
+        if not fillna:
+            return rolling.rolling_sum_exact(x, window, True) / window  # type: ignore[no-any-return]
+        # `ta`'s fillna=True: the mean of the values each (partial) window holds
+        held = np.cumsum(~np.isnan(x))
+        held[window:] -= held[:-window].copy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return rolling.rolling_sum_exact(x, window, True, 0) / held  # type: ignore[no-any-return]
 
-    return kernel_expr_nan(run, [_emv(high, low, volume)], null_rows=window)
+    return kernel_expr_nan(run, [_emv(high, low, volume)], null_rows=0 if fillna else window)
 
 
 EASE_OF_MOVEMENT = register_spec(
@@ -305,6 +323,7 @@ EASE_OF_MOVEMENT = register_spec(
             Feature("volume_em", "ease_of_movement"),
             Feature("volume_sma_em", "sma_ease_of_movement"),
         ),
+        fillna_inside=True,
     )
 )
 
@@ -319,10 +338,24 @@ def _cumsum(x: pl.Expr) -> pl.Expr:
     return kernel_expr_nan(run, [x], null_rows=0)
 
 
-def _vpt(close: ColumnLike, volume: ColumnLike, *, smoothing_factor: int | None) -> pl.Expr:
+def _vpt(
+    close: ColumnLike,
+    volume: ColumnLike,
+    *,
+    smoothing_factor: int | None,
+    dropnans: bool,
+    fillna: bool,
+) -> pl.Expr:
     c = as_float(close)
     vpt = _cumsum((c / c.shift(1) - 1) * as_float(volume))
-    return sma(vpt, smoothing_factor) if smoothing_factor else vpt
+    if smoothing_factor:
+        if fillna:  # `ta`'s min_periods=0: the mean of the values a window holds
+            vpt = vpt.fill_nan(None).rolling_mean(smoothing_factor, min_samples=1)
+        else:
+            vpt = sma(vpt, smoothing_factor)
+    # `ta` drops the missing rows (a shorter result: use it in ``select``, not
+    # ``with_columns``)
+    return vpt.fill_nan(None).drop_nulls() if dropnans else vpt
 
 
 VOLUME_PRICE_TREND = register_spec(
@@ -331,7 +364,7 @@ VOLUME_PRICE_TREND = register_spec(
         family="volume",
         ta_class="VolumePriceTrendIndicator",
         inputs=("close", "volume"),
-        params=(Param("smoothing_factor", None, "optional_window"),),
+        params=(Param("smoothing_factor", None, "optional_window"), flag("dropnans", False)),
         outputs=(
             Output(
                 key="volume_price_trend",
@@ -339,13 +372,16 @@ VOLUME_PRICE_TREND = register_spec(
                 build=_vpt,
                 doc="""Volume-Price Trend, as ``ta.volume.volume_price_trend``.
 
-    `ta`'s ``dropnans`` option (which shortens the series) is not offered: an expression
-    keeps the frame's length; use ``drop_nulls`` on the result instead.
-
     Parameters
     ----------
     smoothing_factor
         If given, a simple moving average of that many rows is applied, as in `ta`.
+    dropnans
+        Drop the missing rows, as `ta` does: the result is then shorter than the frame, so
+        use it in ``select`` (``with_columns`` needs the frame's length).
+    fillna
+        As in `ta`: the smoothing starts from the first row, infinities become missing,
+        missing values take the previous value, and leading ones 0.
 
     Returns
     -------
@@ -357,6 +393,7 @@ VOLUME_PRICE_TREND = register_spec(
         ),
         warmup=lambda p: p["smoothing_factor"] or 1,
         description="Volume-Price Trend.",
+        fillna_inside=True,
         kernel="_kernels.volume.nan_cumsum",
         features=(Feature("volume_vpt", "volume_price_trend"),),
     )
@@ -364,11 +401,17 @@ VOLUME_PRICE_TREND = register_spec(
 
 
 def _vwap(
-    high: ColumnLike, low: ColumnLike, close: ColumnLike, volume: ColumnLike, *, window: int
+    high: ColumnLike,
+    low: ColumnLike,
+    close: ColumnLike,
+    volume: ColumnLike,
+    *,
+    window: int,
+    fillna: bool,
 ) -> pl.Expr:
     v = as_float(volume)
     tp = (as_float(high) + as_float(low) + as_float(close)) / 3.0
-    return _rolling_ratio(tp * v, v, window)
+    return _rolling_ratio(tp * v, v, window, fillna)
 
 
 VOLUME_WEIGHTED_AVERAGE_PRICE = register_spec(
@@ -399,6 +442,7 @@ VOLUME_WEIGHTED_AVERAGE_PRICE = register_spec(
         description="Rolling volume-weighted average of the typical price.",
         kernel="_kernels.rolling.rolling_ratio",
         features=(Feature("volume_vwap", "volume_weighted_average_price"),),
+        fillna_inside=True,
     )
 )
 
@@ -410,12 +454,14 @@ def _mfi(
     volume: ColumnLike,
     *,
     window: int,
+    fillna: bool,
     by: By,
 ) -> pl.Expr:
     def run(h: KernelResult, lo: KernelResult, c: KernelResult, v: KernelResult) -> KernelResult:
         from omni_research.indicators._kernels import volume
 
-        return volume.mfi(h, lo, c, v, window)  # type: ignore[no-any-return]
+        # `ta`'s fillna=True sums partial windows from the first row (min_periods=0)
+        return volume.mfi(h, lo, c, v, window, 0 if fillna else -1)  # type: ignore[no-any-return]
 
     return kernel_expr(run, [high, low, close, volume], by=by)
 
@@ -430,6 +476,7 @@ MONEY_FLOW_INDEX = register_spec(
         outputs=(
             Output(
                 key="money_flow_index",
+                fill=50.0,
                 function="money_flow_index",
                 build=_mfi,
                 by=True,
@@ -450,6 +497,7 @@ MONEY_FLOW_INDEX = register_spec(
         description="Money Flow Index (0-100).",
         kernel="_kernels.volume.mfi",
         features=(Feature("volume_mfi", "money_flow_index"),),
+        fillna_inside=True,
     )
 )
 
@@ -471,6 +519,7 @@ NEGATIVE_VOLUME_INDEX = register_spec(
         outputs=(
             Output(
                 key="negative_volume_index",
+                fill=1000.0,
                 function="negative_volume_index",
                 build=_nvi,
                 doc="""Negative Volume Index, as ``ta.volume.negative_volume_index``.

@@ -171,31 +171,35 @@ def macd(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cove
 
 
 def percentage_oscillator(
-    x: F64, window_slow: int, window_fast: int, window_sign: int
+    x: F64, window_slow: int, window_fast: int, window_sign: int, fillna: bool = False
 ) -> tuple[F64, F64, F64]:
     """`ta`'s PPO/PVO: the line ``(EMA_fast - EMA_slow) / EMA_slow * 100``, its EMA signal
     and the histogram, with pandas' EWM (NaN carried over, min_periods counting values;
     `_kernels.ewm_gaps`). Plain Python around three compiled EWMs on contiguous arrays
-    (the same loops inside one numba function, on rows of a 2-D array, ran 3x slower)."""
+    (the same loops inside one numba function, on rows of a 2-D array, ran 3x slower).
+    ``fillna``: `ta`'s ``min_periods=0``, every EWM from its first value."""
     x = np.ascontiguousarray(x, dtype=np.float64)
-    fast = ewm_gaps(x, 2.0 / (window_fast + 1.0), window_fast)
-    slow = ewm_gaps(x, 2.0 / (window_slow + 1.0), window_slow)
+    m = 0 if fillna else 1
+    fast = ewm_gaps(x, 2.0 / (window_fast + 1.0), window_fast * m)
+    slow = ewm_gaps(x, 2.0 / (window_slow + 1.0), window_slow * m)
     with np.errstate(divide="ignore", invalid="ignore"):
         line = (fast - slow) / slow * 100
-    signal = ewm_gaps(line, 2.0 / (window_sign + 1.0), window_sign)
+    signal = ewm_gaps(line, 2.0 / (window_sign + 1.0), window_sign * m)
     return line, signal, line - signal
 
 
-def tsi(close: F64, window_slow: int, window_fast: int) -> F64:
+def tsi(close: F64, window_slow: int, window_fast: int, fillna: bool = False) -> F64:
     """`ta.momentum.TSIIndicator`: 100 * EMA_fast(EMA_slow(diff)) / EMA_fast(EMA_slow(|diff|))
-    with pandas' EWM; NaN where both smoothings are 0 (a long flat stretch), as in `ta`."""
+    with pandas' EWM; NaN where both smoothings are 0 (a long flat stretch), as in `ta`.
+    ``fillna``: `ta`'s ``min_periods=0``, every EWM from its first value."""
     d = np.empty(close.shape[0])
     d[:1] = np.nan
     np.subtract(close[1:], close[:-1], out=d[1:])
     a_s = 2.0 / (window_slow + 1.0)
     a_f = 2.0 / (window_fast + 1.0)
-    num = ewm_gaps(ewm_gaps(d, a_s, window_slow), a_f, window_fast)
-    den = ewm_gaps(ewm_gaps(np.abs(d), a_s, window_slow), a_f, window_fast)
+    ms, mf = (0, 0) if fillna else (window_slow, window_fast)
+    num = ewm_gaps(ewm_gaps(d, a_s, ms), a_f, mf)
+    den = ewm_gaps(ewm_gaps(np.abs(d), a_s, ms), a_f, mf)
     with np.errstate(divide="ignore", invalid="ignore"):
         return num / den * 100  # type: ignore[no-any-return]
 
@@ -255,14 +259,26 @@ def kama(close: F64, window: int, pow1: float, pow2: float) -> F64:  # pragma: n
 
 
 @JIT
-def stc(macd: F64, cycle: int, smooth1: int, smooth2: int) -> F64:  # pragma: no cover
+def stc(
+    macd: F64, cycle: int, smooth1: int, smooth2: int, fillna: bool = False
+) -> F64:  # pragma: no cover
     """Schaff Trend Cycle from a MACD line, as `ta.trend.STCIndicator` does after its MACD.
 
     Two stochastic passes, each smoothed by pandas' EMA (with its gap rule for the 0/0 of a
     flat window). One loop instead of an expression that would evaluate the MACD 9 times
     (each stochastic reads its input three times: value, rolling min, rolling max).
     """
+    m = 0 if fillna else 1  # `ta`'s fillna=True: the EWMs with min_periods=0
     k = stoch_window(macd, cycle)
-    d = ewm_gaps(k, 2.0 / (smooth1 + 1.0), smooth1)
+    d = ewm_gaps(k, 2.0 / (smooth1 + 1.0), smooth1 * m)
     kd = stoch_window(d, cycle)
-    return ewm_gaps(kd, 2.0 / (smooth2 + 1.0), smooth2)
+    return ewm_gaps(kd, 2.0 / (smooth2 + 1.0), smooth2 * m)
+
+
+def macd_from_start(close: F64, slow: int, fast: int, sign: int) -> F64:
+    """`ta.trend.MACD` with ``fillna=True``: every EMA with ``min_periods=0``, so the line and
+    the signal start at the first close (a (3, n) array: line, signal, histogram)."""
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    line = ewm_gaps(close, 2.0 / (fast + 1.0), 0) - ewm_gaps(close, 2.0 / (slow + 1.0), 0)
+    signal = ewm_gaps(line, 2.0 / (sign + 1.0), 0)
+    return np.stack([line, signal, line - signal])

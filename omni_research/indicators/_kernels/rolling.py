@@ -295,43 +295,47 @@ def rolling_max_min(high: F64, low: F64, window: int) -> F64:  # pragma: no cove
 
 
 @JIT
-def rolling_mad(x: F64, window: int) -> F64:  # pragma: no cover
+def rolling_mad(x: F64, window: int, partial: bool = False) -> F64:  # pragma: no cover
     """Rolling mean absolute deviation ``mean(|x - mean(x)|)`` over each full window (CCI).
 
     Polars has no rolling MAD and ``rolling_map`` calls Python per row; two passes over each
-    window keep it exact (no running sums), O(n * w).
+    window keep it exact (no running sums), O(n * w). ``partial`` (`ta`'s ``fillna=True``):
+    the first rows use the rows they have.
     """
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for i in range(window - 1, n):
+    for i in range(0 if partial else window - 1, n):
+        start = max(i - window + 1, 0)
+        k = i - start + 1
         s = 0.0
-        for j in range(i - window + 1, i + 1):
+        for j in range(start, i + 1):
             s += x[j]
-        m = s / window
+        m = s / k
         d = 0.0
-        for j in range(i - window + 1, i + 1):
+        for j in range(start, i + 1):
             d += abs(x[j] - m)
-        out[i] = d / window
+        out[i] = d / k
     return out
 
 
 @JIT
-def aroon(x: F64, window: int, is_max: bool) -> F64:  # pragma: no cover
+def aroon(x: F64, window: int, is_max: bool, partial: bool = False) -> F64:  # pragma: no cover
     """``100 * argmax(x[i-w : i+1]) / w`` (argmin if not ``is_max``), first occurrence on ties.
 
     `ta` runs ``rolling(w + 1).apply(np.argmax)``, a Python call per row; Polars has no rolling
     arg-extreme. A plain O(n * w) loop is exact (ties pick the first, as ``np.argmax``) and
     fast for the small windows Aroon uses. A NaN in the window gives NaN, as pandas does.
+    ``partial`` (`ta`'s ``fillna=True``): the first rows use the rows they have.
     """
     n = x.shape[0]
     span = window + 1
     out = np.full(n, np.nan)
-    for i in range(span - 1, n):
-        start = i - span + 1
+    for i in range(0 if partial else span - 1, n):
+        start = max(i - span + 1, 0)
         best = x[start]
         pos = 0
         bad = np.isnan(best)
-        for j in range(1, span):
+        for j in range(1, i - start + 1):
             v = x[start + j]
             if np.isnan(v):
                 bad = True
@@ -367,22 +371,28 @@ def stoch_window(x: F64, cycle: int) -> F64:  # pragma: no cover
 
 
 @JIT
-def window_sums(x: F64, window: int, nonfinite_nan: bool = False) -> F64:  # pragma: no cover
+def window_sums(
+    x: F64, window: int, nonfinite_nan: bool = False, min_periods: int = -1
+) -> F64:  # pragma: no cover
     """Sum of each ``window``-row window, NaN before row ``w-1`` and where the window holds
     a NaN; exactly 0.0 for an all-zero window; re-summed from scratch every ``window`` rows
     so sliding residue never builds up.
 
     ``nonfinite_nan``: a window holding +-inf is NaN too, as pandas' rolling sum and mean
     give (their compensated summation turns inf - inf into NaN); ``rolling.apply(np.sum)``
-    (MFI) keeps the infinity instead.
+    (MFI) keeps the infinity instead. ``min_periods`` below ``window`` (`ta`'s
+    ``fillna=True``: pandas' ``min_periods=0``) sums the values a window holds, skipping
+    NaN, once it holds at least ``min_periods`` of them (from the first row for 0).
     """
     n = x.shape[0]
     out = np.full(n, np.nan)
     if window < 1:
         return out
+    need = window if min_periods < 0 else min_periods
     acc = 0.0
     nonzero = 0
-    bad = 0  # NaN (or non-finite) values in the window
+    nans = 0  # NaN values in the window
+    infs = 0  # +-inf values in the window (counted only with ``nonfinite_nan``)
     countdown = window  # re-sum every `window` rows, without a per-row modulo
     for i in range(n):
         countdown -= 1
@@ -391,53 +401,62 @@ def window_sums(x: F64, window: int, nonfinite_nan: bool = False) -> F64:  # pra
         if countdown == window and i >= window:
             acc = 0.0
             nonzero = 0
-            bad = 0
+            nans = 0
+            infs = 0
             for j in range(i - window + 1, i + 1):
                 v = x[j]
-                if np.isnan(v) or (nonfinite_nan and np.isinf(v)):
-                    bad += 1
+                if np.isnan(v):
+                    nans += 1
+                elif nonfinite_nan and np.isinf(v):
+                    infs += 1
                 else:
                     acc += v
                     nonzero += v != 0
         else:
             v = x[i]
-            if np.isnan(v) or (nonfinite_nan and np.isinf(v)):
-                bad += 1
+            if np.isnan(v):
+                nans += 1
+            elif nonfinite_nan and np.isinf(v):
+                infs += 1
             else:
                 acc += v
                 nonzero += v != 0
             if i >= window:
                 o = x[i - window]
-                if np.isnan(o) or (nonfinite_nan and np.isinf(o)):
-                    bad -= 1
+                if np.isnan(o):
+                    nans -= 1
+                elif nonfinite_nan and np.isinf(o):
+                    infs -= 1
                 else:
                     acc -= o
                     nonzero -= o != 0
-        if i >= window - 1:
-            if bad > 0:
-                out[i] = np.nan
-            elif nonzero == 0:
-                out[i] = 0.0
-            else:
-                out[i] = acc
+        held = min(i + 1, window) - nans
+        if infs == 0 and held >= need:
+            out[i] = 0.0 if nonzero == 0 else acc
     return out
 
 
 @JIT
-def rolling_sum_exact(x: F64, window: int, nonfinite_nan: bool = False) -> F64:  # pragma: no cover
+def rolling_sum_exact(
+    x: F64, window: int, nonfinite_nan: bool = False, min_periods: int = -1
+) -> F64:  # pragma: no cover
     """`rolling(window).sum()` with an exact 0 for all-zero windows (see ``window_sums``)."""
-    return window_sums(x, window, nonfinite_nan)
+    return window_sums(x, window, nonfinite_nan, min_periods)
 
 
 @JIT
-def rolling_ratio(num: F64, den: F64, window: int) -> F64:  # pragma: no cover
+def rolling_ratio(
+    num: F64, den: F64, window: int, min_periods: int = -1
+) -> F64:  # pragma: no cover
     """``num.rolling(w).sum() / den.rolling(w).sum()`` as pandas gives it (CMF, VWAP): a
     window of zero volume is 0/0 = NaN, not a sliding sum's residue."""
-    return window_sums(num, window, True) / window_sums(den, window, True)
+    return window_sums(num, window, True, min_periods) / window_sums(den, window, True, min_periods)
 
 
 @JIT
-def keltner_original(high: F64, low: F64, close: F64, window: int) -> F64:  # pragma: no cover
+def keltner_original(
+    high: F64, low: F64, close: F64, window: int, mid_min_periods: int = -1
+) -> F64:  # pragma: no cover
     """`ta.volatility.KeltnerChannel(original_version=True)`: a (3, n) array of the middle
     line (mean of ``(H + L + C) / 3``, NaN before row ``w-1``) and the upper and lower
     bands (means of ``(4H - 2L + C) / 3`` and ``(-2H + 4L + C) / 3`` from row 0, `ta`'s
@@ -454,7 +473,7 @@ def keltner_original(high: F64, low: F64, close: F64, window: int) -> F64:  # pr
         up[i] = (4 * h - 2 * v + c) / 3.0
         lo[i] = (-2 * h + 4 * v + c) / 3.0
     out = np.empty((3, n))
-    out[0] = pandas_rolling_mean(mid, window, window)
+    out[0] = pandas_rolling_mean(mid, window, window if mid_min_periods < 0 else mid_min_periods)
     out[1] = pandas_rolling_mean(up, window, 0)
     out[2] = pandas_rolling_mean(lo, window, 0)
     return out
@@ -499,6 +518,7 @@ def ultimate_oscillator(
     k1: float,
     k2: float,
     k3: float,
+    min_periods: int = -1,
 ) -> F64:  # pragma: no cover
     """`ta.momentum.UltimateOscillator`: buying pressure ``close - min(low, prev close)``
     (missing in row 0) over the true range (``high - low`` in row 0), summed over three
@@ -523,7 +543,23 @@ def ultimate_oscillator(
             if b > t or np.isnan(t):
                 t = b
             tr[i] = t
-    avg1 = window_sums(bp, w1) / window_sums(tr, w1)
-    avg2 = window_sums(bp, w2) / window_sums(tr, w2)
-    avg3 = window_sums(bp, w3) / window_sums(tr, w3)
+    m = min_periods
+    avg1 = window_sums(bp, w1, False, m) / window_sums(tr, w1, False, m)
+    avg2 = window_sums(bp, w2, False, m) / window_sums(tr, w2, False, m)
+    avg3 = window_sums(bp, w3, False, m) / window_sums(tr, w3, False, m)
     return 100.0 * (k1 * avg1 + k2 * avg2 + k3 * avg3) / (k1 + k2 + k3)
+
+
+def forward_fill(x: F64, value: float, backfill: bool) -> F64:
+    """pandas' ``replace([inf, -inf], nan).ffill()`` then ``fillna(value)``, or ``bfill()``
+    when ``backfill`` (`ta`'s ``_check_fillna``)."""
+    out = np.where(np.isinf(x), np.nan, x)
+    valid = ~np.isnan(out)
+    if not valid.any():
+        return out if backfill else np.full_like(out, value)
+    index = np.where(valid, np.arange(out.shape[0]), 0)
+    np.maximum.accumulate(index, out=index)
+    out = out[index]
+    first = int(np.argmax(valid))
+    out[:first] = out[first] if backfill else value
+    return out

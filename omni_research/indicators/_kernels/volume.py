@@ -71,7 +71,9 @@ def acc_dist_index(high: F64, low: F64, close: F64, volume: F64) -> F64:  # prag
 
 
 @JIT
-def mfi(high: F64, low: F64, close: F64, volume: F64, window: int) -> F64:  # pragma: no cover
+def mfi(
+    high: F64, low: F64, close: F64, volume: F64, window: int, min_periods: int = -1
+) -> F64:  # pragma: no cover
     """`ta.volume.MFIIndicator`: NaN before row ``w-1``.
 
     The typical price is divided by 3 here because Polars multiplies by the reciprocal
@@ -98,6 +100,6 @@ def mfi(high: F64, low: F64, close: F64, volume: F64, window: int) -> F64:  # pr
             pos[i] = 0.0
             neg[i] = 0.0
         prev = tp
-    p = window_sums(pos, window)
-    q = window_sums(neg, window)
+    p = window_sums(pos, window, False, min_periods)
+    q = window_sums(neg, window, False, min_periods)
     return 100.0 - 100.0 / (1.0 + p / q)

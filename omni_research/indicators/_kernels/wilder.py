@@ -10,7 +10,7 @@ from omni_research.indicators._kernels.jit import F64, JIT, JIT_FMA
 
 
 @JIT
-def rsi(close: F64, window: int) -> F64:  # pragma: no cover
+def rsi(close: F64, window: int, min_periods: int = -1) -> F64:  # pragma: no cover
     """`ta.momentum.RSIIndicator`: Wilder averages of gains and losses, NaN before ``w-1``.
 
     pandas' ``diff().where(diff > 0, 0.0)`` makes a missing difference (row 0, or next to a
@@ -22,15 +22,17 @@ def rsi(close: F64, window: int) -> F64:  # pragma: no cover
     keep = 1.0 - alpha
     up_avg = 0.0
     dn_avg = 0.0
+    # `ta`'s fillna=True (min_periods=0) shows the averages from row 0
+    first = window - 1 if min_periods < 0 else max(min_periods - 1, 0)
     for i in range(1, n):
         d = close[i] - close[i - 1]
         up = d if d > 0 else 0.0
         dn = -d if d < 0 else 0.0
         up_avg = up_avg * keep + up * alpha
         dn_avg = dn_avg * keep + dn * alpha
-        if i >= window - 1:
+        if i >= first:
             out[i] = 100.0 if dn_avg == 0 else 100.0 - 100.0 / (1.0 + up_avg / dn_avg)
-    if n >= window and window == 1:
+    if n >= 1 and first == 0:
         out[0] = 100.0
     return out
 
