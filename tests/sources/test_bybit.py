@@ -291,7 +291,7 @@ def test_test_root_is_refused_before_any_request(fake_bybit: FakeBybit, tmp_path
     ("option", "match"),
     [
         ({"interval": "M"}, "fixed-length Bybit kline interval"),
-        ({"kinds": ["trades"]}, "expected some of"),
+        ({"kinds": ["candles"]}, "expected some of"),
         ({"category": "option"}, "category is 'option'"),
         ({"symbols": ["../x"]}, "cannot be part of a data path"),
         ({"oi_interval": "2min"}, "oi_interval is '2min'"),
