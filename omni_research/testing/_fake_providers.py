@@ -65,6 +65,7 @@ class _Fault:
     path: str
     times: int
     wait: float = 0.0
+    after: int = 0
 
 
 @dataclass
@@ -129,8 +130,11 @@ class _FakeServer:
         return f"http://127.0.0.1:{self.port}"
 
     # -- faults ---------------------------------------------------------------------------
-    def inject(self, kind: str, *, path: str = "/", times: int = 1, wait: float = 0.2) -> None:
-        """Answer the next ``times`` requests whose path starts with ``path`` with a fault.
+    def inject(
+        self, kind: str, *, path: str = "/", times: int = 1, wait: float = 0.2, after: int = 0
+    ) -> None:
+        """Answer ``times`` requests whose path starts with ``path`` with a fault, once
+        ``after`` such requests have been answered normally.
 
         ``kind`` is one of :data:`FAULTS`; ``wait`` is the seconds a ``rate_limit`` asks to
         wait (``Retry-After`` or the reset header) or the delay of a ``slow`` answer.
@@ -138,12 +142,15 @@ class _FakeServer:
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {FAULTS}")
         with self._lock:
-            self._faults.append(_Fault(kind=kind, path=path, times=times, wait=wait))
+            self._faults.append(_Fault(kind=kind, path=path, times=times, wait=wait, after=after))
 
     def _take_fault(self, path: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
                 if path.startswith(fault.path) and fault.times > 0:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
                     fault.times -= 1
                     return fault
         return None
@@ -254,7 +261,7 @@ class FakeCoinGecko(_FakeServer):
     ...     r = httpx.get(f"{fake.url}/coins/bitcoin/market_chart/range",
     ...                   params={"vs_currency": "usd", "from": 1736121600, "to": 1736128800})
     ...     [len(r.json()[k]) for k in ("prices", "market_caps", "total_volumes")]
-    [3, 3, 3]
+    [2, 2, 2]
     """
 
     name = "FakeCoinGecko/1"
