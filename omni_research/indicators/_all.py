@@ -9,11 +9,12 @@ from typing import Literal, TypeAlias, overload
 import numpy as np
 import polars as pl
 
+from omni_research._segments import group_segments
 from omni_research.exceptions import ConfigurationError, DataFormatError
 
 # the family modules declare their indicators when imported
 from omni_research.indicators import _momentum, _others, _trend, _volatility, _volume  # noqa: F401
-from omni_research.indicators._common import as_float, group_segments
+from omni_research.indicators._common import as_float
 from omni_research.indicators._spec import Feature, IndicatorSpec, specs
 
 Engine: TypeAlias = Literal["polars", "ta"]

@@ -1,7 +1,8 @@
 """The ``by=`` fast paths give exactly what ``.over(by)`` gives.
 
 ``by=`` on the kernel-backed functions runs one kernel call per group on contiguous slices
-(`_common.run_segmented`); `add_all_ta_features(by=...)` runs one plain query per group.
+(`omni_research._segments.run_segmented`); `add_all_ta_features(by=...)` runs one plain
+query per group.
 Both must equal the general ``.over`` path bit for bit: on groups of unequal lengths, a
 single-row group, groups shorter than the warm-up, nulls inside a group, rows interleaved
 by time, several key columns, null keys and an empty frame.
@@ -20,8 +21,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from omni_research import indicators as ind
+from omni_research._segments import group_segments
 from omni_research.indicators import _all
-from omni_research.indicators._common import group_segments
 
 from .conftest import random_walk_ohlcv
 

@@ -1,9 +1,10 @@
 """The fast group search of ``by=`` equals the general one, and its kept results are never
 stale.
 
-`_common.group_segments` finds the groups of a null-free String key from its Arrow string
-views chunk by chunk (`_common._string_runs`), and keeps the last few results keyed by the
-key columns' buffers. Both must give what the general search (`_group_segments`: run
+`group_segments` (``omni_research._segments``, used by every ``by=``) finds the groups of a
+null-free String key from its Arrow string views chunk by chunk (`string_runs`), and keeps
+the last few results keyed by the key columns' buffers. Both must give what the general
+search (`general_segments`: run
 starts, then a hash group-by when a group is split) gives, on chunked columns whose runs
 straddle chunks, symbols coming back in a later chunk, single-row groups, long strings
 stored twice, nulls and several keys.
@@ -20,8 +21,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from omni_research import indicators as ind
-from omni_research.indicators import _common
-from omni_research.indicators._common import clear_shared, group_segments
+from omni_research._segments import SEGMENTS, group_segments
+from omni_research._segments._groups import general_segments, string_runs
+from omni_research.indicators._common import clear_shared
 
 from .conftest import random_walk_ohlcv
 
@@ -37,7 +39,7 @@ def _chunked(values: Sequence[str | None], cuts: list[int]) -> pl.Series:
 
 
 def _general(keys: list[pl.Series]) -> tuple[list[int] | None, list[int]]:
-    order, bounds = _common._group_segments(keys)
+    order, bounds = general_segments(keys)
     return (None if order is None else order.tolist()), bounds
 
 
@@ -76,11 +78,11 @@ def test_string_runs_equal_the_general_search(case: str) -> None:
 
 def test_string_runs_only_where_they_apply() -> None:
     contiguous = _chunked(["a", "a", "b"], [0, 1, 3])
-    assert _common._string_runs([contiguous]) == (None, [0, 2, 3])
-    assert _common._string_runs([_chunked(["a", "b", "a"], [0, 3])]) is None  # interleaved
-    assert _common._string_runs([_chunked(["a", None], [0, 2])]) is None  # nulls
-    assert _common._string_runs([contiguous, contiguous]) is None  # several keys
-    assert _common._string_runs([pl.Series([1, 1, 2])]) is None  # not a String
+    assert string_runs([contiguous]) == (None, [0, 2, 3])
+    assert string_runs([_chunked(["a", "b", "a"], [0, 3])]) is None  # interleaved
+    assert string_runs([_chunked(["a", None], [0, 2])]) is None  # nulls
+    assert string_runs([contiguous, contiguous]) is None  # several keys
+    assert string_runs([pl.Series([1, 1, 2])]) is None  # not a String
 
 
 def test_random_chunked_keys_equal_the_general_search() -> None:
@@ -138,17 +140,17 @@ def test_by_on_one_panel_then_another_is_never_stale() -> None:
 def test_shared_result_is_converted_once_and_never_stale() -> None:
     clear_shared()
     res = np.array([[np.nan, 1.0, 2.0], [np.nan, 0.5, 0.25]])
-    first = _common._shared_series(res, ("mavg", "std"))
+    first = SEGMENTS.shared_series(res, ("mavg", "std"))
     assert first.struct.field("mavg").to_list() == [None, 1.0, 2.0]
-    assert _common._shared_series(res, ("mavg", "std")) is first
+    assert SEGMENTS.shared_series(res, ("mavg", "std")) is first
     other = res.copy()
     other[0, 2] = 3.0
-    assert _common._shared_series(other, ("mavg", "std")).struct.field("mavg").to_list() == [
+    assert SEGMENTS.shared_series(other, ("mavg", "std")).struct.field("mavg").to_list() == [
         None,
         1.0,
         3.0,
     ]
-    assert _common._shared_series(res, ("a", "b")).struct.fields == ["a", "b"]
+    assert SEGMENTS.shared_series(res, ("a", "b")).struct.fields == ["a", "b"]
     # the three Bollinger functions selected together equal each alone, on two frames in turn
     for seed in (3, 4, 3):
         frame = random_walk_ohlcv(seed, 120)
