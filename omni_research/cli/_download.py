@@ -37,9 +37,25 @@ def _configure_bybit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--oi-interval", default="5min", help="5min 15min 30min 1h 4h 1d")
 
 
+def _progress_line() -> Callable[[object], None] | None:
+    """A one-line progress display on a terminal's stderr (None when stderr is no terminal)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+
+    def show(progress: object) -> None:
+        print(f"\r{progress}".ljust(100), end="", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _run_bybit(args: argparse.Namespace) -> int:
+    import sys
+
     from omni_research.sources import bybit
 
+    show = _progress_line()
     summary = bybit.download(
         args.root,
         symbols=args.symbols,
@@ -50,7 +66,10 @@ def _run_bybit(args: argparse.Namespace) -> int:
         interval=args.interval,
         prices=args.prices,
         oi_interval=args.oi_interval,
+        progress=show,
     )
+    if show is not None:
+        print(file=sys.stderr)
     print(summary)
     return 0
 

@@ -17,13 +17,14 @@ from omni_research.sources._http import (
     source_settings,
 )
 from omni_research.sources._roots import ROOT_FOLDERS, init_root
-from omni_research.sources._summary import DownloadSummary
+from omni_research.sources._summary import DownloadSummary, Progress
 
 __all__ = [
     "LIMITS",
     "ROOT_FOLDERS",
     "DownloadSummary",
     "Limits",
+    "Progress",
     "RetryPolicy",
     "SourceSettings",
     "bybit",

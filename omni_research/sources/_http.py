@@ -322,6 +322,8 @@ class HttpSession:
         Requests sent, retries included.
     retries : int
         Requests that were retries of an earlier one.
+    bytes : int
+        Response bytes received.
     """
 
     def __init__(
@@ -339,6 +341,7 @@ class HttpSession:
         self.policy = policy if policy is not None else RetryPolicy()
         self.requests = 0
         self.retries = 0
+        self.bytes = 0
         self._secrets = tuple(v for v in (headers or {}).values() if v)
         self._sleep = sleep
         self._window = _Window(limits, sleep)
@@ -431,6 +434,7 @@ class HttpSession:
         try:
             response = self._client.send(request)
             response.read()
+            self.bytes += len(response.content)
         except httpx.TimeoutException as exc:
             raise _Transient(f"timed out ({type(exc).__name__})", url=shown, status=None) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:

@@ -7,7 +7,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-__all__ = ["DownloadSummary"]
+__all__ = ["DownloadSummary", "Progress"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """Where a running download is, handed to its ``progress`` callback after every file.
+
+    Attributes
+    ----------
+    unit : str
+        The file just committed (``"ohlcv BTCUSDT 1m 2025-01-06"``).
+    done, total : int
+        Files committed by this run so far, and files this run has to fetch.
+    rows : int
+        Rows committed by this run so far.
+    requests : int
+        Requests sent so far.
+    bytes : int
+        Response bytes received so far.
+    elapsed : float
+        Seconds since the first request.
+    """
+
+    unit: str
+    done: int
+    total: int
+    rows: int
+    requests: int
+    bytes: int
+    elapsed: float
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far (None before the first file)."""
+        if not self.done:
+            return None
+        return self.elapsed / self.done * (self.total - self.done)
+
+    def __str__(self) -> str:
+        eta = "?" if self.eta is None else f"{self.eta:.0f} s"
+        return (
+            f"{self.done}/{self.total} files, {self.rows:,} rows, {self.requests} requests, "
+            f"{self.bytes / 1e6:.1f} MB, ETA {eta}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

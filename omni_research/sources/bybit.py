@@ -33,6 +33,7 @@ import bisect
 import datetime as dt
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -42,13 +43,13 @@ import polars as pl
 from omni_research import _layout
 from omni_research._time import parse_range
 from omni_research.exceptions import ConfigurationError, SourceError
+from omni_research.io._readers import read_file
 from omni_research.io.bybit import BYBIT_INTERVALS
 from omni_research.schemas import polars_schema
-from omni_research.sources import _bybit_dumps
 from omni_research.sources._http import LIMITS, HttpSession, RetryPolicy, source_settings
 from omni_research.sources._resume import Unit, commit, pending, utc_days
 from omni_research.sources._roots import research_root
-from omni_research.sources._summary import DownloadSummary, Tally
+from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
 __all__ = ["CATEGORIES", "KINDS", "KLINE_PATHS", "download"]
 
@@ -483,6 +484,18 @@ def _hours(ms: int) -> str:
     return f"{ms / _HOUR_MS:g}h"
 
 
+def _stored_settlements(root: Path, unit: Unit) -> list[int]:
+    """The last settlement of the day before ``unit`` already in the root (ms), if any, so
+    that an interval change across the boundary of two runs is still seen."""
+    assert unit.day is not None
+    before = _layout.path_for(root, "funding", symbol=unit.symbol, date=unit.day - dt.timedelta(1))
+    todo, _done = pending(root, [Unit(kind="funding", path=before, label="")])
+    if todo:
+        return []
+    stamps = read_file(before, "funding")["timestamp"]
+    return [int(stamps.max().timestamp() * 1000)] if len(stamps) else []  # type: ignore[union-attr]
+
+
 class _FundingIntervals:
     """Settlement intervals seen per symbol, and every change between them."""
 
@@ -601,8 +614,8 @@ def download(
     prices: Sequence[str] = ("last", "mark", "index"),
     oi_interval: str = "5min",
     policy: RetryPolicy | None = None,
+    progress: Callable[[Progress], None] | None = None,
     lock_timeout: float | None = None,
-    book_interval: str = "1s",
 ) -> DownloadSummary:
     """Download Bybit v5 market data for ``symbols`` over whole UTC days into a research root.
 
@@ -634,10 +647,11 @@ def download(
         Open-interest sampling: ``5min``, ``15min``, ``30min``, ``1h``, ``4h`` or ``1d``.
     policy
         Retry policy (attempts, backoff); the default suits the real API.
+    progress
+        Called with a :class:`~omni_research.sources.Progress` (files, rows, requests,
+        bytes, ETA) after every committed file; the CLI draws it on the terminal.
     lock_timeout
         Seconds to wait for another writer of ``root``.
-    book_interval
-        Sampling interval of the order books rebuilt from the dumps (``"1s"``).
 
     Returns
     -------
@@ -658,8 +672,6 @@ def download(
         If a fetched unit breaks its kind's schema (nothing of it is written).
     """
     target = research_root(root)  # the guard, before any request
-    if any(k in _bybit_dumps.KINDS for k in kinds):  # trades, orderbook: the public dumps
-        return _bybit_dumps.download_dumps(target, symbols=symbols, start=start, end=end, kinds=kinds, category=category, book_interval=book_interval, policy=policy, lock_timeout=lock_timeout, interval=interval, prices=prices, oi_interval=oi_interval)  # fmt: skip  # noqa: E501
     symbol_list = (
         [s.strip() for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
     )
@@ -714,6 +726,7 @@ def download(
     http = HttpSession(source_settings().bybit_api_url, limits=LIMITS["bybit"], policy=policy)
     intervals = _FundingIntervals()
     timeframe = BYBIT_INTERVALS[interval]
+    began = time.monotonic()
     try:
         for unit in todo:
             if unit.kind == "ohlcv":
@@ -721,6 +734,8 @@ def download(
                     http, unit, category=category, interval=interval, timeframe=timeframe
                 )
             elif unit.kind == "funding":
+                if unit.symbol not in intervals.last:  # carry on from the day before
+                    intervals.add(str(unit.symbol), _stored_settlements(target, unit))
                 frame, gaps = _funding(http, unit, category=category)
                 intervals.add(
                     str(unit.symbol), (int(t.timestamp() * 1000) for t in frame["timestamp"])
@@ -734,6 +749,18 @@ def download(
             tally.add_rows(unit.kind, frame.height)
             tally.gaps += gaps
             log.info("bybit: committed %s (%d rows)", unit.label, frame.height)
+            if progress is not None:
+                progress(
+                    Progress(
+                        unit=unit.label,
+                        done=len(tally.files_written),
+                        total=len(todo),
+                        rows=sum(tally.rows.values()),
+                        requests=http.requests,
+                        bytes=http.bytes,
+                        elapsed=time.monotonic() - began,
+                    )
+                )
     except SourceError as exc:
         raise SourceError(
             f"{exc} [{len(tally.files_written)} file(s) were committed by this run before it "

@@ -341,3 +341,26 @@ def test_page_range_is_exact_whichever_end_the_server_serves(newest_first_from: 
     rows = _page_range(fetch, 0, 9_999, url=lambda a, b: f"{a}-{b}", step=7)
     assert sorted(rows) == held
     assert len(calls) <= len(held) // 100 + 2
+
+
+# --------------------------------------------------------------------------- progress, runs
+
+
+def test_progress_is_reported_after_every_file(fake_bybit: FakeBybit, research: Path) -> None:
+    seen: list[Any] = []
+    summary = _download(research, kinds=["funding", "open_interest"], progress=seen.append)
+    assert [p.done for p in seen] == list(range(1, len(summary.files_written) + 1))
+    assert {p.total for p in seen} == {len(summary.files_written)}
+    assert seen[-1].rows == sum(summary.rows.values()) and seen[-1].eta == 0.0
+    assert seen[-1].requests == summary.requests and seen[-1].bytes > 0
+    assert str(seen[-1]).startswith("8/8 files, 1,167 rows")
+
+
+def test_funding_interval_change_across_two_runs_is_still_reported(
+    fake_bybit: FakeBybit, research: Path
+) -> None:
+    _download(research, kinds=["funding"], symbols="ETHUSDT", end="2025-01-06")
+    second = _download(research, kinds=["funding"], symbols="ETHUSDT", end="2025-01-07")
+    assert second.notes[-1] == (
+        "funding ETHUSDT: interval changed from 8h to 4h at 2025-01-07 04:00 UTC"
+    )
