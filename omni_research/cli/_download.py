@@ -35,6 +35,11 @@ def _configure_bybit(parser: argparse.ArgumentParser) -> None:
         "--prices", type=_csv, default=["last", "mark", "index"], help="klines: last,mark,index"
     )
     parser.add_argument("--oi-interval", default="5min", help="5min 15min 30min 1h 4h 1d")
+    parser.add_argument(
+        "--no-quality",
+        action="store_true",
+        help="skip the quality report on the downloaded bars",
+    )
 
 
 def _progress_line() -> Callable[[object], None] | None:
@@ -71,7 +76,26 @@ def _run_bybit(args: argparse.Namespace) -> int:
     if show is not None:
         print(file=sys.stderr)
     print(summary)
+    if "ohlcv" in args.kinds and not args.no_quality:
+        _quality(args.root, args.symbols, args.start, args.end)
     return 0
+
+
+def _quality(root: str, symbols: list[str], start: str, end: str) -> None:
+    """The quality report on the trade-price bars of the range, as downloaded."""
+    import omni_research as omr
+    from omni_research.cli._common import wide_tables
+    from omni_research.quality import quality_report
+
+    catalog = omr.open_catalog(root)
+    bars = catalog.scan("ohlcv", symbols=symbols, start=start, end=end)
+    findings = quality_report(bars, "ohlcv", dataset="historical/ohlcv")
+    if findings.is_empty():
+        print("quality: no findings in the downloaded bars")
+        return
+    print(f"quality: {findings.height} finding(s) in the downloaded bars")
+    with wide_tables():
+        print(findings.drop("dataset", "examples", strict=False))
 
 
 SOURCES: dict[

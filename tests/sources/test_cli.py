@@ -4,6 +4,7 @@ with SIGKILL mid-run, then rerun, against an uninterrupted run byte for byte."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,3 +101,17 @@ def test_sigkill_mid_download_then_rerun_equals_an_uninterrupted_run(
     assert main(["download", "bybit", "--root", str(killed), *ARGS, *kinds]) == 0
     assert _tree(killed) == _tree(clean)
     assert _files_table(killed) == _files_table(clean)
+
+
+def test_download_runs_the_quality_report_on_the_new_bars(
+    fake_bybit: FakeBybit, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "r"
+    main(["init-root", str(root)])
+    argv = ["download", "bybit", "--root", str(root), *ARGS, "--kinds", "ohlcv"]
+    assert main([*argv, "--prices", "last"]) == 0
+    out = capsys.readouterr().out
+    assert "quality: 1 finding(s) in the downloaded bars" in out
+    assert re.search(r"ETHUSDT\s*┆\s*missing_bars\s*┆\s*warning\s*┆\s*2025-01-06 10:41:00", out)
+    assert main([*argv, "--no-quality"]) == 0
+    assert "quality:" not in capsys.readouterr().out
