@@ -74,7 +74,7 @@ def init_root(
             "roots are made by OMNI itself, never by the research kit)"
         )
     _guard.check_path(path)
-    root = Path(path)
+    root = Path(path).expanduser()
     if root.is_symlink() or (root.exists() and not root.is_dir()):
         raise ConfigurationError(
             f"refused to make a data root at {root}: it is not a plain folder (a file or a "
@@ -135,7 +135,7 @@ def research_root(root: str | os.PathLike[str], /) -> Path:
         If ``root`` is not a data root, or its tier is not ``research``.
     """
     _guard.check_path(root)
-    path = Path(root)
+    path = Path(root).expanduser()
     if not (path / MANIFEST_NAME).is_file():
         raise ConfigurationError(
             f"{path} is not a data root (no {MANIFEST_NAME}); create one with "

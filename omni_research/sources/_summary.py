@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 __all__ = ["DownloadSummary", "Progress"]
 
@@ -83,7 +82,7 @@ class DownloadSummary:
     root: Path
     requests: int = 0
     retries: int = 0
-    rows: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    rows: Mapping[str, int] = field(default_factory=dict)
     files_written: tuple[Path, ...] = ()
     files_skipped: tuple[Path, ...] = ()
     gaps: tuple[str, ...] = ()
@@ -124,7 +123,7 @@ class Tally:
             root=self.root,
             requests=requests,
             retries=retries,
-            rows=MappingProxyType(dict(self.rows)),
+            rows=dict(self.rows),
             files_written=tuple(self.files_written),
             files_skipped=tuple(self.files_skipped),
             gaps=tuple(self.gaps),

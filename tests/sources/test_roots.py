@@ -75,3 +75,25 @@ def test_research_root_refuses_a_test_root_and_a_plain_folder(tmp_path: Path) ->
         research_root(tmp_path / "t")
     with pytest.raises(ConfigurationError, match="not a data root"):
         research_root(tmp_path)
+
+
+def test_init_root_expands_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    root = init_root("~/data")
+    assert root == tmp_path / "data" and (root / "omni-data.toml").is_file()
+    assert not (tmp_path / "~").exists()
+    assert research_root("~/data") == root
+
+
+def test_download_summary_pickles_and_prints(tmp_path: Path) -> None:
+    import pickle
+
+    from omni_research.sources import DownloadSummary
+
+    summary = DownloadSummary(
+        source="bybit", root=tmp_path, requests=3, rows={"ohlcv": 5}, gaps=("a gap",)
+    )
+    assert pickle.loads(pickle.dumps(summary)) == summary
+    assert str(summary).startswith(f"bybit download into {tmp_path}: 3 request(s), 0 retried;")
+    assert "rows ohlcv 5;" in str(summary) and "  gap: a gap" in str(summary)
