@@ -8,6 +8,7 @@ research roots made by :func:`init_root`; the production guard runs before the f
 request.
 """
 
+from omni_research._public import publish
 from omni_research.sources import bybit
 from omni_research.sources._http import (
     LIMITS,
@@ -18,6 +19,8 @@ from omni_research.sources._http import (
 )
 from omni_research.sources._roots import ROOT_FOLDERS, init_root
 from omni_research.sources._summary import DownloadSummary, Progress
+
+publish(__name__, DownloadSummary, Limits, Progress, RetryPolicy, SourceSettings)
 
 __all__ = [
     "LIMITS",
