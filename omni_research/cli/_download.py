@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from omni_research.cli._download_feeds import FEEDS
+
 NAME = "download"
 HELP = "download real market data into a research root (resumable)"
 
@@ -103,6 +105,7 @@ SOURCES: dict[
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
 ] = {
     "bybit": ("Bybit v5 klines, funding, open interest, instruments", _configure_bybit, _run_bybit),
+    **FEEDS,
 }
 """Source name -> (help, configure, run)."""
 

@@ -46,8 +46,12 @@ def research(tmp_path: Path) -> Path:
 
 
 def _download(root: Path, **kw: Any) -> DownloadSummary:
-    options: dict[str, Any] = {"coins": COINS, "start": "2025-01-06", "end": "2025-01-07",
-                               "policy": FAST}  # fmt: skip
+    options: dict[str, Any] = {
+        "coins": COINS,
+        "start": "2025-01-06",
+        "end": "2025-01-07",
+        "policy": FAST,
+    }
     options.update(kw)
     return coingecko.download(root, **options)
 
@@ -197,3 +201,27 @@ def test_days_not_ended_are_left_for_a_later_run(fake: FakeCoinGecko, research: 
     summary = _download(research, start=today, end=today, snapshot=False)
     assert summary.requests == 0 and summary.files_written == ()
     assert any(re.search(rf"{today} has not ended yet", n) for n in summary.notes)
+
+
+def test_cli_download_coingecko_prints_the_summary(
+    fake: FakeCoinGecko, research: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from omni_research.cli import main
+
+    argv = [
+        "download",
+        "coingecko",
+        "--root",
+        str(research),
+        "--coins",
+        "bitcoin,solana",
+        "--start",
+        "2025-01-06",
+        "--end",
+        "2025-01-06",
+        "--no-snapshot",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "coingecko download into" in out and "2 file(s) written" in out
+    assert fake.count("/coins/markets") == 1 and fake.count("/coins/solana/") == 1

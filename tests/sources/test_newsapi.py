@@ -217,3 +217,32 @@ def test_missing_key_and_production_root_are_refused_before_any_request(
     with pytest.raises(ConfigurationError, match="OMNI_NEWSAPI_KEY"):
         _download(init_root(tmp_path / "r"))
     assert fake.count() == 0
+
+
+def test_cli_download_newsapi_prints_the_summary_and_a_quota_stop(
+    fake: FakeNewsAPI, research: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from omni_research.cli import main
+
+    argv = [
+        "download",
+        "newsapi",
+        "--root",
+        str(research),
+        "--query",
+        QUERY,
+        "--start",
+        "2025-01-06",
+        "--end",
+        "2025-01-06",
+        "--symbols",
+        "BTCUSDT",
+    ]
+    assert main(argv) == 0
+    assert "newsapi download into" in capsys.readouterr().out
+    fake.inject("exhausted")
+    argv[argv.index("--end") + 1] = "2025-01-07"
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("omni-research download newsapi: NewsAPI: GET ")
+    assert "apiKeyExhausted" in out and "it resumes at 2025-01-07" in out

@@ -243,3 +243,30 @@ def test_missing_token_or_pseudonym_key_and_production_root_are_refused_before_a
     with pytest.raises(ConfigurationError, match="OMNI_X_BEARER_TOKEN"):
         _download(root)
     assert fake.count() == 0
+
+
+def test_cli_download_x_prints_the_summary(
+    fake: FakeX, research: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from omni_research.cli import main
+
+    argv = [
+        "download",
+        "x",
+        "--root",
+        str(research),
+        "--query",
+        QUERY,
+        "--symbols",
+        "BTCUSDT",
+        "--start",
+        str(FIRST),
+        "--end",
+        str(FIRST),
+        "--interval",
+        "4h",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "x download into" in out and "2 file(s) written" in out
+    assert fake.count() == 1  # one page of up to 100 posts
