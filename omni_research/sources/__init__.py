@@ -5,20 +5,25 @@ One module per provider (``omni_research.sources.bybit``), each with a
 per download, one retry policy, the providers' limits as data, the plan and ledger of
 resumable work) lives in the private modules next to them. Downloads write only into
 research roots made by :func:`init_root`; the production guard runs before the first
-request.
+request. The downloads need the ``sources`` extra (``pip install 'omni-research[sources]'``:
+httpx, tenacity); without it, importing this package raises ConfigurationError saying so.
 """
 
-from omni_research._public import publish
-from omni_research.sources import bybit
-from omni_research.sources._http import (
+from omni_research._extras import require_extra
+
+require_extra("sources", "omni_research.sources", modules=("httpx", "tenacity"))
+
+from omni_research._public import publish  # noqa: E402
+from omni_research.sources import bybit  # noqa: E402
+from omni_research.sources._http import (  # noqa: E402
     LIMITS,
     Limits,
     RetryPolicy,
     SourceSettings,
     source_settings,
 )
-from omni_research.sources._roots import ROOT_FOLDERS, init_root
-from omni_research.sources._summary import DownloadSummary, Progress
+from omni_research.sources._roots import ROOT_FOLDERS, init_root  # noqa: E402
+from omni_research.sources._summary import DownloadSummary, Progress  # noqa: E402
 
 publish(__name__, DownloadSummary, Limits, Progress, RetryPolicy, SourceSettings)
 
