@@ -6,8 +6,15 @@ Prints, for each case, the peer's median time, ours, and the ratio. Three parts:
 2. SMA, EMA, RSI, MACD, Bollinger, ATR, ADX, OBV on ``--rows`` against `ta` and TA-Lib.
 3. A panel of ``--symbols`` x ``--symbol-rows`` with ``by="symbol"`` (one kernel call per
    indicator over the whole panel) against a pandas groupby over `ta` and against a TA-Lib
-   loop over symbols (the same eight indicators); also with rows interleaved by time, and
-   with ``.over("symbol")`` when ``--over`` is given.
+   loop over symbols (the same eight indicators), in both row orders: sorted by symbol
+   (a panel read symbol by symbol) and sorted by time (a cross-sectional panel straight
+   from the catalog), with the ratio of the two; and with ``.over("symbol")`` when
+   ``--over`` is given.
+
+Goals (issue 10): every single indicator within 1.5x of TA-Lib; the time-sorted panel
+within 1.5x of the symbol-sorted one. The machine's load average is printed first: on a
+loaded machine (above ~1 per core) Polars' thread pool waits and the ratios are not
+meaningful.
 
 `ta` is slow where it loops in Python (PSAR 65 s, ADX 7 s, ATR 3.6 s on 1,000,000 rows):
 its ``add_all_ta_features`` runs on ``--ta-rows`` rows and is scaled linearly to
@@ -185,7 +192,7 @@ def part_single(rows: int, repeat: int, skip_ta: bool) -> None:
             "TA-Lib",
             t_lib,
             ours,
-            f"ours/TA-Lib {ratio:5.2f}x ({'ok' if ratio <= 2 else 'over 2x'})",
+            f"ours/TA-Lib {ratio:5.2f}x ({'ok' if ratio <= 1.5 else 'over 1.5x'})",
         )
         if not skip_ta:
             t_ta = median_time(tas[label], 1)
@@ -229,7 +236,12 @@ def part_panel(symbols: int, per_symbol: int, ta_symbols: int, repeat: int, over
         "t", "symbol"
     )
     t_int = median_time(lambda: interleaved.select(exprs), repeat)
-    row("  same, interleaved", "TA-Lib", t_lib, t_int, "rows sorted by time, not by symbol")
+    row("  same, time-sorted", "TA-Lib", t_lib, t_int, "rows sorted by time, not by symbol")
+    ratio = t_int / ours
+    print(
+        f"  time-sorted / symbol-sorted: {fmt(t_int)} / {fmt(ours)} = {ratio:.2f}x "
+        f"(goal <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'})"
+    )
     if over:
         general = [e.over("symbol") for make in single_indicators().values() for e in make()]
         t_over = median_time(lambda: panel.select(general), 1)
