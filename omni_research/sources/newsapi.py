@@ -344,14 +344,14 @@ def download(
             else "this run saved no file"
         )
         advice = (
-            STOP_CODES.get(exc.code, "")
+            STOP_CODES.get(exc.code, "run the same download again later")
             if isinstance(exc, _Stopped)
             else "fix the cause and run the same download again"
         )
         raise SourceError(
             f"{exc}. Stopped at {unit.label}: nothing of that day was written; {saved}, "
             f"{len(done)} were already present, {len(todo) - written} day(s) are left. "
-            f"{advice or 'run the same download again later'}: it resumes at {unit.day}",
+            f"{advice[:1].upper()}{advice[1:]}: it resumes at {unit.day}",
             url=exc.url,
             status=exc.status,
         ) from exc
