@@ -1,4 +1,7 @@
-"""The indicator registry: one entry per `ta` indicator, read by widgets, plots and reports."""
+"""The indicator registry: one entry per `ta` indicator, read by widgets, plots and reports.
+
+Entries are generated from the indicators' declarations (`_spec.IndicatorSpec.indicator`);
+`register` stays public for indicators a user adds."""
 
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ class Indicator:
         Parameter names and their `ta` defaults (windows, constants, ``ta_compat``...).
     outputs : dict
         Output name -> function returning that output's ``pl.Expr``. Every function takes
-        the input column names positionally and ``params`` as keyword arguments.
+        the input column names positionally and ``params`` as keyword arguments (each
+        output uses the ones its `ta` function takes), plus `ta`'s ``fillna``.
     warmup : Callable
         ``warmup(**params)`` -> number of leading rows that are null (or `ta`'s 0.0).
     ta_reference : str
