@@ -176,6 +176,10 @@ class Limits:
         timeout, 10016 server error).
     reset_header : str or None
         Header holding when the rate-limit window resets, epoch milliseconds.
+    remaining_header : str or None
+        Header holding the requests left in the current window (Bybit:
+        ``X-Bapi-Limit-Status``); at 0 the next request waits for the reset instead of
+        being refused.
     ban_status : int or None
         HTTP status of an IP ban (Bybit: 403 "access too frequent"): stop, do not retry.
     ban_minutes : float
@@ -191,6 +195,7 @@ class Limits:
     rate_limit_codes: frozenset[int] = frozenset()
     retry_codes: frozenset[int] = frozenset()
     reset_header: str | None = None
+    remaining_header: str | None = None
     ban_status: int | None = None
     ban_minutes: float = 10.0
     max_wait: float = 60.0
@@ -205,6 +210,7 @@ LIMITS: dict[str, Limits] = {
         rate_limit_codes=frozenset({10006}),
         retry_codes=frozenset({10000, 10016}),
         reset_header="X-Bapi-Limit-Reset-Timestamp",
+        remaining_header="X-Bapi-Limit-Status",
         ban_status=403,
         ban_minutes=10.0,
     ),
@@ -287,10 +293,19 @@ class _Window:
         self._sleep = sleep
         self._sent: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
+        self._paused_until = 0.0  # time.monotonic() before which nothing is sent
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (the provider said the window is used up)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def acquire(self) -> None:
         with self._lock:
             now = time.monotonic()
+            if self._paused_until > now:
+                self._sleep(self._paused_until - now)
+                now = time.monotonic()
             while self._sent and now - self._sent[0] >= self._limits.window:
                 self._sent.popleft()
             if len(self._sent) >= self._limits.requests:
@@ -435,6 +450,7 @@ class HttpSession:
             response = self._client.send(request)
             response.read()
             self.bytes += len(response.content)
+            self._note_remaining(response)
         except httpx.TimeoutException as exc:
             raise _Transient(f"timed out ({type(exc).__name__})", url=shown, status=None) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -478,6 +494,18 @@ class HttpSession:
             url=shown,
             status=status,
         )
+
+    def _note_remaining(self, response: httpx.Response) -> None:
+        header = self.limits.remaining_header
+        if header is None:
+            return
+        try:
+            remaining = int(response.headers.get(header, ""))
+        except ValueError:
+            return
+        if remaining <= 0:
+            wait = _reset_wait(response, self.limits.reset_header)
+            self._window.pause(min(wait if wait is not None else 1.0, self.limits.max_wait))
 
     def _json_once(self, path: str, params: Mapping[str, Any] | None) -> Any:
         response = self._send(path, params)

@@ -50,7 +50,7 @@ _INTERVAL_MS = {
 _OI_MS = {"5min": 5, "15min": 15, "30min": 30, "1h": 60, "4h": 240, "1d": 1440}
 _BASE_PRICE = {"BTCUSDT": 95_000.0, "ETHUSDT": 3_400.0, "SOLUSDT": 190.0}
 
-FAULTS = ("http_500", "truncated", "reset", "slow", "rate_limit", "ban", "shape")
+FAULTS = ("http_500", "truncated", "reset", "slow", "rate_limit", "limit_used", "ban", "shape")
 """Faults :meth:`FakeBybit.inject` can answer with."""
 
 
@@ -359,7 +359,8 @@ class FakeBybit:
         """Answer the next ``times`` requests whose path starts with ``path`` with a fault.
 
         ``kind`` is one of :data:`FAULTS`; ``wait`` is the seconds until the rate-limit
-        window resets (``rate_limit``) or the delay of a ``slow`` answer.
+        window resets (``rate_limit``: a 10006 refusal; ``limit_used``: a good answer whose
+        ``X-Bapi-Limit-Status`` is 0) or the delay of a ``slow`` answer.
         """
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {FAULTS}")
@@ -572,6 +573,11 @@ def _handler(fake: FakeBybit) -> type[BaseHTTPRequestHandler]:
             if kind == "shape":
                 answer = _reshaped(answer)
             body = json.dumps(answer).encode()
+            if kind == "limit_used":  # a good answer that used the window's last request
+                reset = str(int((time.time() + (fault.wait if fault else 0)) * 1000))
+                headers = {"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": reset}
+                self._send(200, body, headers)
+                return
             if kind == "truncated":
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -147,3 +147,15 @@ def test_header_secrets_never_appear_in_errors(fake_bybit: FakeBybit) -> None:
     with session as http, pytest.raises(SourceError) as info:
         http.get_json(KLINE, {**PARAMS, "apiKey": token})
     assert token not in str(info.value) and token not in info.value.url
+
+
+@pytest.mark.xdist_group("servers")
+def test_used_up_window_makes_the_next_request_wait_for_the_reset(fake_bybit: FakeBybit) -> None:
+    slept: list[float] = []
+    fake_bybit.inject("limit_used", wait=0.5)
+    with HttpSession(fake_bybit.url, limits=LIMITS["bybit"], policy=FAST, sleep=slept.append) as h:
+        h.get_json(KLINE, PARAMS)
+        assert slept == []  # the answer itself was good
+        h.get_json(KLINE, PARAMS)
+        assert h.retries == 0  # nothing was refused: the kit waited before asking
+    assert len(slept) == 1 and 0.3 < slept[0] <= 0.52
