@@ -15,6 +15,28 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _progress() -> Callable[[object], None] | None:
+    """A one-line progress display on a terminal's stderr (None when stderr is no terminal)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+
+    def show(progress: object) -> None:
+        print(f"\r{progress}".ljust(100), end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _done(summary: object, show: object) -> int:
+    import sys
+
+    if show is not None:
+        print(file=sys.stderr)
+    print(summary)
+    return 0
+
+
 def _root_and_range(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument("--root", required=True, help="a research root (see init-root)")
     parser.add_argument("--start", required=required, help="first UTC day, e.g. 2025-01-01")
@@ -37,17 +59,17 @@ def _configure_coingecko(parser: argparse.ArgumentParser) -> None:
 def _run_coingecko(args: argparse.Namespace) -> int:
     from omni_research.sources import coingecko
 
-    print(
-        coingecko.download(
-            args.root,
-            coins=args.coins,
-            start=args.start,
-            end=args.end,
-            snapshot=not args.no_snapshot,
-            plan=args.plan,
-        )
+    show = _progress()
+    summary = coingecko.download(
+        args.root,
+        progress=show,
+        coins=args.coins,
+        start=args.start,
+        end=args.end,
+        snapshot=not args.no_snapshot,
+        plan=args.plan,
     )
-    return 0
+    return _done(summary, show)
 
 
 def _configure_newsapi(parser: argparse.ArgumentParser) -> None:
@@ -62,17 +84,17 @@ def _configure_newsapi(parser: argparse.ArgumentParser) -> None:
 def _run_newsapi(args: argparse.Namespace) -> int:
     from omni_research.sources import newsapi
 
-    print(
-        newsapi.download(
-            args.root,
-            query=args.query,
-            start=args.start,
-            end=args.end,
-            symbols=args.symbols,
-            language=args.language,
-        )
+    show = _progress()
+    summary = newsapi.download(
+        args.root,
+        progress=show,
+        query=args.query,
+        start=args.start,
+        end=args.end,
+        symbols=args.symbols,
+        language=args.language,
     )
-    return 0
+    return _done(summary, show)
 
 
 def _configure_x(parser: argparse.ArgumentParser) -> None:
@@ -86,18 +108,18 @@ def _configure_x(parser: argparse.ArgumentParser) -> None:
 def _run_x(args: argparse.Namespace) -> int:
     from omni_research.sources import x
 
-    print(
-        x.download(
-            args.root,
-            query=args.query,
-            symbols=args.symbols,
-            start=args.start,
-            end=args.end,
-            interval=args.interval,
-            page_size=args.page_size,
-        )
+    show = _progress()
+    summary = x.download(
+        args.root,
+        progress=show,
+        query=args.query,
+        symbols=args.symbols,
+        start=args.start,
+        end=args.end,
+        interval=args.interval,
+        page_size=args.page_size,
     )
-    return 0
+    return _done(summary, show)
 
 
 FEEDS: dict[

@@ -31,7 +31,8 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -44,7 +45,7 @@ from omni_research.schemas import polars_schema
 from omni_research.sources._http import LIMITS, HttpSession, RetryPolicy, source_settings
 from omni_research.sources._resume import Unit, commit, pending, utc_days
 from omni_research.sources._roots import research_root
-from omni_research.sources._summary import DownloadSummary, Tally
+from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
 __all__ = ["KEY_HEADERS", "KEY_VARIABLE", "download"]
 
@@ -271,6 +272,7 @@ def download(
     snapshot: bool = True,
     plan: Literal["demo", "pro"] | None = None,
     policy: RetryPolicy | None = None,
+    progress: Callable[[Progress], None] | None = None,
     lock_timeout: float | None = None,
 ) -> DownloadSummary:
     """Download CoinGecko market snapshots and hourly history of ``coins`` into a root.
@@ -296,6 +298,9 @@ def download(
         host is ``pro-api.*``, else ``demo``.
     policy
         Retry policy (attempts, backoff); the default suits the real API.
+    progress
+        Called with a :class:`~omni_research.sources.Progress` (files, rows, requests,
+        bytes, ETA) after every committed file; the CLI draws it on the terminal.
     lock_timeout
         Seconds to wait for another writer of ``root``.
 
@@ -380,6 +385,7 @@ def download(
         return tally.freeze(requests=0, retries=0)
     headers = {KEY_HEADERS[chosen_plan]: key} if key else {}
     http = HttpSession(base_url, limits=LIMITS["coingecko"], policy=policy, headers=headers)
+    began = time.monotonic()
     try:
         markets_url = http.url("/coins/markets", {"vs_currency": "usd"})
         markets = _markets(http, coin_list)
@@ -404,6 +410,18 @@ def download(
             tally.add_rows("coins", frame.height)
             tally.gaps += gaps
             log.info("coingecko: committed %s (%d rows)", unit.label, frame.height)
+            if progress is not None:
+                progress(
+                    Progress(
+                        unit=unit.label,
+                        done=len(tally.files_written),
+                        total=len(todo),
+                        rows=sum(tally.rows.values()),
+                        requests=http.requests,
+                        bytes=http.bytes,
+                        elapsed=time.monotonic() - began,
+                    )
+                )
     except SourceError as exc:
         raise SourceError(
             f"{exc} [{len(tally.files_written)} file(s) were committed by this run before it "

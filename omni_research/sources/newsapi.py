@@ -26,7 +26,8 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -46,7 +47,7 @@ from omni_research.sources._http import (
 from omni_research.sources._resume import Unit, commit, pending, utc_days
 from omni_research.sources._roots import research_root
 from omni_research.sources._sentiment import mentions
-from omni_research.sources._summary import DownloadSummary, Tally
+from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
 __all__ = ["KEY_VARIABLE", "PAGE_SIZE", "STOP_CODES", "download"]
 
@@ -238,6 +239,7 @@ def download(
     symbols: str | Sequence[str] = (),
     language: str | None = None,
     policy: RetryPolicy | None = None,
+    progress: Callable[[Progress], None] | None = None,
     lock_timeout: float | None = None,
 ) -> DownloadSummary:
     """Download the NewsAPI articles matching ``query`` into a research root, per UTC day.
@@ -262,6 +264,9 @@ def download(
         NewsAPI's ``language`` filter (``"en"``), or None for every language.
     policy
         Retry policy (attempts, backoff); the default suits the real API.
+    progress
+        Called with a :class:`~omni_research.sources.Progress` (files, rows, requests,
+        bytes, ETA) after every committed file; the CLI draws it on the terminal.
     lock_timeout
         Seconds to wait for another writer of ``root``.
 
@@ -328,6 +333,7 @@ def download(
     )
     _watch_errors(http, key)
     unit = todo[0]
+    began = time.monotonic()
     try:
         for unit in todo:
             frame, gaps = _day(http, unit, query=query, language=language, symbols=symbol_list)
@@ -336,6 +342,18 @@ def download(
             tally.add_rows("news", frame.height)
             tally.gaps += gaps
             log.info("newsapi: committed %s (%d rows)", unit.label, frame.height)
+            if progress is not None:
+                progress(
+                    Progress(
+                        unit=unit.label,
+                        done=len(tally.files_written),
+                        total=len(todo),
+                        rows=sum(tally.rows.values()),
+                        requests=http.requests,
+                        bytes=http.bytes,
+                        elapsed=time.monotonic() - began,
+                    )
+                )
     except SourceError as exc:
         written = len(tally.files_written)
         saved = (

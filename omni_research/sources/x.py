@@ -40,7 +40,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ from omni_research.sources._http import (
 from omni_research.sources._resume import Unit, commit, pending, utc_days
 from omni_research.sources._roots import research_root
 from omni_research.sources._sentiment import mentions, sentiment_from_posts
-from omni_research.sources._summary import DownloadSummary, Tally
+from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
 __all__ = ["SEARCH", "TOKEN_VARIABLE", "TWEET_FIELDS", "WINDOW", "download", "pseudonymise"]
 
@@ -254,6 +254,7 @@ def download(
     interval: str = "1h",
     page_size: int = 100,
     policy: RetryPolicy | None = None,
+    progress: Callable[[Progress], None] | None = None,
     lock_timeout: float | None = None,
 ) -> DownloadSummary:
     """Download recent X posts matching ``query`` and their sentiment into a research root.
@@ -282,6 +283,9 @@ def download(
         ``max_results`` per request, 10 to 100.
     policy
         Retry policy (attempts, backoff); the default suits the real API.
+    progress
+        Called with a :class:`~omni_research.sources.Progress` (files, rows, requests,
+        bytes, ETA) after every committed file; the CLI draws it on the terminal.
     lock_timeout
         Seconds to wait for another writer of ``root``.
 
@@ -372,6 +376,7 @@ def download(
         headers={"Authorization": f"Bearer {token}"},
     )
     _watch_rate_limit(http)
+    began = time.monotonic()
     try:
         for unit, since in days:
             if unit.path in waiting:
@@ -389,6 +394,18 @@ def download(
                 tally.files_written.append(unit.path)
                 tally.add_rows("posts", frame.height)
                 log.info("x: committed %s (%d rows)", unit.label, frame.height)
+                if progress is not None:
+                    progress(
+                        Progress(
+                            unit=unit.label,
+                            done=sum(p in waiting for p in tally.files_written),
+                            total=len(todo),
+                            rows=sum(tally.rows.values()),
+                            requests=http.requests,
+                            bytes=http.bytes,
+                            elapsed=time.monotonic() - began,
+                        )
+                    )
             _derive_sentiment(target, unit, symbol_list, digest, interval, tally, lock_timeout)
     except SourceError as exc:
         raise SourceError(

@@ -225,3 +225,11 @@ def test_cli_download_coingecko_prints_the_summary(
     out = capsys.readouterr().out
     assert "coingecko download into" in out and "2 file(s) written" in out
     assert fake.count("/coins/markets") == 1 and fake.count("/coins/solana/") == 1
+
+
+def test_progress_is_reported_after_every_file(fake: FakeCoinGecko, research: Path) -> None:
+    seen: list[Any] = []
+    summary = _download(research, progress=seen.append)
+    assert [p.done for p in seen] == list(range(1, 8)) and {p.total for p in seen} == {7}
+    assert seen[-1].rows == summary.rows["coins"] and seen[-1].requests == summary.requests
+    assert seen[-1].bytes > 0 and seen[-1].eta == 0

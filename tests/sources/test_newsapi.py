@@ -246,3 +246,12 @@ def test_cli_download_newsapi_prints_the_summary_and_a_quota_stop(
     out = capsys.readouterr().out
     assert out.startswith("omni-research download newsapi: NewsAPI: GET ")
     assert "apiKeyExhausted" in out and "it resumes at 2025-01-07" in out
+
+
+def test_progress_is_reported_after_every_file(fake: FakeNewsAPI, research: Path) -> None:
+    seen: list[Any] = []
+    summary = _download(research, end="2025-01-08", progress=seen.append)
+    assert [(p.done, p.total) for p in seen] == [(1, 3), (2, 3), (3, 3)]
+    days = [p.unit.split()[1] for p in seen]
+    assert days == ["2025-01-06", "2025-01-07", "2025-01-08"]
+    assert seen[-1].rows == summary.rows["news"] and seen[-1].requests == summary.requests

@@ -270,3 +270,10 @@ def test_cli_download_x_prints_the_summary(
     out = capsys.readouterr().out
     assert "x download into" in out and "2 file(s) written" in out
     assert fake.count() == 1  # one page of up to 100 posts
+
+
+def test_progress_is_reported_after_every_posts_file(fake: FakeX, research: Path) -> None:
+    seen: list[Any] = []
+    summary = _download(research, progress=seen.append)
+    assert [(p.done, p.total) for p in seen] == [(1, 2), (2, 2)]
+    assert seen[-1].requests == summary.requests and seen[-1].bytes > 0
