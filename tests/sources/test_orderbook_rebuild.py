@@ -12,6 +12,8 @@ from polars.testing import assert_frame_equal
 
 from omni_research.exceptions import ConfigurationError, DataFormatError
 from omni_research.sources._orderbook_rebuild import (
+    BookRebuilder,
+    _scan_fast,
     interval_ms,
     line_chunks,
     rebuild_orderbook,
@@ -96,6 +98,27 @@ def test_rebuild_matches_dict_reference_at_every_instant(
     assert result.messages == len(messages)
     assert result.snapshots == 2
     assert result.updates == sum(len(m["data"]["b"]) + len(m["data"]["a"]) for m in messages)
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_byte_scanner_equals_the_general_json_reader(separators: tuple[str, str]) -> None:
+    messages = make_book_messages("BTCUSDT", "2025-01-06", messages=800, depth=40, seed=5)
+    data = "".join(json.dumps(m, separators=separators) + "\n" for m in messages).encode()
+    assert _scan_fast(data, "BTCUSDT") is not None  # the fast path is taken
+
+    def rebuild(fast: bool, chunk: bytes) -> pl.DataFrame:
+        r = BookRebuilder(symbol="BTCUSDT", levels=5, fast=fast)
+        r.feed(chunk)
+        return r.finish().frame
+
+    assert_frame_equal(rebuild(True, data), rebuild(False, data))
+    # an exponent is valid JSON the scanner does not read: the chunk falls back, same book
+    delta = next(m for m in messages[10:] if m["type"] == "delta" and m["data"]["b"])
+    price, size = delta["data"]["b"][0]
+    delta["data"]["b"][0] = [price, f"{round(float(size) * 1000)}e-3"]  # the same number
+    odd = "".join(json.dumps(m, separators=separators) + "\n" for m in messages).encode()
+    assert odd != data and _scan_fast(odd, "BTCUSDT") is None
+    assert_frame_equal(rebuild(True, odd), rebuild(False, data))
 
 
 def test_rebuild_reports_the_sequence_gap_and_restart_is_no_gap() -> None:
