@@ -277,3 +277,73 @@ def test_progress_is_reported_after_every_posts_file(fake: FakeX, research: Path
     summary = _download(research, progress=seen.append)
     assert [(p.done, p.total) for p in seen] == [(1, 2), (2, 2)]
     assert seen[-1].requests == summary.requests and seen[-1].bytes > 0
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ("omni-data.toml", ".omni-write.lock")
+    }
+
+
+@pytest.mark.slow
+def test_sigkill_mid_day_then_rerun_equals_an_uninterrupted_run(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from omni_research._manifest import read_manifest
+    from omni_research.cli import main
+
+    clean, killed = init_root(tmp_path / "clean"), init_root(tmp_path / "killed")
+    args = [
+        "--query",
+        QUERY,
+        "--symbols",
+        ",".join(SYMBOLS),
+        "--start",
+        str(FIRST),
+        "--end",
+        str(LAST),
+        "--page-size",
+        "10",
+    ]
+    assert main(["download", "x", "--root", str(clean), *args]) == 0
+    first_day = math.ceil(len(_served(fake, FIRST, FIRST)) / 10)
+    served = fake.count()
+    # the second day's second page hangs: the run is killed with a day half fetched
+    fake.inject("slow", after=first_day + 1, wait=10.0)
+    command = [
+        sys.executable,
+        "-m",
+        "omni_research.cli",
+        "download",
+        "x",
+        "--root",
+        str(killed),
+        *args,
+    ]
+    proc = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while fake.count() < served + first_day + 2:
+            assert proc.poll() is None, "the download ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    partial = [n for n in _tree(killed) if n.startswith("historical/")]
+    assert len(partial) == 3  # day one's posts and its two sentiment files, nothing of day two
+    assert main(["download", "x", "--root", str(killed), *args]) == 0
+    assert _tree(killed) == _tree(clean)
+    assert read_manifest(killed).files == read_manifest(clean).files
