@@ -235,8 +235,11 @@ def _klines(
     frame = pl.DataFrame(
         {
             "timestamp": pl.Series(stamps, dtype=pl.Int64),
-            "symbol": [unit.symbol + PRICE_SUFFIX[unit.variant]] * len(stamps),
-            "timeframe": [timeframe] * len(stamps),
+            # typed columns: an empty day (before a listing) is a valid, empty file
+            "symbol": pl.Series(
+                [unit.symbol + PRICE_SUFFIX[unit.variant]] * len(stamps), dtype=pl.String
+            ),
+            "timeframe": pl.Series([timeframe] * len(stamps), dtype=pl.String),
             "open": pl.Series(column(0), dtype=pl.Float64),
             "high": pl.Series(column(1), dtype=pl.Float64),
             "low": pl.Series(column(2), dtype=pl.Float64),
@@ -298,7 +301,7 @@ def _funding(http: HttpSession, unit: Unit, *, category: str) -> tuple[pl.DataFr
     frame = pl.DataFrame(
         {
             "timestamp": pl.Series(kept, dtype=pl.Int64),
-            "symbol": [unit.symbol] * len(kept),
+            "symbol": pl.Series([unit.symbol] * len(kept), dtype=pl.String),
             "funding_rate": pl.Series([rows[ts] for ts in kept], dtype=pl.Float64),
             "mark_price": pl.Series([marks[ts] for ts in kept], dtype=pl.Float64),
         }
@@ -365,8 +368,8 @@ def _open_interest(
     frame = pl.DataFrame(
         {
             "timestamp": pl.Series(stamps, dtype=pl.Int64),
-            "symbol": [unit.symbol] * len(stamps),
-            "interval": [interval] * len(stamps),
+            "symbol": pl.Series([unit.symbol] * len(stamps), dtype=pl.String),
+            "interval": pl.Series([interval] * len(stamps), dtype=pl.String),
             "open_interest": pl.Series([rows[ts] for ts in stamps], dtype=pl.Float64),
         }
     ).with_columns(_utc("timestamp"))
@@ -711,9 +714,13 @@ def download(
         if dropped:
             tally.notes.append(f"spot has no {', '.join(dropped)}: skipped")
     now = dt.datetime.now(dt.UTC)
+    # a day is done when it has ended, and when a bar opening on it has closed (a weekly bar
+    # opening on a Monday closes seven days later): nothing still forming is ever committed
+    span_ms = max(DAY_MS, _interval_ms(interval)) if "ohlcv" in wanted else DAY_MS
     days = []
     for day in utc_days(span.start, span.end):
-        if dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=1) > now:
+        start_of_day = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        if start_of_day + dt.timedelta(milliseconds=span_ms) > now:
             tally.notes.append(f"{day} has not ended yet: left for a later run")
             continue
         days.append(day)

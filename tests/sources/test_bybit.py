@@ -364,3 +364,34 @@ def test_funding_interval_change_across_two_runs_is_still_reported(
     assert second.notes[-1] == (
         "funding ETHUSDT: interval changed from 8h to 4h at 2025-01-07 04:00 UTC"
     )
+
+
+def test_a_bar_still_forming_is_never_committed(fake_bybit: FakeBybit, research: Path) -> None:
+    """A finished day three days ago: its 1-minute bars are final, a weekly bar opening
+    then is not (it closes seven days after it opens)."""
+    day = dt.datetime.now(UTC).date() - dt.timedelta(days=3)
+    weekly = _download(research, kinds=["ohlcv"], prices=["last"], interval="W", start=day, end=day)
+    assert weekly.notes == (f"{day} has not ended yet: left for a later run",)
+    assert weekly.requests == 0
+    minutes = _download(research, kinds=["ohlcv"], prices=["last"], start=day, end=day)
+    assert minutes.notes == () and len(minutes.files_written) == 2
+
+
+@pytest.mark.parametrize("kind", ["ohlcv", "funding", "open_interest"])
+def test_a_day_without_data_is_an_empty_file_and_a_gap(
+    fake_bybit: FakeBybit, research: Path, kind: str
+) -> None:
+    """Before a listing the exchange has nothing: the day is committed empty (so a rerun
+    does not ask again) and reported."""
+    summary = _download(
+        research, kinds=[kind], symbols="BTCUSDT", start="2024-06-03", end="2024-06-03"
+    )
+    assert summary.rows == {kind: 0} and len(summary.gaps) == len(summary.files_written)
+    stored = omr.open_catalog(research).load(kind)
+    assert stored.height == 0 and stored.schema == omr.schemas.polars_schema(kind)
+    assert (
+        _download(
+            research, kinds=[kind], symbols="BTCUSDT", start="2024-06-03", end="2024-06-03"
+        ).requests
+        == 0
+    )
