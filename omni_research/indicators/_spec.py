@@ -15,6 +15,11 @@ declaration come:
   the value and what was expected, when the expression is built rather than deep inside
   ``collect``.
 
+Typing: mypy sees each generated function as ``Callable[..., pl.Expr]`` (a static signature
+would restate every parameter the declaration holds, which is what this module removes);
+calls are checked when the expression is built instead: a wrong keyword raises
+``TypeError`` from the real signature, a bad value ``ConfigurationError``.
+
 Why source text and not a ``*args`` wrapper: a wrapper with a ``__signature__`` shows the
 right signature but accepts any call until it checks by hand, and doctest finds only
 functions whose globals are their module's. The generated ``def`` runs in the module that
@@ -319,15 +324,11 @@ def define(spec: IndicatorSpec, function: str, namespace: dict[str, Any]) -> Cal
 
 
 def ta_fill(
-    expr: pl.Expr,
-    fill: float | Literal["backfill", "close"],
-    *,
-    by: Any = None,
-    close: Any = None,
+    expr: pl.Expr, fill: float | Literal["backfill", "close"], *, close: Any = None
 ) -> pl.Expr:
     """`ta`'s ``_check_fillna``: infinities become missing, missing values take the previous
-    value, and the leading ones ``fill`` (a number, the first value, or the close). With
-    ``by`` the fill restarts in every group, as `ta` run per symbol would."""
+    value, and the leading ones ``fill`` (a number, the first value, or the ``close``
+    expression row by row). Per group it runs under ``.over`` (see `IndicatorSpec.call`)."""
     from omni_research.indicators._common import KernelResult, kernel_expr
 
     def run(x: KernelResult, *rest: KernelResult) -> KernelResult:
@@ -340,7 +341,7 @@ def ta_fill(
         return filled
 
     inputs = [expr] if close is None else [expr, close]
-    return kernel_expr(run, inputs, by=by)
+    return kernel_expr(run, inputs)
 
 
 _SPECS: dict[str, IndicatorSpec] = {}
