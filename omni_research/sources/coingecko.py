@@ -119,8 +119,8 @@ def _markets(http: HttpSession, coins: Sequence[str]) -> list[Mapping[str, Any]]
                     raise _shape_error(
                         shown, f"item {i} {name!r} is {row[name]!r}; expected a number"
                     )
-            rank = row.get("market_cap_rank")
-            if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
+            rank = row.get("market_cap_rank")  # documented as a number: 1 or 1.0
+            if rank is not None and not (_number(rank) is not None and float(rank).is_integer()):
                 raise _shape_error(shown, f"item {i} 'market_cap_rank' is {rank!r}")
         rows += data
         if len(data) < MARKETS_PAGE:
@@ -136,12 +136,13 @@ def _snapshot_frame(rows: Sequence[Mapping[str, Any]], url: str) -> tuple[pl.Dat
             _number(row[k])
             for k in ("current_price", "market_cap", "total_volume", "circulating_supply")
         ]
-        if any(v is None for v in values) or not values[0] or row.get("market_cap_rank") is None:
+        if any(v is None for v in values) or not values[0]:
             notes.append(
-                f"coins snapshot: {row['id']} has no price, market cap, volume, supply "
-                "or rank at CoinGecko now: left out of the snapshot"
+                f"coins snapshot: {row['id']} has no price, market cap, volume or supply at "
+                "CoinGecko now: left out of the snapshot"
             )
             continue
+        rank = row.get("market_cap_rank")  # null for coins CoinGecko does not rank
         try:
             stamp = dt.datetime.fromisoformat(str(row["last_updated"]).replace("Z", "+00:00"))
         except ValueError:
@@ -160,7 +161,7 @@ def _snapshot_frame(rows: Sequence[Mapping[str, Any]], url: str) -> tuple[pl.Dat
                 "market_cap_usd": values[1],
                 "volume_24h_usd": values[2],
                 "circulating_supply": values[3],
-                "market_cap_rank": row["market_cap_rank"],
+                "market_cap_rank": None if rank is None else int(rank),
             }
         )
     frame = pl.DataFrame(kept, schema=polars_schema("coins"), orient="row")

@@ -233,3 +233,32 @@ def test_progress_is_reported_after_every_file(fake: FakeCoinGecko, research: Pa
     assert [p.done for p in seen] == list(range(1, 8)) and {p.total for p in seen} == {7}
     assert seen[-1].rows == summary.rows["coins"] and seen[-1].requests == summary.requests
     assert seen[-1].bytes > 0 and seen[-1].eta == 0
+
+
+def test_snapshot_keeps_unranked_coins_and_leaves_out_coins_without_a_price() -> None:
+    from omni_research.sources.coingecko import _snapshot_frame
+
+    def row(coin: str, price: float | None, rank: float | None) -> dict[str, Any]:
+        return {
+            "id": coin,
+            "symbol": coin[:3],
+            "name": coin.title(),
+            "current_price": price,
+            "market_cap": 10.0,
+            "total_volume": 1.0,
+            "circulating_supply": 5.0,
+            "market_cap_rank": rank,
+            "last_updated": "2025-01-09T00:00:42.123Z",
+        }
+
+    frame, notes = _snapshot_frame(
+        [row("bitcoin", 2.0, 1.0), row("newcoin", 0.5, None), row("deadcoin", None, 900)], "u"
+    )
+    assert frame["coin_id"].to_list() == ["bitcoin", "newcoin"]
+    assert frame["market_cap_rank"].to_list() == [1, None]
+    assert frame["timestamp"][0] == dt.datetime(2025, 1, 9, 0, 0, 42, 123000, tzinfo=dt.UTC)
+    assert notes == [
+        "coins snapshot: deadcoin has no price, market cap, volume or supply at CoinGecko now: "
+        "left out of the snapshot"
+    ]
+    omr.validate(frame, "coins")
