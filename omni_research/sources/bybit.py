@@ -524,11 +524,20 @@ class _FundingIntervals:
         if last is not None:
             self.last[symbol] = (last, interval)
 
-    def notes(self) -> list[str]:
+    def notes(self, listed: Mapping[str, int | None] | None = None) -> list[str]:
+        """One line per symbol, every change, and (given the instruments listing's
+        ``funding_interval_min`` per symbol) where the data's last interval differs."""
         out = [
             f"funding {symbol}: settlement interval {', '.join(_hours(s) for s in sorted(steps))}"
             for symbol, steps in sorted(self.seen.items())
         ]
+        for symbol, (_last, step) in sorted(self.last.items()):
+            minutes = (listed or {}).get(symbol)
+            if step is not None and minutes and minutes * 60_000 != step:
+                out.append(
+                    f"funding {symbol}: the data's last interval {_hours(step)} differs from "
+                    f"the instruments listing's {_hours(minutes * 60_000)}"
+                )
         return out + self.changes
 
 
@@ -732,6 +741,7 @@ def download(
     tally.files_skipped += [u.path for u in done]
     http = HttpSession(source_settings().bybit_api_url, limits=LIMITS["bybit"], policy=policy)
     intervals = _FundingIntervals()
+    listed: dict[str, int | None] = {}
     timeframe = BYBIT_INTERVALS[interval]
     began = time.monotonic()
     try:
@@ -751,6 +761,7 @@ def download(
                 frame, gaps = _open_interest(http, unit, category=category, interval=oi_interval)
             else:
                 frame, gaps = _instruments(http, unit, category=category)
+                listed = dict(zip(frame["symbol"], frame["funding_interval_min"], strict=True))
             commit(target, unit, frame, lock_timeout=lock_timeout)
             tally.files_written.append(unit.path)
             tally.add_rows(unit.kind, frame.height)
@@ -777,7 +788,7 @@ def download(
         ) from exc
     finally:
         http.close()
-    tally.notes += intervals.notes()
+    tally.notes += intervals.notes(listed)
     summary = tally.freeze(requests=http.requests, retries=http.retries)
     log.info("%s", summary)
     return summary

@@ -395,3 +395,14 @@ def test_a_day_without_data_is_an_empty_file_and_a_gap(
         ).requests
         == 0
     )
+
+
+def test_funding_interval_is_checked_against_the_instruments_listing(
+    fake_bybit: FakeBybit, research: Path
+) -> None:
+    summary = _download(research, kinds=["instruments", "funding"])
+    mismatches = [n for n in summary.notes if "differs from the instruments listing" in n]
+    # the fake lists 480 minutes for both; ETHUSDT's data moved to 4 h on 2025-01-07
+    assert mismatches == [
+        "funding ETHUSDT: the data's last interval 4h differs from the instruments listing's 8h"
+    ]
