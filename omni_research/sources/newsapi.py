@@ -172,8 +172,9 @@ def _day(
     day_end = day_start + dt.timedelta(days=1)
     params: dict[str, Any] = {
         "q": query,
-        "from": day_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "to": (day_end - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # UTC in the documented form (2025-01-06T12:28:53, no zone), both ends inclusive
+        "from": day_start.strftime("%Y-%m-%dT%H:%M:%S"),
+        "to": (day_end - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S"),
         "sortBy": "publishedAt",
         "pageSize": PAGE_SIZE,
         "language": language,

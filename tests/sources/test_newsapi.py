@@ -74,6 +74,12 @@ def test_download_stores_every_served_article_once_tagged_with_its_symbol(
     summary = _download(research)
     assert summary.requests == 2 * 2  # two pages of 100 for each of two days
     assert all(q["pageSize"] == "100" and q["sortBy"] == "publishedAt" for _, q, _ in fake.requests)
+    first = fake.requests[0][1]
+    assert (first["from"], first["to"], first["page"]) == (
+        "2025-01-06T00:00:00",
+        "2025-01-06T23:59:59",
+        "1",
+    )
     stored = _stored(research)
     served = _served(fake, "2025-01-06", "2025-01-07")
     assert stored.height == len(served) == 260
