@@ -46,6 +46,7 @@ from omni_research.exceptions import ConfigurationError, SourceError
 from omni_research.io._readers import read_file
 from omni_research.io.bybit import BYBIT_INTERVALS
 from omni_research.schemas import polars_schema
+from omni_research.sources import _bybit_dumps
 from omni_research.sources._http import LIMITS, HttpSession, RetryPolicy, source_settings
 from omni_research.sources._resume import Unit, commit, pending, utc_days
 from omni_research.sources._roots import research_root
@@ -628,6 +629,7 @@ def download(
     policy: RetryPolicy | None = None,
     progress: Callable[[Progress], None] | None = None,
     lock_timeout: float | None = None,
+    book_interval: str = "1s",
 ) -> DownloadSummary:
     """Download Bybit v5 market data for ``symbols`` over whole UTC days into a research root.
 
@@ -664,6 +666,8 @@ def download(
         bytes, ETA) after every committed file; the CLI draws it on the terminal.
     lock_timeout
         Seconds to wait for another writer of ``root``.
+    book_interval
+        Sampling interval of the order books rebuilt from the dumps (``"1s"``).
 
     Returns
     -------
@@ -684,6 +688,8 @@ def download(
         If a fetched unit breaks its kind's schema (nothing of it is written).
     """
     target = research_root(root)  # the guard, before any request
+    if any(k in _bybit_dumps.KINDS for k in kinds):  # trades, orderbook: the public dumps
+        return _bybit_dumps.download_dumps(target, symbols=symbols, start=start, end=end, kinds=kinds, category=category, book_interval=book_interval, policy=policy, lock_timeout=lock_timeout, interval=interval, prices=prices, oi_interval=oi_interval)  # fmt: skip  # noqa: E501
     symbol_list = (
         [s.strip() for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
     )
