@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,6 +176,8 @@ def test_secrets_never_appear_in_outputs_errors_or_files(
     out = capsys.readouterr()
     texts += [caplog.text, out.out, out.err]
     texts += [p.read_bytes().decode("latin-1") for p in research.rglob("*") if p.is_file()]
+    omr.open_catalog(research).load("coins")  # an audited read, so the audit log is checked
+    texts.append(Path(os.environ["OMNI_AUDIT_LOG"]).read_text())
     assert all(KEY not in text for text in texts)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,8 @@ def test_secrets_and_raw_author_ids_never_appear_in_outputs_errors_or_files(
     out = capsys.readouterr()
     texts += [caplog.text, out.out, out.err]
     texts += [p.read_bytes().decode("latin-1") for p in research.rglob("*") if p.is_file()]
+    omr.open_catalog(research).load("posts")  # an audited read, so the audit log is checked
+    texts.append(Path(os.environ["OMNI_AUDIT_LOG"]).read_text())
     assert all(TOKEN not in t and PSEUDONYM_KEY not in t for t in texts)
 
 
