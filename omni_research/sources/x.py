@@ -76,7 +76,10 @@ SEARCH = "/2/tweets/search/recent"
 TWEET_FIELDS = "created_at,author_id,public_metrics,lang"
 WINDOW = dt.timedelta(days=7)
 """How far back recent search reaches."""
-_MARGIN = dt.timedelta(minutes=1)  # X refuses a start_time even a second beyond the window
+# X refuses a start_time even a second beyond its 7 days, on every page of a query: the
+# oldest (partial) day starts this much inside the window, so its pages keep being accepted
+# while they are fetched (a day of more pages than that takes fails and is resumed by a rerun)
+_MARGIN = dt.timedelta(minutes=10)
 _MAX_PAGES = 10_000
 _METRICS = ("like_count", "retweet_count", "reply_count", "quote_count")
 
