@@ -47,6 +47,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -77,7 +78,7 @@ from omni_research.sources._orderbook_rebuild import (
 )
 from omni_research.sources._resume import Unit, commit, pending, utc_days
 from omni_research.sources._roots import init_root, research_root
-from omni_research.sources._summary import DownloadSummary, Tally
+from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
 __all__ = [
     "KINDS",
@@ -401,13 +402,14 @@ def download_dumps(
     book_interval: str = "1s",
     policy: RetryPolicy | None = None,
     lock_timeout: float | None = None,
+    progress: Callable[[Progress], None] | None = None,
     **rest: Any,
 ) -> DownloadSummary:
     """Download ``trades`` and ``orderbook`` from Bybit's dumps (and the rest from v5 REST).
 
     Called by :func:`omni_research.sources.bybit.download` when ``kinds`` names a dump
     kind; the other kinds are passed back to it with ``rest`` (its own options) and the two
-    summaries are merged.
+    summaries are merged. ``progress`` is called after every committed file, as there.
 
     Raises
     ------
@@ -447,7 +449,7 @@ def download_dumps(
         rest_summary = bybit.download(
             target, symbols=symbol_list, start=start, end=end, kinds=rest_kinds,
             category=category,  # type: ignore[arg-type]  # checked against CATEGORIES above
-            policy=policy, lock_timeout=lock_timeout, **rest,
+            policy=policy, lock_timeout=lock_timeout, progress=progress, **rest,
         )  # fmt: skip
     tally = Tally(source="bybit", root=target)
     now = dt.datetime.now(dt.UTC)
@@ -476,6 +478,25 @@ def download_dumps(
     tally.files_skipped += [u.path for u in done]
     settings = source_settings()
     sessions: list[HttpSession] = []
+    began = time.monotonic()
+
+    def committed(unit: Unit, frame: pl.DataFrame) -> None:
+        tally.files_written.append(unit.path)
+        tally.add_rows(unit.kind, frame.height)
+        log.info("bybit dumps: committed %s (%d rows)", unit.label, frame.height)
+        if progress is not None:
+            progress(
+                Progress(
+                    unit=unit.label,
+                    done=len(tally.files_written),
+                    total=len(todo),
+                    rows=sum(tally.rows.values()),
+                    requests=sum(s.requests for s in sessions),
+                    bytes=sum(s.bytes for s in sessions),
+                    elapsed=time.monotonic() - began,
+                )
+            )
+
     try:
         if any(u.kind == "trades" for u in todo):
             http = HttpSession(
@@ -483,7 +504,7 @@ def download_dumps(
             )
             sessions.append(http)
             _trades(http, target, [u for u in todo if u.kind == "trades"], tally,
-                    category=category, lock_timeout=lock_timeout)  # fmt: skip
+                    category=category, lock_timeout=lock_timeout, committed=committed)  # fmt: skip
         if any(u.kind == "orderbook" for u in todo):
             http = HttpSession(
                 settings.bybit_orderbook_url, limits=LIMITS["bybit_public"], policy=policy
@@ -491,7 +512,7 @@ def download_dumps(
             sessions.append(http)
             _orderbooks(http, target, [u for u in todo if u.kind == "orderbook"], tally,
                         category=category, interval=book_interval,
-                        lock_timeout=lock_timeout)  # fmt: skip
+                        lock_timeout=lock_timeout, committed=committed)  # fmt: skip
     except SourceError as exc:
         left = len(todo) - len(tally.files_written)
         raise SourceError(
@@ -531,11 +552,7 @@ def _merge(a: DownloadSummary, b: DownloadSummary) -> DownloadSummary:
     )
 
 
-def _commit(root: Path, unit: Unit, frame: pl.DataFrame, tally: Tally, **kw: Any) -> None:
-    commit(root, unit, frame, **kw)
-    tally.files_written.append(unit.path)
-    tally.add_rows(unit.kind, frame.height)
-    log.info("bybit dumps: committed %s (%d rows)", unit.label, frame.height)
+Committed = Callable[[Unit, pl.DataFrame], None]
 
 
 def _trades(
@@ -546,6 +563,7 @@ def _trades(
     *,
     category: str,
     lock_timeout: float | None,
+    committed: Committed,
 ) -> None:
     by_symbol: dict[str, list[Unit]] = {}
     for unit in units:
@@ -583,7 +601,8 @@ def _trades(
                     frame = frames.get(unit.day, empty)
                     if frame.is_empty():
                         tally.gaps.append(f"{unit.label}: the dump holds no trades that day")
-                    _commit(root, unit, frame, tally, lock_timeout=lock_timeout)
+                    commit(root, unit, frame, lock_timeout=lock_timeout)
+                    committed(unit, frame)
 
 
 def _trade_schema() -> dict[str, Any]:
@@ -601,6 +620,7 @@ def _orderbooks(
     category: str,
     interval: str,
     lock_timeout: float | None,
+    committed: Committed,
 ) -> None:
     by_symbol: dict[str, list[Unit]] = {}
     for unit in units:
@@ -630,7 +650,8 @@ def _orderbooks(
                 f"every {interval}, {result.skipped} instants without {BOOK_LEVELS} levels a "
                 "side left out"
             )
-            _commit(root, unit, frame, tally, lock_timeout=lock_timeout)
+            commit(root, unit, frame, lock_timeout=lock_timeout)
+            committed(unit, frame)
 
 
 def _fetch_book(

@@ -23,7 +23,7 @@ from omni_research._writelock import LOCK_NAME
 from omni_research.config import MANIFEST_NAME
 from omni_research.exceptions import SourceError
 from omni_research.io._readers import read_file
-from omni_research.sources import LIMITS, init_root
+from omni_research.sources import LIMITS, Progress, init_root
 from omni_research.sources._bybit_dumps import find_orderbook_dumps, find_trade_dumps
 from omni_research.sources._http import HttpSession
 from omni_research.sources._orderbook_rebuild import rebuild_orderbook
@@ -134,6 +134,19 @@ def test_rerun_sends_no_request_and_skips_every_file(dumps: FakeBybitDumps, rese
     assert len(dumps.requests) == sent  # not even a listing
     assert again.requests == 0 and again.files_written == ()
     assert set(again.files_skipped) == set(first.files_written)
+
+
+def test_progress_is_called_after_every_committed_file(
+    dumps: FakeBybitDumps, research: Path
+) -> None:
+    seen: list[Progress] = []
+    download(research, **RANGE, kinds=["trades", "orderbook"], policy=FAST, progress=seen.append)
+    assert [(p.done, p.total) for p in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert seen[0].unit == "trades linear BTCUSDT 2025-01-06"
+    assert seen[-1].rows == sum(read_manifest(research).files[n].rows
+                                for n in read_manifest(research).files)  # fmt: skip
+    assert seen[-1].requests == len(dumps.requests)
+    assert seen[-1].bytes > sum(len(dumps.files[p]) for p in dumps.requests if p in dumps.files)
 
 
 def test_a_new_day_fetches_only_that_day(dumps: FakeBybitDumps, research: Path) -> None:
