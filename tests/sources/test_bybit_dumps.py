@@ -28,6 +28,7 @@ from omni_research.sources._bybit_dumps import find_orderbook_dumps, find_trade_
 from omni_research.sources._http import HttpSession
 from omni_research.sources._orderbook_rebuild import rebuild_orderbook
 from omni_research.sources.bybit import download
+from omni_research.testing._fake_bybit import FakeBybit
 from omni_research.testing._fake_bybit_dumps import FakeBybitDumps, book_dump_zip, trade_dump
 
 from .conftest import FAST
@@ -118,6 +119,24 @@ def test_trades_equal_the_rows_the_server_holds(
     assert summary.files_written == (_trades_file(research, DAY1), _trades_file(research, DAY2))
 
 
+def test_a_monthly_spot_dump_is_fetched_once_and_split_into_its_days(
+    dumps: FakeBybitDumps, research: Path
+) -> None:
+    daily = [dumps.trade_path("spot", "BTCUSDT", day) for day in (DAY1, DAY2)]
+    texts = [dumps._text[path][1] for path in daily]
+    month = {key: texts[0][key] + texts[1][key] for key in texts[0]}
+    for path in daily:
+        del dumps.files[path]
+    monthly = "/spot/BTCUSDT/BTCUSDT_2025-01.csv.gz"
+    dumps.files[monthly] = trade_dump("BTCUSDT", month, category="spot", rpi=True)
+    summary = download(research, **RANGE, kinds=["trades"], category="spot", policy=FAST)
+    assert dumps.requests == ["/spot/BTCUSDT/", monthly]
+    assert summary.files_written == (_trades_file(research, DAY1), _trades_file(research, DAY2))
+    for day in (DAY1, DAY2):
+        stored = read_file(_trades_file(research, day), "trades")
+        assert_frame_equal(stored, dumps.trades[("spot", "BTCUSDT", day)])
+
+
 def trade_dump_header(fake: FakeBybitDumps, category: str, day: dt.date) -> str:
     import gzip
 
@@ -147,6 +166,17 @@ def test_progress_is_called_after_every_committed_file(
                                 for n in read_manifest(research).files)  # fmt: skip
     assert seen[-1].requests == len(dumps.requests)
     assert seen[-1].bytes > sum(len(dumps.files[p]) for p in dumps.requests if p in dumps.files)
+
+
+def test_dump_and_rest_kinds_in_one_call_merge_their_summaries(
+    dumps: FakeBybitDumps, fake_bybit: FakeBybit, research: Path
+) -> None:
+    summary = download(research, **RANGE, kinds=["trades", "funding"], policy=FAST)
+    assert summary.rows["trades"] == 2 * dumps.trades_per_day
+    assert summary.rows["funding"] == 6  # every 8 h over two days
+    assert fake_bybit.count("/v5/market/funding/history") >= 2
+    assert dumps.count("/trading/", files_only=True) == 2
+    assert len(summary.files_written) == 4 and len(read_manifest(research).files) == 4
 
 
 def test_a_new_day_fetches_only_that_day(dumps: FakeBybitDumps, research: Path) -> None:
