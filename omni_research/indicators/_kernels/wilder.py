@@ -81,7 +81,10 @@ def _atr_nan(high: F64, low: F64, close: F64, window: int) -> F64:  # pragma: no
 @JIT_FMA
 def _atr_fast(high: F64, low: F64, close: F64, window: int) -> F64:  # pragma: no cover
     n = close.shape[0]
-    out = np.zeros(n)
+    # every row from ``window - 1`` on is written below: zero-filling only the warm-up spares
+    # a pass over the whole output (~0.15 ms per 1,000,000 rows)
+    out = np.empty(n)
+    out[: window - 1] = 0.0
     acc = high[0] - low[0]
     for i in range(1, window):
         pc = close[i - 1]
