@@ -53,7 +53,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import polars as pl
@@ -70,15 +70,12 @@ from omni_research.sources._http import (
     _Transient,
     source_settings,
 )
-from omni_research.sources._orderbook_rebuild import (
-    RebuildResult,
-    interval_ms,
-    line_chunks,
-    rebuild_orderbook,
-)
 from omni_research.sources._resume import Unit, commit, pending, utc_days
 from omni_research.sources._roots import init_root, research_root
 from omni_research.sources._summary import DownloadSummary, Progress, Tally
+
+if TYPE_CHECKING:  # the rebuild imports numba: only when order books are fetched
+    from omni_research.sources._orderbook_rebuild import RebuildResult
 
 __all__ = [
     "KINDS",
@@ -362,6 +359,8 @@ def _trades_by_day(
 
 def _book_decoder(*, url: str, symbol: str, interval: str) -> Callable[[bytes], RebuildResult]:
     def decode(body: bytes) -> RebuildResult:
+        from omni_research.sources._orderbook_rebuild import line_chunks, rebuild_orderbook
+
         try:
             archive = zipfile.ZipFile(io.BytesIO(body))
             members = [m for m in archive.infolist() if not m.is_dir()]
@@ -439,7 +438,10 @@ def download_dumps(
         raise ConfigurationError(
             f"category is {category!r}; expected one of {list(bybit.CATEGORIES)}"
         )
-    interval_ms(book_interval)  # refuse a bad interval before any request
+    if "orderbook" in wanted:
+        from omni_research.sources._orderbook_rebuild import interval_ms
+
+        interval_ms(book_interval)  # refuse a bad interval before any request
     span = parse_range(start, end, where="sources.bybit.download")
     if span.start is None or span.end is None:
         raise ConfigurationError("start and end are both required (e.g. 2025-01-01, 2025-01-31)")
