@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from omni_research.indicators._kernels.jit import F64, JIT
+from omni_research.indicators._kernels.jit import F64, JIT, JIT_FMA
 from omni_research.indicators._kernels.rolling import stoch_window
 
 
-@JIT
+@JIT_FMA
 def _ewm_general(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
     """pandas' ``ewm(alpha=alpha, adjust=False, min_periods=m).mean()`` on input with gaps.
 
@@ -55,7 +55,7 @@ def _ewm_general(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no c
     return out
 
 
-@JIT
+@JIT_FMA
 def ewm_gaps(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
     """`_ewm_general` (pandas' EWM with its gap rule) with a branch-free loop for input
     without NaN, which is the general loop's arithmetic on that input, bit for bit."""
@@ -74,7 +74,7 @@ def ewm_gaps(x: F64, alpha: float, min_periods: int) -> F64:  # pragma: no cover
     return out
 
 
-@JIT
+@JIT_FMA
 def _macd_general(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cover
     """MACD line, signal and histogram as `ta.trend.MACD`, in one pass: a (3, n) array.
 
@@ -116,7 +116,7 @@ def _macd_general(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma
     return out
 
 
-@JIT
+@JIT_FMA
 def macd(close: F64, slow: int, fast: int, sign: int) -> F64:  # pragma: no cover
     """MACD line, signal and histogram as `ta.trend.MACD`, in one pass: a (3, n) array.
 
