@@ -27,12 +27,14 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import polars as pl
+
+from omni_research.testing._loopback import LoopbackServer
 
 __all__ = [
     "FAULTS",
@@ -222,7 +224,7 @@ class _Fault:
 
 
 @dataclass
-class FakeBybit:
+class FakeBybit(LoopbackServer):
     """A fake Bybit v5 market API on ``127.0.0.1`` (see the module docstring).
 
     Parameters
@@ -267,8 +269,6 @@ class FakeBybit:
     def __post_init__(self) -> None:
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._server: _QuietServer | None = None
-        self._thread: threading.Thread | None = None
         self.start_ms = _ms(self.start)
         self.end_ms = self.start_ms + self.days * DAY_MS
         self.minutes: dict[tuple[str, str], np.ndarray] = {}
@@ -311,48 +311,8 @@ class FakeBybit:
             self.funding[symbol] = rows
         self.instruments = _instrument_records(self.symbols, self.start_ms)
 
-    # -- life cycle ---------------------------------------------------------------------
-    def start_server(self) -> FakeBybit:
-        """Start serving on a free loopback port; returns self."""
-        handler = _handler(self)
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # answered once it accepts a connection
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeBybit:
-        return self.start_server()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the server is not running"
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     # -- faults ---------------------------------------------------------------------------
     def inject(self, kind: str, *, path: str = "/v5/", times: int = 1, wait: float = 0.2) -> None:
@@ -509,16 +469,6 @@ def _reshaped(body: dict[str, Any]) -> dict[str, Any]:
                 changed.append(dict(list(row.items())[1:]))
         result["list"] = changed
     return body
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """A client that hung up (a timeout, a killed download) is not an error of the fake."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _handler(fake: FakeBybit) -> type[BaseHTTPRequestHandler]:

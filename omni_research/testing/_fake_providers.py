@@ -30,9 +30,11 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from omni_research.testing._loopback import LoopbackServer
 
 __all__ = ["FAULTS", "FakeCoinGecko", "FakeNewsAPI", "FakeX"]
 
@@ -75,7 +77,7 @@ class _Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _FakeServer:
+class _FakeServer(LoopbackServer):
     """The loopback server, the request log and the fault queue shared by the fakes."""
 
     name = "Fake"
@@ -84,50 +86,9 @@ class _FakeServer:
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- life cycle -----------------------------------------------------------------------
-    def start_server(self) -> _FakeServer:
-        """Start serving on a free loopback port and wait until it accepts; returns self."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> _FakeServer:
-        return self.start_server()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the server is not running"
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     # -- faults ---------------------------------------------------------------------------
     def inject(
