@@ -62,7 +62,7 @@ from omni_research import _layout
 from omni_research._time import parse_range
 from omni_research.exceptions import ConfigurationError, DataFormatError, SourceError
 from omni_research.io._readers import read_file
-from omni_research.io.bybit import _TRADE_HEADER, import_bybit_trades
+from omni_research.io.bybit import import_bybit_trades
 from omni_research.sources._http import (
     LIMITS,
     HttpSession,
@@ -95,7 +95,12 @@ KINDS: tuple[str, ...] = ("trades", "orderbook")
 """The kinds fetched from Bybit's public dumps (the others come from the v5 REST API)."""
 SPOT_HEADER: tuple[str, ...] = ("id", "timestamp", "price", "volume", "side")
 """Columns of a spot trade dump (newer files add a trailing ``rpi``)."""
-DERIVATIVES_HEADER: tuple[str, ...] = _TRADE_HEADER
+DERIVATIVES_HEADER: tuple[str, ...] = (
+    "timestamp", "symbol", "side", "size", "price", "tickDirection", "trdMatchID",
+    "grossValue", "homeNotional", "foreignNotional",
+)  # fmt: skip
+"""Columns of a derivatives trade dump (newer files add a trailing ``RPI``)."""
+CATEGORIES: tuple[str, ...] = ("linear", "inverse", "spot")
 BOOK_LEVELS = 5  # the orderbook kind's levels per side
 _DAY = r"(\d{4}-\d{2}-\d{2})"
 
@@ -393,6 +398,8 @@ def download_dumps(
     root: str | os.PathLike[str],
     /,
     *,
+    rest: Callable[..., DownloadSummary],
+    rest_kinds: Sequence[str],
     symbols: str | Sequence[str],
     start: str | dt.date | dt.datetime,
     end: str | dt.date | dt.datetime,
@@ -402,13 +409,14 @@ def download_dumps(
     policy: RetryPolicy | None = None,
     lock_timeout: float | None = None,
     progress: Callable[[Progress], None] | None = None,
-    **rest: Any,
+    **options: Any,
 ) -> DownloadSummary:
     """Download ``trades`` and ``orderbook`` from Bybit's dumps (and the rest from v5 REST).
 
     Called by :func:`omni_research.sources.bybit.download` when ``kinds`` names a dump
-    kind; the other kinds are passed back to it with ``rest`` (its own options) and the two
-    summaries are merged. ``progress`` is called after every committed file, as there.
+    kind; the other kinds (those of ``rest_kinds``) are passed back to it, the function
+    ``rest``, with ``options`` (its own options), and the two summaries are merged.
+    ``progress`` is called after every committed file, as there.
 
     Raises
     ------
@@ -418,8 +426,6 @@ def download_dumps(
         For a fault retrying cannot fix or a file off the documented layout (naming its
         URL); what was committed before stays, and a rerun resumes.
     """
-    from omni_research.sources import bybit
-
     target = research_root(root)  # the guard, before any request
     symbol_list = (
         [s.strip() for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
@@ -429,15 +435,11 @@ def download_dumps(
     for symbol in symbol_list:
         _layout.check_part("symbol", symbol)
     wanted = list(dict.fromkeys(kinds))
-    unknown = [k for k in wanted if k not in KINDS and k not in bybit.KINDS]
+    unknown = [k for k in wanted if k not in KINDS and k not in rest_kinds]
     if unknown:
-        raise ConfigurationError(
-            f"kinds {list(kinds)!r}: expected some of {[*bybit.KINDS, *KINDS]}"
-        )
-    if category not in bybit.CATEGORIES:
-        raise ConfigurationError(
-            f"category is {category!r}; expected one of {list(bybit.CATEGORIES)}"
-        )
+        raise ConfigurationError(f"kinds {list(kinds)!r}: expected some of {[*rest_kinds, *KINDS]}")
+    if category not in CATEGORIES:
+        raise ConfigurationError(f"category is {category!r}; expected one of {list(CATEGORIES)}")
     if "orderbook" in wanted:
         from omni_research.sources._orderbook_rebuild import interval_ms
 
@@ -445,13 +447,12 @@ def download_dumps(
     span = parse_range(start, end, where="sources.bybit.download")
     if span.start is None or span.end is None:
         raise ConfigurationError("start and end are both required (e.g. 2025-01-01, 2025-01-31)")
-    rest_kinds = [k for k in wanted if k in bybit.KINDS]
+    other = [k for k in wanted if k in rest_kinds]
     rest_summary = None
-    if rest_kinds:
-        rest_summary = bybit.download(
-            target, symbols=symbol_list, start=start, end=end, kinds=rest_kinds,
-            category=category,  # type: ignore[arg-type]  # checked against CATEGORIES above
-            policy=policy, lock_timeout=lock_timeout, progress=progress, **rest,
+    if other:
+        rest_summary = rest(
+            target, symbols=symbol_list, start=start, end=end, kinds=other, category=category,
+            policy=policy, lock_timeout=lock_timeout, progress=progress, **options,
         )  # fmt: skip
     tally = Tally(source="bybit", root=target)
     now = dt.datetime.now(dt.UTC)

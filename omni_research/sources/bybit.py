@@ -689,7 +689,7 @@ def download(
     """
     target = research_root(root)  # the guard, before any request
     if any(k in _bybit_dumps.KINDS for k in kinds):  # trades, orderbook: the public dumps
-        return _bybit_dumps.download_dumps(target, symbols=symbols, start=start, end=end, kinds=kinds, category=category, book_interval=book_interval, policy=policy, lock_timeout=lock_timeout, progress=progress, interval=interval, prices=prices, oi_interval=oi_interval)  # fmt: skip  # noqa: E501
+        return _bybit_dumps.download_dumps(target, rest=download, rest_kinds=KINDS, symbols=symbols, start=start, end=end, kinds=kinds, category=category, book_interval=book_interval, policy=policy, lock_timeout=lock_timeout, progress=progress, interval=interval, prices=prices, oi_interval=oi_interval)  # fmt: skip  # noqa: E501
     symbol_list = (
         [s.strip() for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
     )
