@@ -137,6 +137,8 @@ SUBPACKAGES = [
     "widgets",
     "reports",
     "io.bybit",
+    "sources",
+    "strategies",
 ]
 
 
@@ -159,17 +161,12 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == ""
 
 
-# indicators/ and widgets/ are reshaped by other parts of issue 10; their __init__ publishes
-# its classes (omni_research._public.publish) when that lands
-NOT_YET_PUBLISHED = {"indicators"}
-
-
 def _public_classes() -> list[tuple[str, str]]:
     """Every class in an ``__all__``, less the Pandera models: Pandera resolves a model's
     annotations in the module its ``__module__`` names, so they keep their defining module
     (and are imported from ``omni_research.schemas``, as the next test checks)."""
     found = []
-    for module in ["", *SUBPACKAGES, "strategies", "exceptions"]:
+    for module in ["", *SUBPACKAGES, "exceptions"]:
         path = f"omni_research.{module}" if module else "omni_research"
         mod = importlib.import_module(path)
         for name in getattr(mod, "__all__", []):
@@ -187,19 +184,7 @@ def test_schema_models_import_from_schemas(name: str) -> None:
         assert model.__module__.startswith("omni_research.schemas.")
 
 
-@pytest.mark.parametrize(
-    ("module", "name"),
-    [
-        pytest.param(
-            m,
-            n,
-            marks=pytest.mark.xfail(reason="published by its own rework", strict=False)
-            if m.removeprefix("omni_research.") in NOT_YET_PUBLISHED
-            else (),
-        )
-        for m, n in _public_classes()
-    ],
-)
+@pytest.mark.parametrize(("module", "name"), _public_classes())
 def test_public_class_module_is_its_public_path(module: str, name: str) -> None:
     cls = getattr(importlib.import_module(module), name)
     parts = cls.__module__.split(".")

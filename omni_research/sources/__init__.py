@@ -1,6 +1,6 @@
 """Downloads from the providers into research roots, resumable and rate-limit aware.
 
-One module per provider (``omni_research.sources.bybit``), each with a
+One module per provider (``bybit``, ``coingecko``, ``newsapi``, ``x``), each with a
 ``download(root, /, *, ...) -> DownloadSummary``; the shared machinery (one HTTP client
 per download, one retry policy, the providers' limits as data, the plan and ledger of
 resumable work) lives in the private modules next to them. Downloads write only into
@@ -14,7 +14,7 @@ from omni_research._extras import require_extra
 require_extra("sources", "omni_research.sources", modules=("httpx", "tenacity"))
 
 from omni_research._public import publish  # noqa: E402
-from omni_research.sources import bybit  # noqa: E402
+from omni_research.sources import bybit, coingecko, newsapi, x  # noqa: E402
 from omni_research.sources._http import (  # noqa: E402
     LIMITS,
     Limits,
@@ -36,6 +36,9 @@ __all__ = [
     "RetryPolicy",
     "SourceSettings",
     "bybit",
+    "coingecko",
     "init_root",
+    "newsapi",
     "source_settings",
+    "x",
 ]

@@ -6,15 +6,19 @@ Like ``polars.testing``: users want them too, to try an idea on data with known 
 from omni_research._public import publish
 from omni_research.testing._datatest import DEFAULT_SEED, bybit_dump, make_test_data
 from omni_research.testing._fake_bybit import FakeBybit, make_instruments, make_open_interest
+from omni_research.testing._fake_providers import FakeCoinGecko, FakeNewsAPI, FakeX
 from omni_research.testing._market import SYMBOLS, bars_from_trades, make_market, make_ohlcv
 from omni_research.testing._trading import make_trading
 
-publish(__name__, FakeBybit)
+publish(__name__, FakeBybit, FakeCoinGecko, FakeNewsAPI, FakeX)
 
 __all__ = [
     "DEFAULT_SEED",
     "SYMBOLS",
     "FakeBybit",
+    "FakeCoinGecko",
+    "FakeNewsAPI",
+    "FakeX",
     "bars_from_trades",
     "bybit_dump",
     "make_instruments",
