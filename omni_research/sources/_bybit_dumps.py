@@ -647,11 +647,14 @@ def _orderbooks(
             frame = _day_frame(result.frame, unit.day)
             tally.gaps += [f"{unit.label}: {gap}" for gap in result.gaps]
             depth = result.depth or file.depth
+            late = (
+                f"; {result.late} message(s) stamped before an earlier one" if result.late else ""
+            )
             tally.notes.append(
                 f"{unit.label}: {result.messages} messages ({result.snapshots} snapshots, "
                 f"{result.updates} level updates), depth {depth}; {frame.height} snapshots "
                 f"every {interval}, {result.skipped} instants without {BOOK_LEVELS} levels a "
-                "side left out"
+                f"side left out{late}"
             )
             commit(root, unit, frame, lock_timeout=lock_timeout)
             committed(unit, frame)

@@ -136,6 +136,9 @@ class RebuildResult:
         The depth the dump declares in its topic (``orderbook.500.BTCUSDT``: 500).
     skipped : int
         Sampled instants left out: a side had fewer than N levels, or the book was crossed.
+    late : int
+        Messages stamped earlier than one before them in the file: applied in file order
+        (the order of the update ids) and sampled as of the latest ``ts`` seen before them.
     """
 
     frame: pl.DataFrame
@@ -145,6 +148,7 @@ class RebuildResult:
     snapshots: int = 0
     depth: int | None = None
     skipped: int = 0
+    late: int = 0
 
 
 # --------------------------------------------------------------------------- the kernel
@@ -651,6 +655,7 @@ class BookRebuilder:
     _counts: np.ndarray = field(init=False)
     _next: int | None = field(init=False, default=None)
     _last_ts: int = field(init=False, default=_NO_U)
+    _late: int = field(init=False, default=0)
     _last_u: int = field(init=False, default=_NO_U)
     _parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(init=False)
     _gaps: list[BookGap] = field(init=False)
@@ -704,18 +709,20 @@ class BookRebuilder:
         """Apply messages given as arrays (``offsets[i]:offsets[i+1]`` are message i's levels)."""
         if ts.shape[0] == 0:
             return
-        previous = np.concatenate([[self._last_ts], ts[:-1]])
-        if (ts < previous).any():
-            k = int(np.argmax(ts < previous))
-            raise DataFormatError(
-                f"{self.where}: message ts {int(ts[k])} comes after {int(previous[k])}; "
-                "expected messages in time order"
-            )
+        stamped = ts
+        running = np.maximum.accumulate(np.concatenate([[self._last_ts], ts]))[1:]
+        late = ts < running
+        if late.any():
+            # applied in file order (the update ids' order), sampled at the latest ts seen
+            self._late += int(late.sum())
+            ts = running
         prev_u = np.concatenate([[self._last_u], u[:-1]])
         for at in np.flatnonzero(~snapshot & (u != prev_u + 1)).tolist():
             before = int(prev_u[at])
             self._gaps.append(
-                BookGap(ts=int(ts[at]), previous=None if before == _NO_U else before, u=int(u[at]))
+                BookGap(
+                    ts=int(stamped[at]), previous=None if before == _NO_U else before, u=int(u[at])
+                )
             )
         if self._next is None:
             self._next = -(-int(ts[0]) // self._step) * self._step
@@ -774,6 +781,7 @@ class BookRebuilder:
             snapshots=self._snapshots,
             depth=self._depth,
             skipped=int((~ok).sum()),
+            late=self._late,
         )
 
     def _finish_tail(self) -> None:
