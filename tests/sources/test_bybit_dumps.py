@@ -267,6 +267,20 @@ def test_orderbook_is_rebuilt_sampled_and_its_gap_reported(
     assert any("depth 500" in n for n in summary.notes)
 
 
+def test_orderbook_line_off_the_documented_shape_is_refused_with_the_url(
+    dumps: FakeBybitDumps, research: Path
+) -> None:
+    path = dumps.book_path("linear", "BTCUSDT", DAY1)
+    messages = [dict(m) for m in dumps.books[("linear", "BTCUSDT", DAY1)]]
+    messages[7] = {**messages[7], "type": "update"}
+    dumps.files[path] = book_dump_zip(messages, path.rsplit("/", 1)[1].removesuffix(".zip"))
+    with pytest.raises(SourceError, match=r"ob500\.data\.zip differs .*message type 'update'"):
+        download(research, **RANGE, kinds=["orderbook"], policy=FAST)
+    assert dumps.count(path) == 1  # not retried
+    assert read_manifest(research).files == {}
+    assert not _book_file(research, DAY1).exists()
+
+
 def test_orderbook_without_listing_falls_back_to_ob200(
     dumps: FakeBybitDumps, research: Path
 ) -> None:
