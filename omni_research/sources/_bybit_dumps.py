@@ -16,8 +16,11 @@ names, since the names differ by market and have changed over time:
 
   The rows are parsed, checked and written by the kit's importer
   (:func:`omni_research.io.bybit.import_bybit_trades`, spot rows mapped onto the
-  derivatives columns first), then committed per UTC day as the ``trades`` kind. The RPI
-  flag has no column in that kind and is dropped.
+  derivatives columns first) into a scratch root in the system's temporary folder, whose
+  day files are then validated again and committed, one per UTC day, as the ``trades``
+  kind (one Parquet write more than strictly needed, the price of not parsing twice). A
+  single refused row refuses the file. The RPI flag has no column in that kind and is
+  dropped.
 * **orderbook** from the historical order-book dumps (``OMNI_BYBIT_ORDERBOOK_URL``),
   ``/orderbook/<category>/<SYMBOL>/<YYYY-MM-DD>_<SYMBOL>_ob<depth>.data.zip`` (depth 500,
   or 200 for some symbols since 2025; whatever the listing has), JSON lines of snapshots
