@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_indicators.py
 	$(BIN)/python benchmarks/bench_bars.py
 	$(BIN)/python benchmarks/bench_backtest.py
+	$(BIN)/python benchmarks/bench_sources.py
 
 # The wheel users install (it ships data_test/ inside the package; see setup.py).
 wheel: install
