@@ -75,7 +75,7 @@ def market_json_schema() -> dict[str, Any]:
     --------
     >>> from omni_research.schemas import market_json_schema
     >>> sorted(market_json_schema()["$defs"])[:3]
-    ['coins', 'funding', 'news']
+    ['coins', 'funding', 'instruments']
     """
     from omni_research.schemas._validate import schema_for
 
