@@ -50,7 +50,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -68,14 +67,14 @@ from omni_research.io._readers import read_file
 from omni_research.io.bybit import import_bybit_trades
 from omni_research.sources._http import (
     LIMITS,
+    CorruptBody,
     HttpSession,
     RetryPolicy,
-    _Transient,
     source_settings,
 )
-from omni_research.sources._resume import Unit, commit, pending, utc_days
+from omni_research.sources._resume import Run, Unit, ended_days
 from omni_research.sources._roots import init_root, research_root
-from omni_research.sources._summary import DownloadSummary, Progress, Tally
+from omni_research.sources._summary import DownloadSummary, Progress
 
 if TYPE_CHECKING:  # the rebuild imports numba: only when order books are fetched
     from omni_research.sources._orderbook_rebuild import RebuildResult
@@ -163,16 +162,14 @@ def listing_names(page: str, /) -> list[str]:
 
 
 def _listing(http: HttpSession, folder: str) -> list[str]:
-    def once() -> list[str]:
-        response = http._send(folder, None)
+    def decode(body: bytes) -> list[str]:
         try:
-            text = response.content.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
-            text = response.content.decode("latin-1")
+            text = body.decode("latin-1")
         return listing_names(text)
 
-    names: list[str] = http._run(once)
-    return names
+    return http.get_decoded(folder, decode)
 
 
 def _trade_patterns(category: str, symbol: str) -> list[tuple[re.Pattern[str], bool]]:
@@ -263,38 +260,11 @@ def find_orderbook_dumps(
 # --------------------------------------------------------------------------- fetching
 
 
-class _Corrupt(Exception):
-    """A body that is not a complete gzip or zip file: worth fetching again."""
-
-
-def _fetch(http: HttpSession, path: str, decode: Callable[[bytes], T]) -> T:
-    """GET ``path`` and ``decode`` its body, both inside the shared retry policy.
-
-    ``decode`` raises :class:`_Corrupt` for a damaged file (retried like a truncated body)
-    and :class:`SourceError` for a file whose content differs from the documented shape.
-    """
-
-    def once() -> T:
-        response = http._send(path, None)
-        body = response.content
-        try:
-            return decode(body)
-        except _Corrupt as exc:
-            raise _Transient(
-                f"a corrupt or incomplete file ({exc}; {len(body)} bytes received)",
-                url=http.url(path),
-                status=response.status_code,
-            ) from None
-
-    result: T = http._run(once)
-    return result
-
-
 def _gunzip(body: bytes) -> bytes:
     try:
         return gzip.decompress(body)
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise _Corrupt(f"gzip: {exc}") from None
+        raise CorruptBody(f"gzip: {exc}") from None
 
 
 def _shape_error(url: str, what: str) -> SourceError:
@@ -373,7 +343,7 @@ def _book_decoder(*, url: str, symbol: str, interval: str) -> Callable[[bytes], 
             archive = zipfile.ZipFile(io.BytesIO(body))
             members = [m for m in archive.infolist() if not m.is_dir()]
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise _Corrupt(f"zip: {exc}") from None
+            raise CorruptBody(f"zip: {exc}") from None
         if len(members) != 1:
             raise _shape_error(url, f"{len(members)} files in the zip; expected one .data file")
         try:
@@ -383,7 +353,7 @@ def _book_decoder(*, url: str, symbol: str, interval: str) -> Callable[[bytes], 
                     levels=BOOK_LEVELS, where=url,
                 )  # fmt: skip
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-            raise _Corrupt(f"zip member: {exc}") from None
+            raise CorruptBody(f"zip member: {exc}") from None
         except DataFormatError as exc:
             raise _shape_error(url, str(exc).removeprefix(f"{url}: ")) from exc
 
@@ -457,14 +427,8 @@ def download_dumps(
             target, symbols=symbol_list, start=start, end=end, kinds=other, category=category,
             policy=policy, lock_timeout=lock_timeout, progress=progress, **options,
         )  # fmt: skip
-    tally = Tally(source="bybit", root=target)
-    now = dt.datetime.now(dt.UTC)
-    days = []
-    for day in utc_days(span.start, span.end):
-        if dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=1) > now:
-            tally.notes.append(f"{day} has not ended yet: left for a later run")
-            continue
-        days.append(day)
+    run = Run(target, source="bybit", progress=progress, lock_timeout=lock_timeout)
+    days = ended_days(span.start, span.end, now=dt.datetime.now(dt.UTC), notes=run.tally.notes)
     units: list[Unit] = []
     for symbol in symbol_list:
         for day in days:
@@ -480,62 +444,25 @@ def download_dumps(
                             variant=category,
                         )
                     )
-    todo, done = pending(target, units)
-    tally.files_skipped += [u.path for u in done]
+    todo = run.plan(units)
     settings = source_settings()
-    sessions: list[HttpSession] = []
-    began = time.monotonic()
-
-    def committed(unit: Unit, frame: pl.DataFrame) -> None:
-        tally.files_written.append(unit.path)
-        tally.add_rows(unit.kind, frame.height)
-        log.info("bybit dumps: committed %s (%d rows)", unit.label, frame.height)
-        if progress is not None:
-            progress(
-                Progress(
-                    unit=unit.label,
-                    done=len(tally.files_written),
-                    total=len(todo),
-                    rows=sum(tally.rows.values()),
-                    requests=sum(s.requests for s in sessions),
-                    bytes=sum(s.bytes for s in sessions),
-                    elapsed=time.monotonic() - began,
+    with run.stopping():
+        if any(u.kind == "trades" for u in todo):
+            http = run.session(
+                HttpSession(settings.bybit_public_url, limits=LIMITS["bybit_public"], policy=policy)
+            )
+            _trades(http, run, [u for u in todo if u.kind == "trades"], category=category)
+        if any(u.kind == "orderbook" for u in todo):
+            http = run.session(
+                HttpSession(
+                    settings.bybit_orderbook_url, limits=LIMITS["bybit_public"], policy=policy
                 )
             )
-
-    try:
-        if any(u.kind == "trades" for u in todo):
-            http = HttpSession(
-                settings.bybit_public_url, limits=LIMITS["bybit_public"], policy=policy
-            )
-            sessions.append(http)
-            _trades(http, target, [u for u in todo if u.kind == "trades"], tally,
-                    category=category, lock_timeout=lock_timeout, committed=committed)  # fmt: skip
-        if any(u.kind == "orderbook" for u in todo):
-            http = HttpSession(
-                settings.bybit_orderbook_url, limits=LIMITS["bybit_public"], policy=policy
-            )
-            sessions.append(http)
-            _orderbooks(http, target, [u for u in todo if u.kind == "orderbook"], tally,
-                        category=category, interval=book_interval,
-                        lock_timeout=lock_timeout, committed=committed)  # fmt: skip
-    except SourceError as exc:
-        left = len(todo) - len(tally.files_written)
-        raise SourceError(
-            f"{exc} [{len(tally.files_written)} file(s) were committed by this run before it "
-            f"stopped, {left} left; a rerun fetches only those]",
-            url=exc.url,
-            status=exc.status,
-        ) from exc
-    finally:
-        for session in sessions:
-            session.close()
-    summary = tally.freeze(
-        requests=sum(s.requests for s in sessions), retries=sum(s.retries for s in sessions)
-    )
+            _orderbooks(http, run, [u for u in todo if u.kind == "orderbook"],
+                        category=category, interval=book_interval)  # fmt: skip
+    summary = run.finish()
     if rest_summary is not None:
         summary = _merge(rest_summary, summary)
-    log.info("%s", summary)
     return summary
 
 
@@ -558,19 +485,8 @@ def _merge(a: DownloadSummary, b: DownloadSummary) -> DownloadSummary:
     )
 
 
-Committed = Callable[[Unit, pl.DataFrame], None]
-
-
-def _trades(
-    http: HttpSession,
-    root: Path,
-    units: list[Unit],
-    tally: Tally,
-    *,
-    category: str,
-    lock_timeout: float | None,
-    committed: Committed,
-) -> None:
+def _trades(http: HttpSession, run: Run, units: list[Unit], *, category: str) -> None:
+    tally = run.tally
     by_symbol: dict[str, list[Unit]] = {}
     for unit in units:
         by_symbol.setdefault(str(unit.symbol), []).append(unit)
@@ -591,7 +507,7 @@ def _trades(
                 by_file.setdefault(file.path, (file, []))[1].append(unit)
             for path, (file, file_units) in by_file.items():
                 url = http.url(path)
-                data = _fetch(http, path, _gunzip)
+                data = http.get_decoded(path, _gunzip)
                 csv = _trade_csv(data, url=url, category=category, symbol=symbol)
                 frames, duplicates = _trades_by_day(csv, url=url, symbol=symbol, scratch=scratch)
                 if duplicates:
@@ -607,8 +523,7 @@ def _trades(
                     frame = frames.get(unit.day, empty)
                     if frame.is_empty():
                         tally.gaps.append(f"{unit.label}: the dump holds no trades that day")
-                    commit(root, unit, frame, lock_timeout=lock_timeout)
-                    committed(unit, frame)
+                    run.commit(unit, frame)
 
 
 def _trade_schema() -> dict[str, Any]:
@@ -618,16 +533,9 @@ def _trade_schema() -> dict[str, Any]:
 
 
 def _orderbooks(
-    http: HttpSession,
-    root: Path,
-    units: list[Unit],
-    tally: Tally,
-    *,
-    category: str,
-    interval: str,
-    lock_timeout: float | None,
-    committed: Committed,
+    http: HttpSession, run: Run, units: list[Unit], *, category: str, interval: str
 ) -> None:
+    tally = run.tally
     by_symbol: dict[str, list[Unit]] = {}
     for unit in units:
         by_symbol.setdefault(str(unit.symbol), []).append(unit)
@@ -659,8 +567,7 @@ def _orderbooks(
                 f"every {interval}, {result.skipped} instants without {BOOK_LEVELS} levels a "
                 f"side left out{late}"
             )
-            commit(root, unit, frame, lock_timeout=lock_timeout)
-            committed(unit, frame)
+            run.commit(unit, frame)
 
 
 def _fetch_book(
@@ -672,7 +579,7 @@ def _fetch_book(
     for path in paths:
         decode = _book_decoder(url=http.url(path), symbol=symbol, interval=interval)
         try:
-            return _fetch(http, path, decode)
+            return http.get_decoded(path, decode)
         except SourceError as exc:
             if exc.status != 404:
                 raise

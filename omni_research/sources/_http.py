@@ -32,9 +32,9 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -42,12 +42,16 @@ import tenacity
 
 from omni_research.exceptions import ConfigurationError, SourceError
 
+T = TypeVar("T")
+
 __all__ = [
     "LIMITS",
+    "CorruptBody",
     "HttpSession",
     "Limits",
     "RetryPolicy",
     "SourceSettings",
+    "Transient",
     "check_base_url",
     "public_url",
     "source_settings",
@@ -175,7 +179,12 @@ class Limits:
         Codes meaning a transient server fault worth retrying (Bybit: 10000 server
         timeout, 10016 server error).
     reset_header : str or None
-        Header holding when the rate-limit window resets, epoch milliseconds.
+        Header holding when the rate-limit window resets, an epoch time in
+        ``reset_unit`` (Bybit: ``X-Bapi-Limit-Reset-Timestamp``, milliseconds; X:
+        ``x-rate-limit-reset``, seconds).
+    reset_unit : float
+        Seconds per unit of ``reset_header``: ``0.001`` for milliseconds, ``1.0`` for
+        seconds.
     remaining_header : str or None
         Header holding the requests left in the current window (Bybit:
         ``X-Bapi-Limit-Status``); at 0 the next request waits for the reset instead of
@@ -195,10 +204,32 @@ class Limits:
     rate_limit_codes: frozenset[int] = frozenset()
     retry_codes: frozenset[int] = frozenset()
     reset_header: str | None = None
+    reset_unit: float = 0.001
     remaining_header: str | None = None
     ban_status: int | None = None
     ban_minutes: float = 10.0
     max_wait: float = 60.0
+
+    def reset_wait(self, headers: Mapping[str, str], /) -> float | None:
+        """Seconds until the rate-limit window resets, from ``headers`` (a response's).
+
+        Reads :attr:`reset_header` as an epoch time in :attr:`reset_unit` seconds; None
+        when there is no such header or it is not a number.
+
+        Examples
+        --------
+        >>> Limits(source="X", requests=1, window=1.0).reset_wait({}) is None
+        True
+        """
+        if self.reset_header is None:
+            return None
+        try:
+            reset = float(str(headers.get(self.reset_header)))
+        except ValueError:
+            return None
+        if reset != reset or abs(reset) == float("inf"):
+            return None
+        return max(0.0, reset * self.reset_unit - time.time()) + 0.01
 
 
 LIMITS: dict[str, Limits] = {
@@ -210,6 +241,7 @@ LIMITS: dict[str, Limits] = {
         rate_limit_codes=frozenset({10006}),
         retry_codes=frozenset({10000, 10016}),
         reset_header="X-Bapi-Limit-Reset-Timestamp",
+        reset_unit=0.001,
         remaining_header="X-Bapi-Limit-Status",
         ban_status=403,
         ban_minutes=10.0,
@@ -217,7 +249,13 @@ LIMITS: dict[str, Limits] = {
     "bybit_public": Limits(source="Bybit public dumps", requests=600, window=5.0, ban_status=403),
     "coingecko": Limits(source="CoinGecko", requests=30, window=60.0),
     "newsapi": Limits(source="NewsAPI", requests=100, window=86_400.0),
-    "x": Limits(source="X", requests=450, window=900.0),
+    "x": Limits(
+        source="X",
+        requests=450,
+        window=900.0,
+        reset_header="x-rate-limit-reset",
+        reset_unit=1.0,
+    ),
 }
 """Per-provider limits: Bybit about 600 requests per 5 s per IP (403 = banned ~10 min,
 ``retCode 10006`` = per-second limit with a reset header); CoinGecko's demo plan about 30
@@ -274,8 +312,13 @@ def public_url(url: str | httpx.URL, /, *, secrets: Iterable[str] = ()) -> str:
 # --------------------------------------------------------------------------- session
 
 
-class _Transient(Exception):
-    """A fault worth another try; ``wait`` (seconds) when the provider said how long."""
+class Transient(Exception):
+    """A fault worth another try; ``wait`` (seconds) when the provider said how long.
+
+    Raised inside the retry policy (by the session itself, by a response hook given to
+    :class:`HttpSession`, or by a ``decode`` function of :meth:`HttpSession.get_decoded`
+    through :class:`CorruptBody`), it makes the request go again.
+    """
 
     def __init__(self, reason: str, *, url: str, status: int | None, wait: float | None = None):
         super().__init__(reason)
@@ -283,6 +326,11 @@ class _Transient(Exception):
         self.url = url
         self.status = status
         self.wait = wait
+
+
+class CorruptBody(Exception):
+    """Raised by a ``decode`` of :meth:`HttpSession.get_decoded` for a damaged body (a
+    truncated gzip or zip file): the request is retried like a truncated response."""
 
 
 class _Window:
@@ -328,6 +376,12 @@ class HttpSession:
     headers
         Extra request headers (an API key header, say); their values are treated as
         secrets and masked in every message.
+    response_hooks
+        Functions called with every ``httpx.Response`` before the session judges it (a
+        provider's own error objects, its own rate-limit headers). A hook may raise
+        :class:`Transient` (retried, after its ``wait``) or
+        :class:`~omni_research.exceptions.SourceError` (stops); returning lets the
+        session's own handling apply.
     sleep
         The function that waits (tests pass a fast one).
 
@@ -349,6 +403,7 @@ class HttpSession:
         limits: Limits,
         policy: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        response_hooks: Sequence[Callable[[httpx.Response], None]] = (),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = check_base_url(base_url)
@@ -366,6 +421,7 @@ class HttpSession:
             verify=True,
             follow_redirects=False,
             headers={"User-Agent": "omni-research", **dict(headers or {})},
+            event_hooks={"response": list(response_hooks)},
         )
 
     def __enter__(self) -> HttpSession:
@@ -383,6 +439,16 @@ class HttpSession:
         request = self._client.build_request("GET", path, params=_params(params))
         return public_url(request.url, secrets=self._secrets)
 
+    def mask(self, text: str, /) -> str:
+        """``text`` with every secret of this session (the key headers' values) masked."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def excerpt(self, response: httpx.Response, /, *, size: int = 200) -> str:
+        """The start of ``response``'s body for a message: one line, secrets masked."""
+        return self.mask(response.text)[:size].replace("\n", " ")
+
     # -- retrying -----------------------------------------------------------------------
     def _retrying(self) -> tenacity.Retrying:
         policy = self.policy
@@ -393,7 +459,7 @@ class HttpSession:
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome is not None else None
-            if isinstance(exc, _Transient) and exc.wait is not None:
+            if isinstance(exc, Transient) and exc.wait is not None:
                 return min(max(exc.wait, 0.0), max_wait)
             return float(backoff(state))
 
@@ -403,7 +469,7 @@ class HttpSession:
         return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(policy.attempts),
             wait=wait,
-            retry=tenacity.retry_if_exception_type(_Transient),
+            retry=tenacity.retry_if_exception_type(Transient),
             before_sleep=count,
             sleep=self._sleep,
             reraise=True,
@@ -414,7 +480,7 @@ class HttpSession:
             for attempt in self._retrying():
                 with attempt:
                     return once()
-        except _Transient as exc:
+        except Transient as exc:
             raise SourceError(
                 f"{self.limits.source}: GET {exc.url} failed {self.policy.attempts} times; "
                 f"the last answer: {exc.reason}. Nothing of this unit was written; run the "
@@ -441,6 +507,35 @@ class HttpSession:
         body: bytes = self._run(lambda: self._send(path, params).content)
         return body
 
+    def get_decoded(
+        self,
+        path: str,
+        decode: Callable[[bytes], T],
+        /,
+        params: Mapping[str, Any] | None = None,
+    ) -> T:
+        """GET ``path`` and ``decode`` its body, both inside the retry policy.
+
+        ``decode`` raises :class:`CorruptBody` for a damaged body (fetched again, like a
+        truncated response) and :class:`~omni_research.exceptions.SourceError` for a body
+        whose content differs from the documented shape (not retried).
+        """
+
+        def once() -> T:
+            response = self._send(path, params)
+            body = response.content
+            try:
+                return decode(body)
+            except CorruptBody as exc:
+                raise Transient(
+                    f"a corrupt or incomplete file ({exc}; {len(body)} bytes received)",
+                    url=public_url(response.request.url, secrets=self._secrets),
+                    status=response.status_code,
+                ) from None
+
+        result: T = self._run(once)
+        return result
+
     def _send(self, path: str, params: Mapping[str, Any] | None) -> httpx.Response:
         request = self._client.build_request("GET", path, params=_params(params))
         shown = public_url(request.url, secrets=self._secrets)
@@ -452,9 +547,9 @@ class HttpSession:
             self.bytes += len(response.content)
             self._note_remaining(response)
         except httpx.TimeoutException as exc:
-            raise _Transient(f"timed out ({type(exc).__name__})", url=shown, status=None) from None
+            raise Transient(f"timed out ({type(exc).__name__})", url=shown, status=None) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise _Transient(
+            raise Transient(
                 f"connection reset or body cut short ({type(exc).__name__}: {exc})",
                 url=shown,
                 status=None,
@@ -467,7 +562,7 @@ class HttpSession:
         status = response.status_code
         if 200 <= status < 300:
             return response
-        body = response.text[:200].replace("\n", " ")
+        body = self.excerpt(response)
         limits = self.limits
         if limits.ban_status is not None and status == limits.ban_status:
             resume = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=limits.ban_minutes)
@@ -480,14 +575,14 @@ class HttpSession:
                 status=status,
             )
         if status == 429:
-            raise _Transient(
+            raise Transient(
                 f"HTTP 429 too many requests ({body!r})",
                 url=shown,
                 status=status,
                 wait=_retry_after(response),
             )
         if status >= 500:
-            raise _Transient(f"HTTP {status} ({body!r})", url=shown, status=status)
+            raise Transient(f"HTTP {status} ({body!r})", url=shown, status=status)
         raise SourceError(
             f"{limits.source}: GET {shown} answered HTTP {status} ({body!r}); a client error "
             "is not retried: check the symbols, the dates and the options",
@@ -504,7 +599,7 @@ class HttpSession:
         except ValueError:
             return
         if remaining <= 0:
-            wait = _reset_wait(response, self.limits.reset_header)
+            wait = self.limits.reset_wait(response.headers)
             self._window.pause(min(wait if wait is not None else 1.0, self.limits.max_wait))
 
     def _json_once(self, path: str, params: Mapping[str, Any] | None) -> Any:
@@ -513,7 +608,7 @@ class HttpSession:
         try:
             data = json.loads(response.content)
         except ValueError as exc:
-            raise _Transient(
+            raise Transient(
                 f"a body that is not complete JSON ({exc}; {len(response.content)} bytes)",
                 url=shown,
                 status=response.status_code,
@@ -529,20 +624,18 @@ class HttpSession:
                 status=response.status_code,
             )
         code = data[field]
-        message = str(data.get("retMsg", ""))[:200]
+        message = self.mask(str(data.get("retMsg", "")))[:200]
         if code == 0:
             return data
         if code in self.limits.rate_limit_codes:
-            raise _Transient(
+            raise Transient(
                 f"{field} {code} ({message!r}): rate limit",
                 url=shown,
                 status=response.status_code,
-                wait=_reset_wait(response, self.limits.reset_header),
+                wait=self.limits.reset_wait(response.headers),
             )
         if code in self.limits.retry_codes:
-            raise _Transient(
-                f"{field} {code} ({message!r})", url=shown, status=response.status_code
-            )
+            raise Transient(f"{field} {code} ({message!r})", url=shown, status=response.status_code)
         raise SourceError(
             f"{self.limits.source}: GET {shown} answered {field} {code} ({message!r}); the "
             "provider refused the request: check the symbols, the category and the options",
@@ -555,18 +648,6 @@ def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     if not params:
         return None
     return {k: str(v) for k, v in params.items() if v is not None}
-
-
-def _reset_wait(response: httpx.Response, header: str | None) -> float | None:
-    """Seconds until the rate-limit window resets, from an epoch-ms header."""
-    if header is None:
-        return None
-    raw = response.headers.get(header)
-    try:
-        reset_ms = int(str(raw))
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, reset_ms / 1000 - time.time()) + 0.01
 
 
 def _retry_after(response: httpx.Response) -> float | None:

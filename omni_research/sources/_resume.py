@@ -8,15 +8,22 @@ write lock. A run killed at any moment leaves either the whole unit or nothing o
 (a kill between the move and the manifest write is repaired from the journal by the next
 writer), so a rerun fetches exactly the units that are missing. There is no side file
 that could drift from the data: the manifest is the ledger.
+
+:class:`Run` is the one run loop every source shares: it takes the plan's split, commits
+each unit (tallying files, rows and gaps, logging, calling the progress callback), turns a
+:class:`~omni_research.exceptions.SourceError` into one that says what was committed and
+what a rerun fetches, closes the run's HTTP sessions and freezes the summary.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +31,15 @@ import polars as pl
 
 from omni_research import _guard, _manifest
 from omni_research._writelock import write_lock
-from omni_research.exceptions import DataWriteError, OmniDataError
+from omni_research.exceptions import DataWriteError, OmniDataError, SourceError
 from omni_research.io import _atomic
 from omni_research.schemas import validate
+from omni_research.sources._http import HttpSession
+from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
-__all__ = ["Unit", "commit", "pending", "utc_days"]
+__all__ = ["Run", "Unit", "commit", "ended_days", "pending", "utc_days"]
+
+log = logging.getLogger("omni_research.sources")
 
 DAY = dt.timedelta(days=1)
 
@@ -133,3 +144,154 @@ def commit(
             with contextlib.suppress(OSError):
                 staged.unlink(missing_ok=True)
     return target
+
+
+def ended_days(
+    start: dt.datetime,
+    end: dt.datetime,
+    /,
+    *,
+    now: dt.datetime,
+    notes: list[str],
+    settle: dt.timedelta = DAY,
+) -> list[dt.date]:
+    """The UTC days of ``[start, end)`` that are complete at ``now``.
+
+    A day is complete once ``settle`` (one day; longer when a bar opening on the day
+    closes later) has passed since its start; each other day gets a note in ``notes``
+    ("has not ended yet: left for a later run").
+    """
+    days = []
+    for day in utc_days(start, end):
+        if dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + settle > now:
+            notes.append(f"{day} has not ended yet: left for a later run")
+            continue
+        days.append(day)
+    return days
+
+
+class Run:
+    """The run loop of one download: commit, tally, log, progress, stop message, summary.
+
+    Parameters
+    ----------
+    root
+        The research root written (already through the guard).
+    source
+        The provider's name (``"bybit"``), for the summary and the log.
+    progress
+        The download's ``progress`` callback, called after every committed unit of
+        :meth:`plan`'s ``todo``.
+    lock_timeout
+        Seconds to wait for another writer of ``root``.
+
+    Attributes
+    ----------
+    tally : Tally
+        What the run has done so far (notes and gaps may be added to it directly).
+    todo, done : list of Unit
+        The units to fetch and those the manifest already held (set by :meth:`plan`).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        /,
+        *,
+        source: str,
+        progress: Callable[[Progress], None] | None = None,
+        lock_timeout: float | None = None,
+    ) -> None:
+        self.root = root
+        self.source = source
+        self.tally = Tally(source=source, root=root)
+        self.todo: list[Unit] = []
+        self.done: list[Unit] = []
+        self._progress = progress
+        self._lock_timeout = lock_timeout
+        self._sessions: list[HttpSession] = []
+        self._waiting: set[Path] = set()
+        self._fetched = 0
+        self._began = time.monotonic()
+
+    def plan(self, units: Iterable[Unit], /, *, fetched: bool = True) -> list[Unit]:
+        """Split ``units`` by the manifest (:func:`pending`); return the ones to make.
+
+        The others count as skipped. May be called again for units derived from fetched
+        ones (``fetched=False``, X's sentiment): those are committed and tallied, but
+        neither counted in the progress nor in :attr:`todo`.
+        """
+        todo, done = pending(self.root, units)
+        self.tally.files_skipped += [u.path for u in done]
+        if fetched:
+            self.todo += todo
+            self.done += done
+            self._waiting.update(u.path for u in todo)
+        return todo
+
+    def session(self, http: HttpSession, /) -> HttpSession:
+        """Count ``http``'s requests and bytes in this run, and close it at the end."""
+        self._sessions.append(http)
+        return http
+
+    @property
+    def requests(self) -> int:
+        """Requests sent by the run's sessions so far."""
+        return sum(s.requests for s in self._sessions)
+
+    @property
+    def written(self) -> int:
+        """Files committed by this run so far."""
+        return len(self.tally.files_written)
+
+    def commit(self, unit: Unit, frame: pl.DataFrame, /, *, gaps: Sequence[str] = ()) -> Path:
+        """Commit ``frame`` as ``unit`` (:func:`commit`), tally it, log it, report progress."""
+        path = commit(self.root, unit, frame, lock_timeout=self._lock_timeout)
+        tally = self.tally
+        tally.files_written.append(unit.path)
+        tally.add_rows(unit.kind, frame.height)
+        tally.gaps += gaps
+        log.info("%s: committed %s (%d rows)", self.source, unit.label, frame.height)
+        if unit.path in self._waiting:
+            self._fetched += 1
+            if self._progress is not None:
+                self._progress(
+                    Progress(
+                        unit=unit.label,
+                        done=self._fetched,
+                        total=len(self._waiting),
+                        rows=sum(tally.rows.values()),
+                        requests=self.requests,
+                        bytes=sum(s.bytes for s in self._sessions),
+                        elapsed=time.monotonic() - self._began,
+                    )
+                )
+        return path
+
+    @contextlib.contextmanager
+    def stopping(self, *, explain: Callable[[SourceError], str] | None = None) -> Iterator[None]:
+        """Run the fetching inside: a SourceError is raised again saying what was committed
+        (``explain`` writes that message instead), and the sessions are closed."""
+        try:
+            yield
+        except SourceError as exc:
+            if explain is not None:
+                message = explain(exc)
+            else:
+                message = (
+                    f"{exc} [{self.written} file(s) were committed by this run before it "
+                    f"stopped, {len(self._waiting) - self._fetched} left; a rerun fetches "
+                    "only those]"
+                )
+            raise SourceError(message, url=exc.url, status=exc.status) from exc
+        finally:
+            for session in self._sessions:
+                session.close()
+
+    def finish(self) -> DownloadSummary:
+        """The run's :class:`DownloadSummary` (logged)."""
+        summary = self.tally.freeze(
+            requests=self.requests, retries=sum(s.retries for s in self._sessions)
+        )
+        log.info("%s", summary)
+        return summary

@@ -33,7 +33,6 @@ import bisect
 import datetime as dt
 import logging
 import os
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -48,9 +47,9 @@ from omni_research.io.bybit import BYBIT_INTERVALS
 from omni_research.schemas import polars_schema
 from omni_research.sources import _bybit_dumps
 from omni_research.sources._http import LIMITS, HttpSession, RetryPolicy, source_settings
-from omni_research.sources._resume import Unit, commit, pending, utc_days
+from omni_research.sources._resume import Run, Unit, ended_days, pending
 from omni_research.sources._roots import research_root
-from omni_research.sources._summary import DownloadSummary, Progress, Tally
+from omni_research.sources._summary import DownloadSummary, Progress
 
 __all__ = ["CATEGORIES", "KINDS", "KLINE_PATHS", "download"]
 
@@ -717,7 +716,7 @@ def download(
     span = parse_range(start, end, where="sources.bybit.download")
     if span.start is None or span.end is None:
         raise ConfigurationError("start and end are both required (e.g. 2025-01-01, 2025-01-31)")
-    tally = Tally(source="bybit", root=target)
+    run = Run(target, source="bybit", progress=progress, lock_timeout=lock_timeout)
     wanted = list(dict.fromkeys(kinds))
     use_prices = list(dict.fromkeys(prices))
     if category == "spot":
@@ -727,30 +726,27 @@ def download(
             dropped.append("mark and index klines")
         use_prices = ["last"]
         if dropped:
-            tally.notes.append(f"spot has no {', '.join(dropped)}: skipped")
+            run.tally.notes.append(f"spot has no {', '.join(dropped)}: skipped")
     now = dt.datetime.now(dt.UTC)
     # a day is done when it has ended, and when a bar opening on it has closed (a weekly bar
     # opening on a Monday closes seven days later): nothing still forming is ever committed
     span_ms = max(DAY_MS, _interval_ms(interval)) if "ohlcv" in wanted else DAY_MS
-    days = []
-    for day in utc_days(span.start, span.end):
-        start_of_day = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        if start_of_day + dt.timedelta(milliseconds=span_ms) > now:
-            tally.notes.append(f"{day} has not ended yet: left for a later run")
-            continue
-        days.append(day)
+    days = ended_days(
+        span.start, span.end, now=now, notes=run.tally.notes,
+        settle=dt.timedelta(milliseconds=span_ms),
+    )  # fmt: skip
     units = _plan(
         target, symbols=symbol_list, days=days, kinds=wanted, category=category,
         interval=interval, prices=use_prices, oi_interval=oi_interval, today=now.date(),
     )  # fmt: skip
-    todo, done = pending(target, units)
-    tally.files_skipped += [u.path for u in done]
-    http = HttpSession(source_settings().bybit_api_url, limits=LIMITS["bybit"], policy=policy)
+    todo = run.plan(units)
+    http = run.session(
+        HttpSession(source_settings().bybit_api_url, limits=LIMITS["bybit"], policy=policy)
+    )
     intervals = _FundingIntervals()
     listed: dict[str, int | None] = {}
     timeframe = BYBIT_INTERVALS[interval]
-    began = time.monotonic()
-    try:
+    with run.stopping():
         for unit in todo:
             if unit.kind == "ohlcv":
                 frame, gaps = _klines(
@@ -768,33 +764,6 @@ def download(
             else:
                 frame, gaps = _instruments(http, unit, category=category)
                 listed = dict(zip(frame["symbol"], frame["funding_interval_min"], strict=True))
-            commit(target, unit, frame, lock_timeout=lock_timeout)
-            tally.files_written.append(unit.path)
-            tally.add_rows(unit.kind, frame.height)
-            tally.gaps += gaps
-            log.info("bybit: committed %s (%d rows)", unit.label, frame.height)
-            if progress is not None:
-                progress(
-                    Progress(
-                        unit=unit.label,
-                        done=len(tally.files_written),
-                        total=len(todo),
-                        rows=sum(tally.rows.values()),
-                        requests=http.requests,
-                        bytes=http.bytes,
-                        elapsed=time.monotonic() - began,
-                    )
-                )
-    except SourceError as exc:
-        raise SourceError(
-            f"{exc} [{len(tally.files_written)} file(s) were committed by this run before it "
-            f"stopped, {len(todo) - len(tally.files_written)} left; a rerun fetches only those]",
-            url=exc.url,
-            status=exc.status,
-        ) from exc
-    finally:
-        http.close()
-    tally.notes += intervals.notes(listed)
-    summary = tally.freeze(requests=http.requests, retries=http.retries)
-    log.info("%s", summary)
-    return summary
+            run.commit(unit, frame, gaps=gaps)
+    run.tally.notes += intervals.notes(listed)
+    return run.finish()

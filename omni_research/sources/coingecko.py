@@ -31,7 +31,6 @@ import itertools
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -43,9 +42,9 @@ from omni_research._time import parse_range
 from omni_research.exceptions import ConfigurationError, SourceError
 from omni_research.schemas import polars_schema
 from omni_research.sources._http import LIMITS, HttpSession, RetryPolicy, source_settings
-from omni_research.sources._resume import Unit, commit, pending, utc_days
+from omni_research.sources._resume import Run, Unit, ended_days
 from omni_research.sources._roots import research_root
-from omni_research.sources._summary import DownloadSummary, Progress, Tally
+from omni_research.sources._summary import DownloadSummary, Progress
 
 __all__ = ["KEY_HEADERS", "KEY_VARIABLE", "download"]
 
@@ -348,16 +347,11 @@ def download(
         raise ConfigurationError(
             f"the CoinGecko pro plan needs a key: set {KEY_VARIABLE} in the environment"
         )
-    tally = Tally(source="coingecko", root=target)
+    run = Run(target, source="coingecko", progress=progress, lock_timeout=lock_timeout)
     if not key:
-        tally.notes.append(f"no {KEY_VARIABLE}: keyless public access (lowest rate limit)")
+        run.tally.notes.append(f"no {KEY_VARIABLE}: keyless public access (lowest rate limit)")
     now = dt.datetime.now(dt.UTC)
-    days = []
-    for day in utc_days(span.start, span.end):
-        if dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=1) > now:
-            tally.notes.append(f"{day} has not ended yet: left for a later run")
-            continue
-        days.append(day)
+    days = ended_days(span.start, span.end, now=now, notes=run.tally.notes)
     units = [
         Unit(
             kind="coins",
@@ -380,14 +374,14 @@ def download(
                 variant="",
             )
         )
-    todo, done = pending(target, units)
-    tally.files_skipped += [u.path for u in done]
+    todo = run.plan(units)
     if not todo:
-        return tally.freeze(requests=0, retries=0)
+        return run.finish()
     headers = {KEY_HEADERS[chosen_plan]: key} if key else {}
-    http = HttpSession(base_url, limits=LIMITS["coingecko"], policy=policy, headers=headers)
-    began = time.monotonic()
-    try:
+    http = run.session(
+        HttpSession(base_url, limits=LIMITS["coingecko"], policy=policy, headers=headers)
+    )
+    with run.stopping():
         markets_url = http.url("/coins/markets", {"vs_currency": "usd"})
         markets = _markets(http, coin_list)
         meta = {str(row["id"]): row for row in markets}
@@ -404,34 +398,7 @@ def download(
                 frame, gaps = _history(http, unit, meta[unit.variant])
             else:
                 frame, notes = _snapshot_frame(markets, markets_url)
-                tally.notes += notes
+                run.tally.notes += notes
                 gaps = []
-            commit(target, unit, frame, lock_timeout=lock_timeout)
-            tally.files_written.append(unit.path)
-            tally.add_rows("coins", frame.height)
-            tally.gaps += gaps
-            log.info("coingecko: committed %s (%d rows)", unit.label, frame.height)
-            if progress is not None:
-                progress(
-                    Progress(
-                        unit=unit.label,
-                        done=len(tally.files_written),
-                        total=len(todo),
-                        rows=sum(tally.rows.values()),
-                        requests=http.requests,
-                        bytes=http.bytes,
-                        elapsed=time.monotonic() - began,
-                    )
-                )
-    except SourceError as exc:
-        raise SourceError(
-            f"{exc} [{len(tally.files_written)} file(s) were committed by this run before it "
-            f"stopped, {len(todo) - len(tally.files_written)} left; a rerun fetches only those]",
-            url=exc.url,
-            status=exc.status,
-        ) from exc
-    finally:
-        http.close()
-    summary = tally.freeze(requests=http.requests, retries=http.retries)
-    log.info("%s", summary)
-    return summary
+            run.commit(unit, frame, gaps=gaps)
+    return run.finish()

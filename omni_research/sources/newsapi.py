@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,10 +43,10 @@ from omni_research.sources._http import (
     public_url,
     source_settings,
 )
-from omni_research.sources._resume import Unit, commit, pending, utc_days
+from omni_research.sources._resume import Run, Unit, ended_days
 from omni_research.sources._roots import research_root
 from omni_research.sources._sentiment import mentions
-from omni_research.sources._summary import DownloadSummary, Progress, Tally
+from omni_research.sources._summary import DownloadSummary, Progress
 
 __all__ = ["KEY_VARIABLE", "PAGE_SIZE", "STOP_CODES", "download"]
 
@@ -76,12 +75,12 @@ class _Stopped(SourceError):
         self.code = code
 
 
-def _watch_errors(http: HttpSession, key: str) -> None:
-    """Turn NewsAPI's 426/429 error objects into :class:`_Stopped` before any retry.
+def _error_hook(key: str) -> Callable[[httpx.Response], None]:
+    """A response hook turning NewsAPI's 426/429 error objects into :class:`_Stopped`.
 
     The shared session retries an HTTP 429 after a wait, which is right for a per-second
-    limit but not for a daily quota: a response hook of the session's client sees the
-    answer first and stops the download.
+    limit but not for a daily quota: this hook of the session sees the answer first and
+    stops the download.
     """
 
     def hook(response: httpx.Response) -> None:
@@ -104,8 +103,7 @@ def _watch_errors(http: HttpSession, key: str) -> None:
             code=code,
         )
 
-    # HttpSession has no hook of its own (yet): the hook goes on the session's one client
-    http._client.event_hooks["response"].append(hook)
+    return hook
 
 
 def _shape_error(url: str, what: str) -> SourceError:
@@ -312,51 +310,34 @@ def download(
             f"NewsAPI needs a key: set {KEY_VARIABLE} in the environment (a free developer key "
             "comes from https://newsapi.org/register)"
         )
-    tally = Tally(source="newsapi", root=target)
+    run = Run(target, source="newsapi", progress=progress, lock_timeout=lock_timeout)
     now = dt.datetime.now(dt.UTC)
     digest = hashlib.sha256(json.dumps([query, language]).encode()).hexdigest()[:12]
-    units = []
-    for day in utc_days(span.start, span.end):
-        if dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=1) > now:
-            tally.notes.append(f"{day} has not ended yet: left for a later run")
-            continue
-        path = _layout.path_for(target, "news", date=day, name=f"q-{digest}.parquet")
-        units.append(Unit(kind="news", path=path, label=f"news {day} q-{digest}", day=day))
-    todo, done = pending(target, units)
-    tally.files_skipped += [u.path for u in done]
+    units = [
+        Unit(
+            kind="news",
+            path=_layout.path_for(target, "news", date=day, name=f"q-{digest}.parquet"),
+            label=f"news {day} q-{digest}",
+            day=day,
+        )
+        for day in ended_days(span.start, span.end, now=now, notes=run.tally.notes)
+    ]
+    todo = run.plan(units)
     if not todo:
-        return tally.freeze(requests=0, retries=0)
-    http = HttpSession(
-        source_settings().newsapi_url,
-        limits=LIMITS["newsapi"],
-        policy=policy,
-        headers={"X-Api-Key": key},
+        return run.finish()
+    http = run.session(
+        HttpSession(
+            source_settings().newsapi_url,
+            limits=LIMITS["newsapi"],
+            policy=policy,
+            headers={"X-Api-Key": key},
+            response_hooks=[_error_hook(key)],
+        )
     )
-    _watch_errors(http, key)
     unit = todo[0]
-    began = time.monotonic()
-    try:
-        for unit in todo:
-            frame, gaps = _day(http, unit, query=query, language=language, symbols=symbol_list)
-            commit(target, unit, frame, lock_timeout=lock_timeout)
-            tally.files_written.append(unit.path)
-            tally.add_rows("news", frame.height)
-            tally.gaps += gaps
-            log.info("newsapi: committed %s (%d rows)", unit.label, frame.height)
-            if progress is not None:
-                progress(
-                    Progress(
-                        unit=unit.label,
-                        done=len(tally.files_written),
-                        total=len(todo),
-                        rows=sum(tally.rows.values()),
-                        requests=http.requests,
-                        bytes=http.bytes,
-                        elapsed=time.monotonic() - began,
-                    )
-                )
-    except SourceError as exc:
-        written = len(tally.files_written)
+
+    def explain(exc: SourceError) -> str:
+        written = run.written
         saved = (
             f"this run saved {written} day file(s) ({todo[0].day} to {todo[written - 1].day})"
             if written
@@ -367,15 +348,14 @@ def download(
             if isinstance(exc, _Stopped)
             else "fix the cause and run the same download again"
         )
-        raise SourceError(
+        return (
             f"{exc}. Stopped at {unit.label}: nothing of that day was written; {saved}, "
-            f"{len(done)} were already present, {len(todo) - written} day(s) are left. "
-            f"{advice[:1].upper()}{advice[1:]}: it resumes at {unit.day}",
-            url=exc.url,
-            status=exc.status,
-        ) from exc
-    finally:
-        http.close()
-    summary = tally.freeze(requests=http.requests, retries=http.retries)
-    log.info("%s", summary)
-    return summary
+            f"{len(run.done)} were already present, {len(todo) - written} day(s) are left. "
+            f"{advice[:1].upper()}{advice[1:]}: it resumes at {unit.day}"
+        )
+
+    with run.stopping(explain=explain):
+        for unit in todo:
+            frame, gaps = _day(http, unit, query=query, language=language, symbols=symbol_list)
+            run.commit(unit, frame, gaps=gaps)
+    return run.finish()

@@ -39,9 +39,7 @@ import io
 import json
 import logging
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -56,15 +54,16 @@ from omni_research.schemas import polars_schema, validate
 from omni_research.sources._http import (
     LIMITS,
     HttpSession,
+    Limits,
     RetryPolicy,
-    _Transient,
+    Transient,
     public_url,
     source_settings,
 )
-from omni_research.sources._resume import Unit, commit, pending, utc_days
+from omni_research.sources._resume import Run, Unit, ended_days
 from omni_research.sources._roots import research_root
 from omni_research.sources._sentiment import mentions, sentiment_from_posts
-from omni_research.sources._summary import DownloadSummary, Progress, Tally
+from omni_research.sources._summary import DownloadSummary, Progress
 
 __all__ = ["SEARCH", "TOKEN_VARIABLE", "TWEET_FIELDS", "WINDOW", "download", "pseudonymise"]
 
@@ -99,33 +98,31 @@ def pseudonymise(author_ids: Sequence[str], /, *, key: bytes) -> list[str]:
     ]
 
 
-def _watch_rate_limit(http: HttpSession) -> None:
-    """Wait for X's 429 until ``x-rate-limit-reset`` (epoch seconds), or stop if too far.
+def _rate_limit_hook(limits: Limits) -> Callable[[httpx.Response], None]:
+    """A response hook: wait for X's 429 until ``x-rate-limit-reset``, or stop if too far.
 
-    The shared session reads ``Retry-After`` for a 429, which X does not send; a response
-    hook of the session's client reads X's own header first.
+    The shared session reads ``Retry-After`` for a 429, which X does not send; this hook
+    reads X's own header (epoch seconds: :attr:`Limits.reset_unit` of ``LIMITS["x"]``).
     """
 
     def hook(response: httpx.Response) -> None:
         if response.status_code != 429:
             return
         shown = public_url(response.request.url)
-        try:
-            reset = float(response.headers.get("x-rate-limit-reset", ""))
-        except ValueError:
+        wait = limits.reset_wait(response.headers)
+        if wait is None:
             return  # no reset time: the session's backoff applies
-        wait = max(0.0, reset - time.time())
-        if wait <= http.limits.max_wait:
-            raise _Transient(
+        if wait <= limits.max_wait:
+            raise Transient(
                 f"HTTP 429 too many requests (x-rate-limit-reset in {wait:.0f} s)",
                 url=shown,
                 status=429,
                 wait=wait + 0.05,
             )
-        at = dt.datetime.fromtimestamp(reset, dt.UTC)
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
         raise SourceError(
             f"X: GET {shown} answered HTTP 429: the app's request window (recent search: "
-            f"{http.limits.requests} per {http.limits.window / 60:g} minutes on the plan this "
+            f"{limits.requests} per {limits.window / 60:g} minutes on the plan this "
             f"kit assumes) is used up until {at:%Y-%m-%d %H:%M:%S} UTC. The download stopped; "
             "what was committed stays. Run it again after that time: it resumes where it "
             "stopped",
@@ -133,8 +130,7 @@ def _watch_rate_limit(http: HttpSession) -> None:
             status=429,
         )
 
-    # HttpSession has no hook of its own (yet): the hook goes on the session's one client
-    http._client.event_hooks["response"].append(hook)
+    return hook
 
 
 def _shape_error(url: str, what: str) -> SourceError:
@@ -344,43 +340,38 @@ def download(
     hi = span.end if span.end is not None else now
     if hi <= lo:
         raise ConfigurationError(f"end {hi} is not after start {lo}")
-    tally = Tally(source="x", root=target)
+    run = Run(target, source="x", progress=progress, lock_timeout=lock_timeout)
     if lo < window_start:
-        tally.notes.append(
+        run.tally.notes.append(
             f"X recent search reaches back 7 days: posts before {window_start:%Y-%m-%d %H:%M} "
             "UTC cannot be fetched and are left out"
         )
     digest = hashlib.sha256(json.dumps([query, sorted(symbol_list)]).encode()).hexdigest()[:12]
     days: list[tuple[Unit, dt.datetime]] = []
-    for day in utc_days(lo, hi):
+    for day in ended_days(lo, hi, now=now, notes=run.tally.notes):
         day_start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        day_end = day_start + dt.timedelta(days=1)
-        if day_end > now:
-            tally.notes.append(f"{day} has not ended yet: left for a later run")
-            continue
-        if day_end <= window_start:
+        if day_start + dt.timedelta(days=1) <= window_start:
             continue
         since = max(day_start, window_start)
         if since > day_start:
-            tally.gaps.append(
+            run.tally.gaps.append(
                 f"posts {day}: only from {since:%H:%M} UTC (older posts are out of X's 7 days)"
             )
         path = _layout.path_for(target, "posts", date=day, name=f"q-{digest}.parquet")
         days.append(
             (Unit(kind="posts", path=path, label=f"posts {day} q-{digest}", day=day), since)
         )
-    todo, done = pending(target, [u for u, _ in days])
-    tally.files_skipped += [u.path for u in done]
-    waiting = {u.path for u in todo}
-    http = HttpSession(
-        source_settings().x_api_url,
-        limits=LIMITS["x"],
-        policy=policy,
-        headers={"Authorization": f"Bearer {token}"},
+    waiting = {u.path for u in run.plan([u for u, _ in days])}
+    http = run.session(
+        HttpSession(
+            source_settings().x_api_url,
+            limits=LIMITS["x"],
+            policy=policy,
+            headers={"Authorization": f"Bearer {token}"},
+            response_hooks=[_rate_limit_hook(LIMITS["x"])],
+        )
     )
-    _watch_rate_limit(http)
-    began = time.monotonic()
-    try:
+    with run.stopping():
         for unit, since in days:
             if unit.path in waiting:
                 frame = _posts(
@@ -393,47 +384,16 @@ def download(
                     page_size=page_size,
                     key=key,
                 )
-                commit(target, unit, frame, lock_timeout=lock_timeout)
-                tally.files_written.append(unit.path)
-                tally.add_rows("posts", frame.height)
-                log.info("x: committed %s (%d rows)", unit.label, frame.height)
-                if progress is not None:
-                    progress(
-                        Progress(
-                            unit=unit.label,
-                            done=sum(p in waiting for p in tally.files_written),
-                            total=len(todo),
-                            rows=sum(tally.rows.values()),
-                            requests=http.requests,
-                            bytes=http.bytes,
-                            elapsed=time.monotonic() - began,
-                        )
-                    )
-            _derive_sentiment(target, unit, symbol_list, digest, interval, tally, lock_timeout)
-    except SourceError as exc:
-        raise SourceError(
-            f"{exc} [{len(tally.files_written)} file(s) were committed by this run before it "
-            "stopped; a rerun fetches only the days that are missing]",
-            url=exc.url,
-            status=exc.status,
-        ) from exc
-    finally:
-        http.close()
-    summary = tally.freeze(requests=http.requests, retries=http.retries)
-    log.info("%s", summary)
-    return summary
+                run.commit(unit, frame)
+            _derive_sentiment(run, unit, symbol_list, digest, interval)
+    return run.finish()
 
 
 def _derive_sentiment(
-    root: Path,
-    posts_unit: Unit,
-    symbols: Sequence[str],
-    digest: str,
-    interval: str,
-    tally: Tally,
-    lock_timeout: float | None,
+    run: Run, posts_unit: Unit, symbols: Sequence[str], digest: str, interval: str
 ) -> None:
     """Commit the day's sentiment per symbol from the stored posts file, where missing."""
+    root = run.root
     day = posts_unit.day
     units = [
         Unit(
@@ -447,8 +407,7 @@ def _derive_sentiment(
         )
         for symbol in symbols
     ]
-    todo, done = pending(root, units)
-    tally.files_skipped += [u.path for u in done]
+    todo = run.plan(units, fetched=False)
     if not todo:
         return
     # the stored file, through the guard and the schema, never a copy kept in memory
@@ -460,6 +419,4 @@ def _derive_sentiment(
     scored = sentiment_from_posts(posts, interval=interval)
     for unit in todo:
         frame = scored.filter(pl.col("symbol") == unit.symbol)
-        commit(root, unit, frame, lock_timeout=lock_timeout)
-        tally.files_written.append(unit.path)
-        tally.add_rows("sentiment", frame.height)
+        run.commit(unit, frame)

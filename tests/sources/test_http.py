@@ -159,3 +159,133 @@ def test_used_up_window_makes_the_next_request_wait_for_the_reset(fake_bybit: Fa
         h.get_json(KLINE, PARAMS)
         assert h.retries == 0  # nothing was refused: the kit waited before asking
     assert len(slept) == 1 and 0.3 < slept[0] <= 0.52
+
+
+# --------------------------------------------------------------------------- public hooks
+
+
+class _Echo:
+    """A loopback server answering every GET with ``status`` and a body that echoes the
+    request's ``X-Api-Key`` header (as some providers do in their error objects)."""
+
+    def __init__(self, status: int, body: str = "error for key {key}", **headers: str) -> None:
+        import http.server
+        import threading
+
+        echo = self
+        self.status = status
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                echo.requests += 1
+                key = self.headers.get("X-Api-Key", "")
+                payload = body.format(key=key).encode()
+                self.send_response(echo.status)
+                for name, value in headers.items():
+                    self.send_header(name.replace("_", "-"), value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SECRET = "sk-live-0123456789abcdef"
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_key_echoed_in_an_error_body_never_reaches_the_exception_text(status: int) -> None:
+    server = _Echo(status)
+    try:
+        limits = Limits(source="Echo", requests=100, window=1.0)
+        session = HttpSession(server.url, limits=limits, policy=FAST, headers={"X-Api-Key": SECRET})
+        with session as h, pytest.raises(SourceError) as info:
+            h.get_json("/v2/everything", {"q": "btc"})
+        assert server.requests >= 1  # the server did see (and echo) the key
+        text = str(info.value) + repr(info.value.args) + str(info.value.url)
+        assert SECRET not in text
+        assert "error for key ***" in text
+    finally:
+        server.close()
+
+
+def test_a_key_echoed_in_a_provider_error_message_is_masked_too() -> None:
+    body = '{{"retCode": 10001, "retMsg": "bad key {key}", "result": {{}}, "time": 1}}'
+    server = _Echo(200, body)
+    try:
+        with (
+            HttpSession(
+                server.url, limits=LIMITS["bybit"], policy=FAST, headers={"X-Api-Key": SECRET}
+            ) as h,
+            pytest.raises(SourceError) as info,
+        ):
+            h.get_json("/v5/market/kline")
+        assert SECRET not in str(info.value) and "bad key ***" in str(info.value)
+    finally:
+        server.close()
+
+
+def test_the_reset_header_is_read_in_its_limits_unit() -> None:
+    now = time.time()
+    seconds = Limits(source="S", requests=1, window=1.0, reset_header="r", reset_unit=1.0)
+    millis = Limits(source="M", requests=1, window=1.0, reset_header="r", reset_unit=0.001)
+    assert seconds.reset_wait({"r": str(now + 30)}) == pytest.approx(30.01, abs=0.5)
+    assert millis.reset_wait({"r": str(int((now + 30) * 1000))}) == pytest.approx(30.01, abs=0.5)
+    assert millis.reset_wait({"r": "soon"}) is None and millis.reset_wait({}) is None
+    assert LIMITS["x"].reset_unit == 1.0 and LIMITS["bybit"].reset_unit == 0.001
+
+
+def test_a_response_hook_sees_every_answer_first_and_may_stop_the_request() -> None:
+    server = _Echo(429, "slow down")
+    seen: list[int] = []
+
+    def hook(response: object) -> None:
+        seen.append(getattr(response, "status_code", 0))
+        raise SourceError("stopped by the hook")
+
+    try:
+        limits = Limits(source="Echo", requests=100, window=1.0)
+        session = HttpSession(server.url, limits=limits, policy=FAST, response_hooks=[hook])
+        with session as h, pytest.raises(SourceError, match="stopped by the hook"):
+            h.get_json("/x")
+        assert seen == [429] and server.requests == 1  # not retried: the hook stopped it
+    finally:
+        server.close()
+
+
+def test_get_decoded_fetches_a_corrupt_body_again_and_then_gives_up() -> None:
+    from omni_research.sources._http import CorruptBody
+
+    server = _Echo(200, "not gzip")
+    calls: list[bytes] = []
+
+    def decode(body: bytes) -> bytes:
+        calls.append(body)
+        if len(calls) < 2:
+            raise CorruptBody("gzip: bad header")
+        return body.upper()
+
+    try:
+        limits = Limits(source="Echo", requests=100, window=1.0)
+        with HttpSession(server.url, limits=limits, policy=FAST) as h:
+            assert h.get_decoded("/f.gz", decode) == b"NOT GZIP"
+            assert h.retries == 1 and server.requests == 2
+
+            def never(body: bytes) -> bytes:
+                raise CorruptBody("zip: truncated")
+
+            with pytest.raises(SourceError, match="corrupt or incomplete file"):
+                h.get_decoded("/f.zip", never)
+        assert server.requests == 2 + FAST.attempts
+    finally:
+        server.close()
