@@ -72,7 +72,7 @@ from omni_research.sources._http import (
     RetryPolicy,
     source_settings,
 )
-from omni_research.sources._resume import Run, Unit, ended_days
+from omni_research.sources._resume import Run, Unit, bybit_symbols, ended_days
 from omni_research.sources._roots import init_root, research_root
 from omni_research.sources._summary import DownloadSummary, Progress
 
@@ -400,13 +400,7 @@ def download_dumps(
         URL); what was committed before stays, and a rerun resumes.
     """
     target = research_root(root)  # the guard, before any request
-    symbol_list = (
-        [s.strip() for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
-    )
-    if not symbol_list:
-        raise ConfigurationError("symbols is empty; expected Bybit symbols such as BTCUSDT")
-    for symbol in symbol_list:
-        _layout.check_part("symbol", symbol)
+    symbol_list = bybit_symbols(symbols)
     wanted = list(dict.fromkeys(kinds))
     unknown = [k for k in wanted if k not in KINDS and k not in rest_kinds]
     if unknown:

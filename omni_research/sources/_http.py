@@ -54,6 +54,7 @@ __all__ = [
     "Transient",
     "check_base_url",
     "public_url",
+    "shape_error",
     "source_settings",
 ]
 
@@ -307,6 +308,25 @@ def public_url(url: str | httpx.URL, /, *, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def shape_error(
+    url: str, what: str, /, *, source: str, documentation: str, module: str
+) -> SourceError:
+    """The error for a response whose shape differs from the provider's documentation.
+
+    Examples
+    --------
+    >>> print(shape_error("https://h/p", "no 'list'", source="Bybit",
+    ...                   documentation="the v5 documentation", module="m"))
+    Bybit: GET https://h/p answered in a shape that differs from the v5 documentation: no 'list'. Nothing of this unit was written; if Bybit changed its API, update the kit (m)
+    """  # noqa: E501
+    return SourceError(
+        f"{source}: GET {url} answered in a shape that differs from {documentation}: "
+        f"{what}. Nothing of this unit was written; if {source} changed its API, update the "
+        f"kit ({module})",
+        url=url,
+    )
 
 
 # --------------------------------------------------------------------------- session

@@ -29,15 +29,15 @@ from pathlib import Path
 
 import polars as pl
 
-from omni_research import _guard, _manifest
+from omni_research import _guard, _layout, _manifest
 from omni_research._writelock import write_lock
-from omni_research.exceptions import DataWriteError, OmniDataError, SourceError
+from omni_research.exceptions import ConfigurationError, DataWriteError, OmniDataError, SourceError
 from omni_research.io import _atomic
 from omni_research.schemas import validate
 from omni_research.sources._http import HttpSession
 from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
-__all__ = ["Run", "Unit", "commit", "ended_days", "pending", "utc_days"]
+__all__ = ["Run", "Unit", "bybit_symbols", "commit", "ended_days", "pending", "utc_days"]
 
 log = logging.getLogger("omni_research.sources")
 
@@ -144,6 +144,22 @@ def commit(
             with contextlib.suppress(OSError):
                 staged.unlink(missing_ok=True)
     return target
+
+
+def bybit_symbols(symbols: str | Sequence[str], /) -> list[str]:
+    """``"BTCUSDT,ETHUSDT"`` or a sequence as a list of symbols, each a safe path part.
+
+    Raises
+    ------
+    ConfigurationError
+        If there is none, or one is not a safe path part.
+    """
+    found = [s.strip() for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
+    if not found:
+        raise ConfigurationError("symbols is empty; expected Bybit symbols such as BTCUSDT")
+    for symbol in found:
+        _layout.check_part("symbol", symbol)
+    return found
 
 
 def ended_days(

@@ -46,8 +46,14 @@ from omni_research.io._readers import read_file
 from omni_research.io.bybit import BYBIT_INTERVALS
 from omni_research.schemas import polars_schema
 from omni_research.sources import _bybit_dumps
-from omni_research.sources._http import LIMITS, HttpSession, RetryPolicy, source_settings
-from omni_research.sources._resume import Run, Unit, ended_days, pending
+from omni_research.sources._http import (
+    LIMITS,
+    HttpSession,
+    RetryPolicy,
+    shape_error,
+    source_settings,
+)
+from omni_research.sources._resume import Run, Unit, bybit_symbols, ended_days, pending
 from omni_research.sources._roots import research_root
 from omni_research.sources._summary import DownloadSummary, Progress
 
@@ -89,11 +95,8 @@ _HOUR_MS = 3_600_000
 
 
 def _shape_error(url: str, what: str) -> SourceError:
-    return SourceError(
-        f"Bybit: GET {url} answered in a shape that differs from the v5 documentation: "
-        f"{what}. Nothing of this unit was written; if Bybit changed its API, update the "
-        "kit (omni_research.sources.bybit)",
-        url=url,
+    return shape_error(
+        url, what, source="Bybit", documentation="the v5 documentation", module=__name__
     )
 
 
@@ -689,13 +692,7 @@ def download(
     target = research_root(root)  # the guard, before any request
     if any(k in _bybit_dumps.KINDS for k in kinds):  # trades, orderbook: the public dumps
         return _bybit_dumps.download_dumps(target, rest=download, rest_kinds=KINDS, symbols=symbols, start=start, end=end, kinds=kinds, category=category, book_interval=book_interval, policy=policy, lock_timeout=lock_timeout, progress=progress, interval=interval, prices=prices, oi_interval=oi_interval)  # fmt: skip  # noqa: E501
-    symbol_list = (
-        [s.strip() for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
-    )
-    if not symbol_list:
-        raise ConfigurationError("symbols is empty; expected Bybit symbols such as BTCUSDT")
-    for symbol in symbol_list:
-        _layout.check_part("symbol", symbol)
+    symbol_list = bybit_symbols(symbols)
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise ConfigurationError(f"kinds {list(kinds)!r}: expected some of {list(KINDS)}")

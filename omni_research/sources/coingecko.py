@@ -41,7 +41,13 @@ from omni_research import _layout
 from omni_research._time import parse_range
 from omni_research.exceptions import ConfigurationError, SourceError
 from omni_research.schemas import polars_schema
-from omni_research.sources._http import LIMITS, HttpSession, RetryPolicy, source_settings
+from omni_research.sources._http import (
+    LIMITS,
+    HttpSession,
+    RetryPolicy,
+    shape_error,
+    source_settings,
+)
 from omni_research.sources._resume import Run, Unit, ended_days
 from omni_research.sources._roots import research_root
 from omni_research.sources._summary import DownloadSummary, Progress
@@ -61,11 +67,8 @@ _HOUR_MS = 3_600_000
 
 
 def _shape_error(url: str, what: str) -> SourceError:
-    return SourceError(
-        f"CoinGecko: GET {url} answered in a shape that differs from the API v3 "
-        f"documentation: {what}. Nothing of this unit was written; if CoinGecko changed its "
-        "API, update the kit (omni_research.sources.coingecko)",
-        url=url,
+    return shape_error(
+        url, what, source="CoinGecko", documentation="the API v3 documentation", module=__name__
     )
 
 

@@ -41,6 +41,7 @@ from omni_research.sources._http import (
     HttpSession,
     RetryPolicy,
     public_url,
+    shape_error,
     source_settings,
 )
 from omni_research.sources._resume import Run, Unit, ended_days
@@ -107,11 +108,12 @@ def _error_hook(key: str) -> Callable[[httpx.Response], None]:
 
 
 def _shape_error(url: str, what: str) -> SourceError:
-    return SourceError(
-        f"NewsAPI: GET {url} answered in a shape that differs from the /v2/everything "
-        f"documentation: {what}. Nothing of this unit was written; if NewsAPI changed its "
-        "API, update the kit (omni_research.sources.newsapi)",
-        url=url,
+    return shape_error(
+        url,
+        what,
+        source="NewsAPI",
+        documentation="the /v2/everything documentation",
+        module=__name__,
     )
 
 

@@ -58,6 +58,7 @@ from omni_research.sources._http import (
     RetryPolicy,
     Transient,
     public_url,
+    shape_error,
     source_settings,
 )
 from omni_research.sources._resume import Run, Unit, ended_days
@@ -134,11 +135,12 @@ def _rate_limit_hook(limits: Limits) -> Callable[[httpx.Response], None]:
 
 
 def _shape_error(url: str, what: str) -> SourceError:
-    return SourceError(
-        f"X: GET {url} answered in a shape that differs from the API v2 recent-search "
-        f"documentation: {what}. Nothing of this unit was written; if X changed its API, "
-        "update the kit (omni_research.sources.x)",
-        url=url,
+    return shape_error(
+        url,
+        what,
+        source="X",
+        documentation="the API v2 recent-search documentation",
+        module=__name__,
     )
 
 
