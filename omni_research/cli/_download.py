@@ -9,62 +9,61 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from omni_research.cli._download_feeds import FEEDS
+from omni_research.cli._download_feeds import FEEDS, csv_list, quality_after, run_download
+
+if TYPE_CHECKING:
+    from omni_research.sources import DownloadSummary
 
 NAME = "download"
 HELP = "download real market data into a research root (resumable)"
 
 
-def _csv(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def _configure_bybit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="a research root (see init-root)")
-    parser.add_argument("--symbols", required=True, type=_csv, help="e.g. BTCUSDT,ETHUSDT")
+    parser.add_argument("--symbols", required=True, type=csv_list, help="e.g. BTCUSDT,ETHUSDT")
     parser.add_argument("--start", required=True, help="first UTC day, e.g. 2025-01-01")
     parser.add_argument("--end", required=True, help="last UTC day (included), e.g. 2025-01-31")
     parser.add_argument(
         "--kinds",
-        type=_csv,
+        type=csv_list,
         default=["ohlcv", "funding", "open_interest", "instruments"],
-        help="some of ohlcv,funding,open_interest,instruments (default: all four)",
+        help="some of ohlcv,funding,open_interest,instruments (v5 REST) and trades,orderbook "
+        "(Bybit's public dumps); default: the four REST kinds",
     )
     parser.add_argument("--category", choices=["linear", "inverse", "spot"], default="linear")
     parser.add_argument("--interval", default="1", help="kline interval: 1 3 5 15 30 60 ... D W")
     parser.add_argument(
-        "--prices", type=_csv, default=["last", "mark", "index"], help="klines: last,mark,index"
+        "--prices", type=csv_list, default=["last", "mark", "index"], help="klines: last,mark,index"
     )
     parser.add_argument("--oi-interval", default="5min", help="5min 15min 30min 1h 4h 1d")
     parser.add_argument(
+        "--book-interval",
+        default="1s",
+        help="orderbook: the interval of the top-of-book snapshots rebuilt from the dumps "
+        "(e.g. 100ms, 1s, 1m)",
+    )
+    parser.add_argument(
         "--no-quality",
         action="store_true",
-        help="skip the quality report on the downloaded bars",
+        help="skip the quality report on what was downloaded (bars, trades, order books)",
     )
 
 
-def _progress_line() -> Callable[[object], None] | None:
-    """A one-line progress display on a terminal's stderr (None when stderr is no terminal)."""
-    import sys
-
-    if not sys.stderr.isatty():
-        return None
-
-    def show(progress: object) -> None:
-        print(f"\r{progress}".ljust(100), end="", file=sys.stderr, flush=True)
-
-    return show
-
-
 def _run_bybit(args: argparse.Namespace) -> int:
-    import sys
-
     from omni_research.sources import bybit
 
-    show = _progress_line()
-    summary = bybit.download(
+    def quality(summary: DownloadSummary) -> None:
+        if not args.no_quality:
+            quality_after(
+                summary, kinds=args.kinds, symbols=args.symbols, start=args.start, end=args.end
+            )
+
+    return run_download(
+        bybit.download,
         args.root,
+        quality=quality,
         symbols=args.symbols,
         start=args.start,
         end=args.end,
@@ -73,38 +72,20 @@ def _run_bybit(args: argparse.Namespace) -> int:
         interval=args.interval,
         prices=args.prices,
         oi_interval=args.oi_interval,
-        progress=show,
+        book_interval=args.book_interval,
     )
-    if show is not None:
-        print(file=sys.stderr)
-    print(summary)
-    if "ohlcv" in args.kinds and not args.no_quality:
-        _quality(args.root, args.symbols, args.start, args.end)
-    return 0
-
-
-def _quality(root: str, symbols: list[str], start: str, end: str) -> None:
-    """The quality report on the trade-price bars of the range, as downloaded."""
-    import omni_research as omr
-    from omni_research.cli._common import wide_tables
-    from omni_research.quality import quality_report
-
-    catalog = omr.open_catalog(root)
-    bars = catalog.scan("ohlcv", symbols=symbols, start=start, end=end)
-    findings = quality_report(bars, "ohlcv", dataset="historical/ohlcv")
-    if findings.is_empty():
-        print("quality: no findings in the downloaded bars")
-        return
-    print(f"quality: {findings.height} finding(s) in the downloaded bars")
-    with wide_tables():
-        print(findings.drop("dataset", "examples", strict=False))
 
 
 SOURCES: dict[
     str,
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
 ] = {
-    "bybit": ("Bybit v5 klines, funding, open interest, instruments", _configure_bybit, _run_bybit),
+    "bybit": (
+        "Bybit v5 klines, funding, open interest, instruments; trades and order books "
+        "from the public dumps",
+        _configure_bybit,
+        _run_bybit,
+    ),
     **FEEDS,
 }
 """Source name -> (help, configure, run)."""

@@ -8,45 +8,96 @@ are imported only when their command runs.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omni_research.sources import DownloadSummary
 
 
-def _csv(text: str) -> list[str]:
+def csv_list(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``: the type of the comma-separated options."""
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _progress() -> Callable[[object], None] | None:
-    """A one-line progress display on a terminal's stderr (None when stderr is no terminal)."""
-    import sys
-
-    if not sys.stderr.isatty():
-        return None
-
-    def show(progress: object) -> None:
-        print(f"\r{progress}".ljust(100), end="", file=sys.stderr, flush=True)
-
-    return show
+# a kind's noun in the quality lines ("quality: 1 finding(s) in the downloaded bars")
+_NOUNS = {"ohlcv": "bars", "trades": "trades", "orderbook": "order books"}
 
 
-def _done(summary: object, show: object) -> int:
-    import sys
+def run_download(
+    download: Callable[..., DownloadSummary],
+    root: str,
+    /,
+    *,
+    quality: Callable[[DownloadSummary], None] | None = None,
+    **options: Any,
+) -> int:
+    """Run one source's ``download`` with the shared progress display, print its summary,
+    then ``quality`` (the report on what came in); 0 when it ended."""
+    from omni_research.sources import progress_display
 
-    if show is not None:
-        print(file=sys.stderr)
+    show = progress_display()
+    try:
+        summary = download(root, progress=show, **options)
+    finally:
+        if show is not None:
+            show.close()
     print(summary)
+    if quality is not None:
+        quality(summary)
     return 0
 
 
-def _root_and_range(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+def quality_after(
+    summary: DownloadSummary,
+    /,
+    *,
+    kinds: Sequence[str],
+    symbols: Sequence[str] = (),
+    start: str | None = None,
+    end: str | None = None,
+) -> None:
+    """The quality report on ``kinds`` of the range as downloaded, for every kind that has
+    checks (:data:`omni_research.quality.QUALITY_CHECKS`); the order books' sequence gaps
+    of ``summary`` are printed with it."""
+    import omni_research as omr
+    from omni_research.cli._common import wide_tables
+    from omni_research.quality import QUALITY_CHECKS, quality_report
+
+    checked = [k for k in dict.fromkeys(kinds) if k in QUALITY_CHECKS]
+    unchecked = [k for k in dict.fromkeys(kinds) if k not in QUALITY_CHECKS]
+    if unchecked:
+        print(f"quality: no checks for {', '.join(unchecked)} yet")
+    if not checked:
+        return
+    catalog = omr.open_catalog(summary.root)
+    for kind in checked:
+        noun = _NOUNS.get(kind, kind)
+        data = catalog.scan(kind, symbols=list(symbols) or None, start=start, end=end)
+        findings = quality_report(data, kind, dataset=f"historical/{kind}")
+        if findings.is_empty():
+            print(f"quality: no findings in the downloaded {noun}")
+        else:
+            print(f"quality: {findings.height} finding(s) in the downloaded {noun}")
+            with wide_tables():
+                print(findings.drop("dataset", "examples", strict=False))
+        if kind == "orderbook":
+            gaps = [g for g in summary.gaps if g.startswith("orderbook ")]
+            print(f"quality: {len(gaps)} order-book sequence gap(s) reported by the download")
+            for gap in gaps:
+                print(f"  {gap}")
+
+
+def root_and_range(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument("--root", required=True, help="a research root (see init-root)")
     parser.add_argument("--start", required=required, help="first UTC day, e.g. 2025-01-01")
     parser.add_argument("--end", required=required, help="last UTC day (included)")
 
 
 def _configure_coingecko(parser: argparse.ArgumentParser) -> None:
-    _root_and_range(parser)
+    root_and_range(parser)
     parser.add_argument(
-        "--coins", required=True, type=_csv, help="CoinGecko ids, e.g. bitcoin,ethereum,solana"
+        "--coins", required=True, type=csv_list, help="CoinGecko ids, e.g. bitcoin,ethereum,solana"
     )
     parser.add_argument(
         "--no-snapshot", action="store_true", help="skip today's /coins/markets snapshot"
@@ -59,24 +110,23 @@ def _configure_coingecko(parser: argparse.ArgumentParser) -> None:
 def _run_coingecko(args: argparse.Namespace) -> int:
     from omni_research.sources import coingecko
 
-    show = _progress()
-    summary = coingecko.download(
+    return run_download(
+        coingecko.download,
         args.root,
-        progress=show,
+        quality=lambda summary: quality_after(summary, kinds=["coins"]),
         coins=args.coins,
         start=args.start,
         end=args.end,
         snapshot=not args.no_snapshot,
         plan=args.plan,
     )
-    return _done(summary, show)
 
 
 def _configure_newsapi(parser: argparse.ArgumentParser) -> None:
-    _root_and_range(parser)
+    root_and_range(parser)
     parser.add_argument("--query", required=True, help='NewsAPI q, e.g. "bitcoin OR ethereum"')
     parser.add_argument(
-        "--symbols", type=_csv, default=[], help="tag articles with these, e.g. BTCUSDT,ETHUSDT"
+        "--symbols", type=csv_list, default=[], help="tag articles with these, e.g. BTCUSDT,ETHUSDT"
     )
     parser.add_argument("--language", default=None, help="NewsAPI language filter, e.g. en")
 
@@ -84,23 +134,22 @@ def _configure_newsapi(parser: argparse.ArgumentParser) -> None:
 def _run_newsapi(args: argparse.Namespace) -> int:
     from omni_research.sources import newsapi
 
-    show = _progress()
-    summary = newsapi.download(
+    return run_download(
+        newsapi.download,
         args.root,
-        progress=show,
+        quality=lambda summary: quality_after(summary, kinds=["news"]),
         query=args.query,
         start=args.start,
         end=args.end,
         symbols=args.symbols,
         language=args.language,
     )
-    return _done(summary, show)
 
 
 def _configure_x(parser: argparse.ArgumentParser) -> None:
-    _root_and_range(parser, required=False)
+    root_and_range(parser, required=False)
     parser.add_argument("--query", required=True, help='X query, e.g. "(bitcoin OR $BTC) lang:en"')
-    parser.add_argument("--symbols", required=True, type=_csv, help="e.g. BTCUSDT,ETHUSDT")
+    parser.add_argument("--symbols", required=True, type=csv_list, help="e.g. BTCUSDT,ETHUSDT")
     parser.add_argument("--interval", default="1h", help="sentiment buckets: 15m, 1h, 1d ...")
     parser.add_argument("--page-size", type=int, default=100, help="max_results, 10 to 100")
 
@@ -108,10 +157,10 @@ def _configure_x(parser: argparse.ArgumentParser) -> None:
 def _run_x(args: argparse.Namespace) -> int:
     from omni_research.sources import x
 
-    show = _progress()
-    summary = x.download(
+    return run_download(
+        x.download,
         args.root,
-        progress=show,
+        quality=lambda summary: quality_after(summary, kinds=["posts", "sentiment"]),
         query=args.query,
         symbols=args.symbols,
         start=args.start,
@@ -119,7 +168,6 @@ def _run_x(args: argparse.Namespace) -> int:
         interval=args.interval,
         page_size=args.page_size,
     )
-    return _done(summary, show)
 
 
 FEEDS: dict[

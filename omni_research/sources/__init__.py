@@ -22,10 +22,11 @@ from omni_research.sources._http import (  # noqa: E402
     SourceSettings,
     source_settings,
 )
+from omni_research.sources._progress import ProgressDisplay, progress_display  # noqa: E402
 from omni_research.sources._roots import ROOT_FOLDERS, init_root  # noqa: E402
 from omni_research.sources._summary import DownloadSummary, Progress  # noqa: E402
 
-publish(__name__, DownloadSummary, Limits, Progress, RetryPolicy, SourceSettings)
+publish(__name__, DownloadSummary, Limits, Progress, ProgressDisplay, RetryPolicy, SourceSettings)
 
 __all__ = [
     "LIMITS",
@@ -33,12 +34,14 @@ __all__ = [
     "DownloadSummary",
     "Limits",
     "Progress",
+    "ProgressDisplay",
     "RetryPolicy",
     "SourceSettings",
     "bybit",
     "coingecko",
     "init_root",
     "newsapi",
+    "progress_display",
     "source_settings",
     "x",
 ]

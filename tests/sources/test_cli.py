@@ -115,3 +115,38 @@ def test_download_runs_the_quality_report_on_the_new_bars(
     assert re.search(r"ETHUSDT\s*┆\s*missing_bars\s*┆\s*warning\s*┆\s*2025-01-06 10:41:00", out)
     assert main([*argv, "--no-quality"]) == 0
     assert "quality:" not in capsys.readouterr().out
+
+
+def test_download_bybit_dumps_with_a_book_interval_reports_quality_and_sequence_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omni_research.testing._fake_bybit_dumps import FakeBybitDumps
+
+    fake = FakeBybitDumps(symbols=("BTCUSDT",), start="2025-01-06", days=2)
+    fake.start_server()
+    try:
+        monkeypatch.setenv("OMNI_BYBIT_PUBLIC_URL", fake.url)
+        monkeypatch.setenv("OMNI_BYBIT_ORDERBOOK_URL", fake.url)
+        root = tmp_path / "r"
+        main(["init-root", str(root)])
+        argv = ["download", "bybit", "--root", str(root), "--symbols", "BTCUSDT",
+                "--start", "2025-01-06", "--end", "2025-01-07",
+                "--kinds", "trades,orderbook", "--book-interval", "1m"]  # fmt: skip
+        assert main(argv) == 0
+    finally:
+        fake.stop()
+    out = capsys.readouterr().out
+    assert "every 1m" in out  # the rebuilt books are sampled at the chosen interval
+    assert re.search(r"quality: (no findings|\d+ finding\(s\)) in the downloaded trades", out)
+    assert re.search(r"quality: (no findings|\d+ finding\(s\)) in the downloaded order books", out)
+    assert "quality: 2 order-book sequence gap(s) reported by the download" in out
+    assert out.count("sequence gap") >= 3  # the heading and one line per day
+
+
+def test_download_help_lists_the_dump_kinds_and_the_book_interval(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["download", "bybit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "trades,orderbook" in out and "--book-interval" in out
