@@ -457,17 +457,23 @@ def import_bybit_trades(
     raw = _read_gzip_csv(source)
     rows_read = raw.height
     if _timestamp_unit(raw) == "ms":
-        us = _epoch_ms_text_to_us("timestamp")
+        us_expr = _epoch_ms_text_to_us("timestamp")
         unit_reason = (
             "timestamp is not integer epoch milliseconds like 1735689600097 (the unit of "
             "most of this file's timestamps)"
         )
     else:
-        us = _epoch_text_to_us("timestamp")
+        us_expr = _epoch_text_to_us("timestamp")
         unit_reason = "timestamp is not epoch seconds like 1735689600.0974"
-    size = pl.col("size").str.strip_chars().cast(pl.Float64, strict=False)
-    price = pl.col("price").str.strip_chars().cast(pl.Float64, strict=False)
-    sym = pl.col("symbol").str.strip_chars()
+    # the parsed values once per row (the timestamp's regexes above all): the rules and
+    # the output read these columns instead of parsing the text again
+    parsed = raw.with_columns(
+        us_expr.alias("_us"),
+        pl.col("size").str.strip_chars().cast(pl.Float64, strict=False).alias("_size"),
+        pl.col("price").str.strip_chars().cast(pl.Float64, strict=False).alias("_price"),
+        pl.col("symbol").str.strip_chars().alias("_symbol"),
+    )
+    us, size, price, sym = pl.col("_us"), pl.col("_size"), pl.col("_price"), pl.col("_symbol")
     rules: list[tuple[pl.Expr, str]] = [
         (us.is_null(), unit_reason),
         (
@@ -489,7 +495,7 @@ def import_bybit_trades(
     ]
     if symbol is not None:
         rules.append((pl.col("symbol") != symbol, f"symbol is not the expected {symbol}"))
-    checked = raw.with_columns(
+    checked = parsed.with_columns(
         _line=pl.int_range(2, pl.len() + 2, dtype=pl.Int64), _reason=_first_reason(rules)
     )
     rejects = checked.filter(pl.col("_reason").is_not_null()).select(
@@ -499,7 +505,7 @@ def import_bybit_trades(
     )
     good = checked.filter(pl.col("_reason").is_null()).select(
         pl.from_epoch(us, time_unit="us").dt.replace_time_zone("UTC").alias("timestamp"),
-        pl.col("symbol").str.strip_chars(),
+        sym.alias("symbol"),
         pl.col("trdMatchID").str.strip_chars().alias("trade_id"),
         pl.col("side").str.to_lowercase(),
         price.alias("price"),
