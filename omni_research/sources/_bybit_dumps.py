@@ -52,7 +52,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -74,7 +74,7 @@ from omni_research.sources._http import (
 )
 from omni_research.sources._resume import Run, Unit, bybit_symbols, ended_days
 from omni_research.sources._roots import init_root, research_root
-from omni_research.sources._summary import DownloadSummary, Progress
+from omni_research.sources._summary import DownloadSummary, Progress, Tally
 
 if TYPE_CHECKING:  # the rebuild imports numba: only when order books are fetched
     from omni_research.sources._orderbook_rebuild import RebuildResult
@@ -479,25 +479,35 @@ def _merge(a: DownloadSummary, b: DownloadSummary) -> DownloadSummary:
     )
 
 
+def _by_symbol(units: Sequence[Unit]) -> dict[str, list[Unit]]:
+    grouped: dict[str, list[Unit]] = {}
+    for unit in units:
+        grouped.setdefault(str(unit.symbol), []).append(unit)
+    return grouped
+
+
+def _listed(
+    units: Sequence[Unit], listed: Mapping[dt.date, DumpFile], tally: Tally, *, gap: str
+) -> Iterator[tuple[Unit, DumpFile]]:
+    """Each unit with the dump holding its day; a unit without one is a gap (``gap``)."""
+    for unit in units:
+        file = listed.get(unit.day) if unit.day is not None else None
+        if file is None:
+            tally.gaps.append(f"{unit.label}: {gap}")
+            continue
+        yield unit, file
+
+
 def _trades(http: HttpSession, run: Run, units: list[Unit], *, category: str) -> None:
     tally = run.tally
-    by_symbol: dict[str, list[Unit]] = {}
-    for unit in units:
-        by_symbol.setdefault(str(unit.symbol), []).append(unit)
+    by_symbol = _by_symbol(units)
     with tempfile.TemporaryDirectory(prefix="omni-bybit-dumps-") as tmp:
         scratch = Path(tmp) / "scratch"
         for symbol, symbol_units in by_symbol.items():
             listed = find_trade_dumps(http, symbol, category=category)
             by_file: dict[str, tuple[DumpFile, list[Unit]]] = {}
-            for unit in symbol_units:
-                assert unit.day is not None
-                file = listed.get(unit.day)
-                if file is None:
-                    tally.gaps.append(
-                        f"{unit.label}: no trade dump listed in "
-                        f"{http.url(trade_folder(category, symbol))}"
-                    )
-                    continue
+            gap = f"no trade dump listed in {http.url(trade_folder(category, symbol))}"
+            for unit, file in _listed(symbol_units, listed, tally, gap=gap):
                 by_file.setdefault(file.path, (file, []))[1].append(unit)
             for path, (file, file_units) in by_file.items():
                 url = http.url(path)
@@ -530,21 +540,12 @@ def _orderbooks(
     http: HttpSession, run: Run, units: list[Unit], *, category: str, interval: str
 ) -> None:
     tally = run.tally
-    by_symbol: dict[str, list[Unit]] = {}
-    for unit in units:
-        by_symbol.setdefault(str(unit.symbol), []).append(unit)
-    for symbol, symbol_units in by_symbol.items():
+    for symbol, symbol_units in _by_symbol(units).items():
         days = [u.day for u in symbol_units if u.day is not None]
         listed = find_orderbook_dumps(http, symbol, category=category, days=days)
-        for unit in symbol_units:
+        gap = f"no order-book dump listed in {http.url(orderbook_folder(category, symbol))}"
+        for unit, file in _listed(symbol_units, listed, tally, gap=gap):
             assert unit.day is not None
-            file = listed.get(unit.day)
-            if file is None:
-                tally.gaps.append(
-                    f"{unit.label}: no order-book dump listed in "
-                    f"{http.url(orderbook_folder(category, symbol))}"
-                )
-                continue
             result = _fetch_book(http, file, symbol=symbol, interval=interval)
             if result is None:
                 tally.gaps.append(f"{unit.label}: no order-book dump (ob500 nor ob200)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +38,18 @@ def fake_bybit(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBybit]:
 def research(tmp_path: Path) -> Path:
     """An empty research root."""
     return init_root(tmp_path / "research")
+
+
+def every_output(
+    root: Path, kind: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> list[str]:
+    """Everywhere a download's secret could leak: the log, stdout and stderr, every file of
+    ``root``, and the audit log after an audited read of ``kind``."""
+    import omni_research as omr
+
+    out = capsys.readouterr()
+    texts = [caplog.text, out.out, out.err]
+    texts += [p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file()]
+    omr.open_catalog(root).load(kind)  # an audited read, so the audit log is checked
+    texts.append(Path(os.environ["OMNI_AUDIT_LOG"]).read_text())
+    return texts

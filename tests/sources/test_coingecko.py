@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import omni_research as omr
 from omni_research.exceptions import ConfigurationError, ProductionDataError, SourceError
 from omni_research.sources import DownloadSummary, coingecko, init_root
 from omni_research.testing._fake_providers import FakeCoinGecko
-from tests.sources.conftest import FAST
+from tests.sources.conftest import FAST, every_output
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -39,11 +38,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoinGecko]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def research(tmp_path: Path) -> Path:
-    return init_root(tmp_path / "research")
 
 
 def _download(root: Path, **kw: Any) -> DownloadSummary:
@@ -173,11 +167,7 @@ def test_secrets_never_appear_in_outputs_errors_or_files(
     with pytest.raises(SourceError, match="HTTP 401") as refused:
         _download(research, end="2025-01-07")
     texts.append(str(refused.value))
-    out = capsys.readouterr()
-    texts += [caplog.text, out.out, out.err]
-    texts += [p.read_bytes().decode("latin-1") for p in research.rglob("*") if p.is_file()]
-    omr.open_catalog(research).load("coins")  # an audited read, so the audit log is checked
-    texts.append(Path(os.environ["OMNI_AUDIT_LOG"]).read_text())
+    texts += every_output(research, "coins", caplog, capsys)
     assert all(KEY not in text for text in texts)
 
 

@@ -18,7 +18,7 @@ from omni_research.exceptions import ConfigurationError, ProductionDataError, So
 from omni_research.sources import DownloadSummary, init_root, x
 from omni_research.sources._sentiment import sentiment_from_posts
 from omni_research.testing._fake_providers import FakeX
-from tests.sources.conftest import FAST
+from tests.sources.conftest import FAST, every_output
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -44,11 +44,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeX]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def research(tmp_path: Path) -> Path:
-    return init_root(tmp_path / "research")
 
 
 def _download(root: Path, **kw: Any) -> DownloadSummary:
@@ -220,11 +215,7 @@ def test_secrets_and_raw_author_ids_never_appear_in_outputs_errors_or_files(
     with pytest.raises(SourceError, match="HTTP 401") as refused:
         _download(research, end=LAST)
     texts.append(str(refused.value))
-    out = capsys.readouterr()
-    texts += [caplog.text, out.out, out.err]
-    texts += [p.read_bytes().decode("latin-1") for p in research.rglob("*") if p.is_file()]
-    omr.open_catalog(research).load("posts")  # an audited read, so the audit log is checked
-    texts.append(Path(os.environ["OMNI_AUDIT_LOG"]).read_text())
+    texts += every_output(research, "posts", caplog, capsys)
     assert all(TOKEN not in t and PSEUDONYM_KEY not in t for t in texts)
 
 
@@ -294,7 +285,6 @@ def _tree(root: Path) -> dict[str, bytes]:
 def test_sigkill_mid_day_then_rerun_equals_an_uninterrupted_run(
     fake: FakeX, tmp_path: Path
 ) -> None:
-    import os
     import signal
     import subprocess
     import sys
