@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from omni_research.sources import RetryPolicy, init_root
 from omni_research.testing._fake_bybit import FakeBybit
+
+S = TypeVar("S", bound=Any)
 
 FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05, jitter=0.01, timeout=2.0)
 """Retries without the real API's patience, so fault tests run in milliseconds."""
@@ -26,12 +29,23 @@ def fake_bybit(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBybit]:
         outages={"ETHUSDT": [("2025-01-06T10:41", 7)]},
         funding_hours={"ETHUSDT": [("2025-01-07T00:00", 4)]},
     )
-    fake.start_server()
+    yield from serve(fake, monkeypatch, urls=["OMNI_BYBIT_API_URL"])
+
+
+def serve(
+    server: S, monkeypatch: pytest.MonkeyPatch, /, *, urls: Sequence[str], **env: str
+) -> Iterator[S]:
+    """Start a fake provider, point the ``urls`` variables at it and set ``env``; yield it
+    and always stop it (the body of every fake-server fixture)."""
+    server.start_server()
     try:
-        monkeypatch.setenv("OMNI_BYBIT_API_URL", fake.url)
-        yield fake
+        for variable in urls:
+            monkeypatch.setenv(variable, server.url)
+        for variable, value in env.items():
+            monkeypatch.setenv(variable, value)
+        yield server
     finally:
-        fake.stop()
+        server.stop()
 
 
 @pytest.fixture

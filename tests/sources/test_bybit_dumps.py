@@ -31,7 +31,7 @@ from omni_research.sources.bybit import download
 from omni_research.testing._fake_bybit import FakeBybit
 from omni_research.testing._fake_bybit_dumps import FakeBybitDumps, book_dump_zip, trade_dump
 
-from .conftest import FAST
+from .conftest import FAST, serve
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -43,13 +43,7 @@ RANGE: dict[str, Any] = {"symbols": "BTCUSDT", "start": "2025-01-06", "end": "20
 def dumps(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBybitDumps]:
     """Both dump hosts on one loopback server: BTCUSDT over two days, RPI from day two."""
     fake = FakeBybitDumps(symbols=("BTCUSDT",), start="2025-01-06", days=2)
-    fake.start_server()
-    try:
-        monkeypatch.setenv("OMNI_BYBIT_PUBLIC_URL", fake.url)
-        monkeypatch.setenv("OMNI_BYBIT_ORDERBOOK_URL", fake.url)
-        yield fake
-    finally:
-        fake.stop()
+    yield from serve(fake, monkeypatch, urls=["OMNI_BYBIT_PUBLIC_URL", "OMNI_BYBIT_ORDERBOOK_URL"])
 
 
 def _trades_file(root: Path, day: dt.date) -> Path:

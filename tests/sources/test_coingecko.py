@@ -16,7 +16,7 @@ import omni_research as omr
 from omni_research.exceptions import ConfigurationError, ProductionDataError, SourceError
 from omni_research.sources import DownloadSummary, coingecko, init_root
 from omni_research.testing._fake_providers import FakeCoinGecko
-from tests.sources.conftest import FAST, every_output
+from tests.sources.conftest import FAST, every_output, serve
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -31,13 +31,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoinGecko]:
     2025-01-06, a demo key required, and bitcoin's 2025-01-07 10:00 hour missing."""
     gap = int(dt.datetime(2025, 1, 7, 10, tzinfo=dt.UTC).timestamp() * 1000)
     server = FakeCoinGecko(coins=COINS, days=3, key=KEY, missing={"bitcoin": [gap]})
-    server.start_server()
-    try:
-        monkeypatch.setenv("OMNI_COINGECKO_API_URL", server.url)
-        monkeypatch.setenv("OMNI_COINGECKO_API_KEY", KEY)
-        yield server
-    finally:
-        server.stop()
+    yield from serve(
+        server, monkeypatch, urls=["OMNI_COINGECKO_API_URL"], OMNI_COINGECKO_API_KEY=KEY
+    )
 
 
 def _download(root: Path, **kw: Any) -> DownloadSummary:

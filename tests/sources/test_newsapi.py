@@ -15,7 +15,7 @@ import omni_research as omr
 from omni_research.exceptions import ConfigurationError, ProductionDataError, SourceError
 from omni_research.sources import DownloadSummary, init_root, newsapi
 from omni_research.testing._fake_providers import FakeNewsAPI
-from tests.sources.conftest import FAST, every_output
+from tests.sources.conftest import FAST, every_output, serve
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -29,13 +29,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNewsAPI]:
     """A fake NewsAPI on 127.0.0.1 (free port): 130 articles a day over three days from
     2025-01-06 (two pages of 100 a day), key required."""
     server = FakeNewsAPI(start="2025-01-06", days=3, per_day=130, key=KEY)
-    server.start_server()
-    try:
-        monkeypatch.setenv("OMNI_NEWSAPI_URL", server.url)
-        monkeypatch.setenv("OMNI_NEWSAPI_KEY", KEY)
-        yield server
-    finally:
-        server.stop()
+    yield from serve(server, monkeypatch, urls=["OMNI_NEWSAPI_URL"], OMNI_NEWSAPI_KEY=KEY)
 
 
 def _download(root: Path, **kw: Any) -> DownloadSummary:

@@ -18,7 +18,7 @@ from omni_research.exceptions import ConfigurationError, ProductionDataError, So
 from omni_research.sources import DownloadSummary, init_root, x
 from omni_research.sources._sentiment import sentiment_from_posts
 from omni_research.testing._fake_providers import FakeX
-from tests.sources.conftest import FAST, every_output
+from tests.sources.conftest import FAST, every_output, serve
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -36,14 +36,13 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeX]:
     """A fake X on 127.0.0.1 (free port): a post every 30 minutes over the last 8 days,
     served for the last 7; the bearer token required; the pseudonym key set."""
     server = FakeX(every=30, token=TOKEN)
-    server.start_server()
-    try:
-        monkeypatch.setenv("OMNI_X_API_URL", server.url)
-        monkeypatch.setenv("OMNI_X_BEARER_TOKEN", TOKEN)
-        monkeypatch.setenv("OMNI_PSEUDONYM_KEY", PSEUDONYM_KEY)
-        yield server
-    finally:
-        server.stop()
+    yield from serve(
+        server,
+        monkeypatch,
+        urls=["OMNI_X_API_URL"],
+        OMNI_X_BEARER_TOKEN=TOKEN,
+        OMNI_PSEUDONYM_KEY=PSEUDONYM_KEY,
+    )
 
 
 def _download(root: Path, **kw: Any) -> DownloadSummary:
