@@ -67,3 +67,11 @@ def every_output(
     omr.open_catalog(root).load(kind)  # an audited read, so the audit log is checked
     texts.append(Path(os.environ["OMNI_AUDIT_LOG"]).read_text())
     return texts
+
+
+def production_root(tmp_path: Path) -> Path:
+    """A folder whose manifest says ``tier = "production"``: every download must refuse it."""
+    prod = tmp_path / "prod"
+    prod.mkdir()
+    (prod / "omni-data.toml").write_text('tier = "production"\nschema_version = "1.0"\n')
+    return prod

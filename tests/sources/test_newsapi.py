@@ -15,7 +15,7 @@ import omni_research as omr
 from omni_research.exceptions import ConfigurationError, ProductionDataError, SourceError
 from omni_research.sources import DownloadSummary, init_root, newsapi
 from omni_research.testing._fake_providers import FakeNewsAPI
-from tests.sources.conftest import FAST, every_output, serve
+from tests.sources.conftest import FAST, every_output, production_root, serve
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -201,9 +201,7 @@ def test_secrets_never_appear_in_outputs_errors_or_files(
 def test_missing_key_and_production_root_are_refused_before_any_request(
     fake: FakeNewsAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prod = tmp_path / "prod"
-    prod.mkdir()
-    (prod / "omni-data.toml").write_text('tier = "production"\nschema_version = "1.0"\n')
+    prod = production_root(tmp_path)
     with pytest.raises(ProductionDataError):
         _download(prod)
     monkeypatch.delenv("OMNI_NEWSAPI_KEY")

@@ -18,7 +18,7 @@ from omni_research.exceptions import ConfigurationError, ProductionDataError, So
 from omni_research.sources import DownloadSummary, init_root, x
 from omni_research.sources._sentiment import sentiment_from_posts
 from omni_research.testing._fake_providers import FakeX
-from tests.sources.conftest import FAST, every_output, serve
+from tests.sources.conftest import FAST, every_output, production_root, serve
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -221,9 +221,7 @@ def test_secrets_and_raw_author_ids_never_appear_in_outputs_errors_or_files(
 def test_missing_token_or_pseudonym_key_and_production_root_are_refused_before_any_request(
     fake: FakeX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prod = tmp_path / "prod"
-    prod.mkdir()
-    (prod / "omni-data.toml").write_text('tier = "production"\nschema_version = "1.0"\n')
+    prod = production_root(tmp_path)
     with pytest.raises(ProductionDataError):
         _download(prod)
     root = init_root(tmp_path / "r")
