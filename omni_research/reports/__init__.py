@@ -11,8 +11,9 @@ from omni_research._public import publish
 
 require_extra("reports", "omni_research.reports")
 
+from omni_research._manifest import sha256_file
 from omni_research.reports._builder import Report, exports_dir
-from omni_research.reports._lineage import FileRecord, Lineage, collect_lineage, sha256_file
+from omni_research.reports._lineage import FileRecord, Lineage, collect_lineage
 from omni_research.reports._notebook import ExportedNotebook, export_notebook, notebook_to_html
 from omni_research.reports._pdf import find_chromium
 from omni_research.reports._research import build_research_report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -13,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from omni_research._manifest import count_rows, sha256_file
 from omni_research._typing import Tier
 from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
 
@@ -178,40 +178,6 @@ def guard_paths(root: str | Path, tier: str | None, paths: Iterable[str | Path] 
         )
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def count_rows(path: Path) -> int | None:
-    """Rows of a data file: Parquet footer, lines of JSONL/CSV; None for other formats."""
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            return int(pq.read_metadata(path).num_rows)
-        if name.endswith(".jsonl"):
-            with open(path, "rb") as fh:
-                return sum(1 for line in fh if line.strip())
-        if name.endswith(".csv"):
-            with open(path, "rb") as fh:
-                return max(sum(1 for line in fh if line.strip()) - 1, 0)
-    except OSError as exc:
-        raise DataFormatError(
-            f"lineage: cannot read {path} to count its rows ({exc}); expected a readable file"
-        ) from exc
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid for a corrupt footer
-        raise DataFormatError(
-            f"lineage: {path} is not a readable Parquet file ({exc}); re-create or re-import it"
-        ) from exc
-    return None
-
-
 def file_record(path: str | Path, *, root: str | Path, dataset: str = "") -> FileRecord:
     """Hash and count one file, with its path relative to ``root`` when inside it."""
     p = Path(path).resolve()
@@ -228,7 +194,7 @@ def file_record(path: str | Path, *, root: str | Path, dataset: str = "") -> Fil
     return FileRecord(
         path=rel,
         dataset=dataset,
-        rows=count_rows(p),
+        rows=count_rows(p),  # the manifest's counter, opened through the guard
         sha256=sha256_file(p),
         size_bytes=p.stat().st_size,
     )
