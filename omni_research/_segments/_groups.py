@@ -112,6 +112,8 @@ class SegmentCache:
         self._shared: list[tuple[Any, object, Any]] = []
         self._built_lock = threading.Lock()
         self._built: list[tuple[int, tuple[str, ...] | None, KernelResult, pl.Series]] = []
+        self._permuted_lock = threading.Lock()
+        self._permuted: list[tuple[Hashable, object, KernelResult]] = []
 
     def clear(self) -> None:
         """Forget the kept segmentations, the shared kernel result and its Series."""
@@ -121,9 +123,34 @@ class SegmentCache:
             self._segments.clear()
         with self._built_lock:
             self._built.clear()
+        with self._permuted_lock:
+            self._permuted.clear()
 
     def __len__(self) -> int:
-        return len(self._segments) + len(self._shared) + len(self._built)
+        return len(self._segments) + len(self._shared) + len(self._built) + len(self._permuted)
+
+    def permuted(self, series: pl.Series, order: npt.NDArray[np.int64]) -> KernelResult:
+        """``series`` as float64 in the row order ``order`` (a permutation from
+        :meth:`segments`), kept for the other expressions of the query: a time-sorted panel's
+        close feeds most indicators, and each permutation of 10,000,000 rows costs
+        ~50-135 ms. Keyed by the column's buffers (:func:`series_ident`) and the permutation
+        itself (held by the entry, as is the column); a column with nulls is not kept."""
+        ident = series_ident([series])
+        key = None if ident is None else (ident, id(order))
+        if key is not None:
+            with self._permuted_lock:
+                for entry_key, hold, cached in self._permuted:
+                    if entry_key == key and hold[1] is order:  # type: ignore[index]
+                        return cached
+        result = ChunkedColumn(series).whole()[order]
+        result.flags.writeable = False
+        if key is not None:
+            with self._permuted_lock:
+                self._permuted[:] = [
+                    (key, (series, order), result),
+                    *self._permuted[: 2 * self.kept - 1],
+                ]
+        return result
 
     def segments(self, keys: Sequence[pl.Series]) -> Segments:
         """:func:`group_segments` of ``keys``, kept for the next calls on the same keys."""
@@ -133,7 +160,9 @@ class SegmentCache:
                 for entry_ident, _, cached in self._segments:
                     if entry_ident == ident:
                         return cached
-        result = string_runs(keys)
+        result = interleaved_segments(keys)
+        if result is None:
+            result = string_runs(keys)
         if result is None:
             result = general_segments(keys)
         if ident is not None:
@@ -235,6 +264,64 @@ def string_runs(keys: Sequence[pl.Series]) -> Segments | None:
     return None, [*starts.tolist(), n]
 
 
+def interleaved_segments(keys: Sequence[pl.Series]) -> Segments | None:
+    """The group search for one key whose first two rows differ (a panel sorted by time,
+    symbols interleaved), without hashing every row into lists; None when that does not
+    apply (several keys, an unsupported dtype, the first two rows in one group).
+
+    First the common layout, every timestamp listing the same ``k`` symbols in the same
+    order: the first ``k`` keys are distinct and each row equals the row ``k`` before
+    (one comparison, ~15 ms on 10,000,000 strings); the permutation is then a transpose.
+    Otherwise the key's integer codes (a String key cast to Categorical, ~150 ms; an integer
+    key offset by its minimum) are counting-sorted (``_kernels.group_order``), O(n). Both
+    list the groups in order of first appearance and the rows of a group in their order,
+    as the hash group-by of :func:`general_segments` does, nulls as one group.
+    """
+    if len(keys) != 1:
+        return None
+    key = keys[0]
+    n = key.len()
+    if n < 2 or not (key.dtype == pl.String or key.dtype.is_integer()):
+        return None
+    if not key.slice(0, 1).ne_missing(key.slice(1, 1)).item():
+        return None
+    if not key.null_count():
+        # k: the first row repeating row 0's key
+        repeats = key.slice(1).eq(key[0]).arg_true()
+        k = int(repeats[0]) + 1 if repeats.len() else n
+        if (
+            n % k == 0
+            and key.slice(0, k).n_unique() == k
+            and bool(key.slice(k).eq(key.slice(0, n - k)).all())
+        ):
+            if k == n:  # every row its own group
+                return None, list(range(n + 1))
+            order = (
+                np.arange(k, dtype=np.int64)[:, None] + np.arange(0, n, k, dtype=np.int64)
+            ).ravel()
+            return order, list(range(0, n + 1, n // k))
+    if key.dtype == pl.String:
+        codes = key.cast(pl.Categorical).to_physical().cast(pl.Int64)
+    else:
+        lo, hi = key.min(), key.max()
+        if lo is None or hi is None or int(hi) - int(lo) > 4 * n:  # type: ignore[arg-type]
+            return None
+        codes = (key.cast(pl.Int64) - int(lo)).cast(pl.Int64)  # type: ignore[arg-type]
+    top = codes.max()
+    n_codes = 0 if top is None else int(top) + 1  # type: ignore[arg-type]
+    if n_codes > 4 * n + 1:
+        return None
+    # nulls: one group of their own, after every code
+    arr = codes.fill_null(n_codes).to_numpy().astype(np.int64, copy=False)
+    from omni_research._segments import _kernels
+
+    order, sizes = _kernels.group_order(np.ascontiguousarray(arr), n_codes + 1)
+    bounds = [0, *np.cumsum(sizes).tolist()]
+    if np.array_equal(order, np.arange(n)):  # contiguous after all: no permutation
+        return None, bounds
+    return order, bounds
+
+
 def general_segments(keys: Sequence[pl.Series]) -> Segments:
     """The group search for any keys (several columns, nulls, any dtype)."""
     frame = pl.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
@@ -307,27 +394,30 @@ def run_segmented(
     One Python call per group on views of (at most once permuted) contiguous arrays: Polars'
     ``.over`` gathers and scatters every group around every kernel call, which cost 4-8x the
     kernel itself. Returns one Float64 Series per output (``n_outputs``, or one), in the
-    original row order: each group's result becomes a chunk as it is (no copy into one
-    buffer); NaN becomes null when ``nan_to_null``, and each group's first ``null_rows``
-    rows are null. ``share``/``hold``: the cache key and the objects to keep with a shared
-    result (:meth:`SegmentCache.shared_run`), only for contiguous groups (the segment
-    bounds join the key).
+    original row order: for contiguous groups each group's result becomes a chunk as it is
+    (no copy into one buffer), otherwise each is scattered into one buffer per output; NaN
+    becomes null when ``nan_to_null``, and each group's first ``null_rows`` rows are null.
+    ``share``/``hold``: the cache key and the objects to keep with a shared result
+    (:meth:`SegmentCache.shared_run`; the segment bounds or the permutation join the key).
     """
     # Polars calls (group search, Series) stay outside the shared run's lock
     order, bounds = cache.segments(keys)
+    if order is not None:
+        return _run_permuted(
+            kernel, inputs, order, bounds, n_outputs=n_outputs, null_rows=null_rows,
+            nan_to_null=nan_to_null, share=share, hold=hold, cache=cache,
+        )  # fmt: skip
     columns = [ChunkedColumn(x) for x in inputs]
-    permuted = None if order is None else [c.whole()[order] for c in columns]
-
-    def piece(j: int, s: int, e: int) -> KernelResult:
-        return columns[j].segment(s, e) if permuted is None else permuted[j][s:e]
 
     def compute() -> list[KernelResult]:
         return [
-            np.asarray(kernel(*[piece(j, s, e) for j in range(len(columns))]), dtype=np.float64)
+            np.asarray(
+                kernel(*[columns[j].segment(s, e) for j in range(len(columns))]), dtype=np.float64
+            )
             for s, e in itertools.pairwise(bounds)
         ]
 
-    if share is None or order is not None:
+    if share is None:
         results = compute()
     else:
         results = cache.shared_run((share, tuple(bounds)), hold, compute)
@@ -340,11 +430,49 @@ def run_segmented(
             if w > 0:
                 col = pl.concat([pl.Series("", [None] * w, dtype=pl.Float64), col.slice(w)])
             chunks[j].append(col)
-    cols: list[pl.Series] = [
+    return [
         pl.concat(ch, rechunk=False) if ch else pl.Series("", [], dtype=pl.Float64) for ch in chunks
     ]
-    if order is None:
-        return cols
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(order.shape[0])
-    return [c.gather(inverse) for c in cols]
+
+
+def _run_permuted(
+    kernel: Callable[..., KernelResult],
+    inputs: Sequence[pl.Series],
+    order: npt.NDArray[np.int64],
+    bounds: list[int],
+    *,
+    n_outputs: int | None,
+    null_rows: int,
+    nan_to_null: bool,
+    share: Hashable | None,
+    hold: object,
+    cache: SegmentCache,
+) -> list[pl.Series]:
+    """:func:`run_segmented` for groups that are not contiguous: each input permuted once
+    per query (:meth:`SegmentCache.permuted`), the kernel run on slices of the permuted
+    arrays, each group's result scattered straight into one buffer per output, in the
+    original row order (gathering back from a Series of one chunk per group cost 5x)."""
+    permuted = [cache.permuted(x, order) for x in inputs]
+    n = order.shape[0]
+    k_out = 1 if n_outputs is None else n_outputs
+
+    def compute() -> list[KernelResult]:
+        outs = [np.empty(n, dtype=np.float64) for _ in range(k_out)]
+        for s, e in itertools.pairwise(bounds):
+            res = np.asarray(kernel(*[p[s:e] for p in permuted]), dtype=np.float64)
+            rows = order[s:e]
+            for j, r in enumerate(res.reshape(k_out, e - s)):
+                outs[j][rows] = r
+        return outs
+
+    if share is None:
+        outs = compute()
+    else:
+        outs = cache.shared_run((share, id(order)), (hold, order), compute)
+    warm = [order[s : min(s + null_rows, e)] for s, e in itertools.pairwise(bounds)]
+    cols = [pl.Series("", out, dtype=pl.Float64, nan_to_null=nan_to_null) for out in outs]
+    if null_rows > 0 and warm:
+        idx = np.concatenate(warm)
+        if idx.shape[0]:
+            cols = [c.scatter(idx, None) for c in cols]
+    return cols

@@ -371,3 +371,35 @@ def descents(ts: I64) -> I64:  # pragma: no cover
                     out[m] = base + q + 1
                     m += 1
     return out[:m]
+
+
+@_JIT
+def group_order(codes: I64, n_codes: int) -> tuple[I64, I64]:  # pragma: no cover
+    """The stable permutation listing each group's rows together, groups in order of first
+    appearance (what a hash group-by with ``maintain_order`` lists), and the group sizes in
+    that order; a counting sort of the integer ``codes`` (``0 <= code < n_codes``), O(n)."""
+    n = codes.shape[0]
+    counts = np.zeros(n_codes, np.int64)
+    rank = np.full(n_codes, -1, np.int64)
+    groups = 0
+    for i in range(n):
+        c = codes[i]
+        if rank[c] < 0:
+            rank[c] = groups
+            groups += 1
+        counts[c] += 1
+    sizes = np.empty(groups, np.int64)
+    for c in range(n_codes):
+        if rank[c] >= 0:
+            sizes[rank[c]] = counts[c]
+    pos = np.empty(groups, np.int64)
+    total = 0
+    for g in range(groups):
+        pos[g] = total
+        total += sizes[g]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        g = rank[codes[i]]
+        order[pos[g]] = i
+        pos[g] += 1
+    return order, sizes

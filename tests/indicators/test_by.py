@@ -62,11 +62,21 @@ def _panel(lengths: dict[str, int], *, with_nulls: bool = True) -> pl.DataFrame:
 
 
 LENGTHS = {"AAA": 260, "BBB": 1, "CCC": 30, "DDD": 200, "EEE": 2}
+EQUAL = {"AAA": 70, "BBB": 70, "CCC": 70}
 PANELS = {
     "contiguous": _panel(LENGTHS),
     "interleaved": _panel(LENGTHS).sort("t", "symbol"),
     "no_nulls": _panel(LENGTHS, with_nulls=False).sort("t", "symbol"),
     "empty": _panel(LENGTHS).head(0),
+    # every timestamp lists the same symbols in the same order: the strided layout
+    "strided": _panel(EQUAL).sort("t", "symbol"),
+    # the same with one symbol missing at three timestamps (the row count still divides by
+    # the symbol count): the layout check must fail and the general search take over
+    "strided_gap": _panel(EQUAL)
+    .filter(~((pl.col("symbol") == "BBB") & pl.col("t").is_in([10, 11, 40])))
+    .sort("t", "symbol"),
+    # the last timestamp lacks a symbol: the row count does not divide
+    "strided_short": _panel(EQUAL).sort("t", "symbol").head(-1),
 }
 
 
@@ -87,6 +97,33 @@ def test_by_equals_over(
     if panel.height:
         # and it is not the ungrouped result (the groups really restart the kernel)
         assert not fast.equals(panel.select(func()))
+
+
+@pytest.mark.parametrize("panel_name", ["interleaved", "strided", "strided_gap"])
+@pytest.mark.parametrize(("name", "func"), BY_FUNCTIONS, ids=[n for n, _ in BY_FUNCTIONS])
+def test_by_integer_keys_equal_over(
+    name: str, func: Callable[..., pl.Expr], panel_name: str
+) -> None:
+    # an integer symbol id takes the integer-code search (strided or counting sort)
+    panel = PANELS[panel_name].with_columns(
+        pl.col("symbol").rank("dense").cast(pl.Int32).alias("sid") * 1000 - 7
+    )
+    fast = panel.select(func(by="sid"))
+    general = panel.select(func().over("sid"))
+    assert_frame_equal(fast, general, check_exact=True)
+
+
+def test_group_segments_strided_layout_and_its_fallbacks() -> None:
+    for name in ("strided", "strided_gap", "strided_short", "interleaved"):
+        key = PANELS[name].get_column("symbol")
+        order, bounds = group_segments([key])
+        assert order is not None
+        # a stable permutation listing each symbol's rows in order, symbols by first row
+        firsts = list(dict.fromkeys(key.to_list()))
+        expected = [i for sym in firsts for i, v in enumerate(key.to_list()) if v == sym]
+        assert order.tolist() == expected
+        sizes = [key.to_list().count(sym) for sym in firsts]
+        assert bounds == [0, *itertools.accumulate(sizes)]
 
 
 @pytest.mark.parametrize(("name", "func"), BY_FUNCTIONS, ids=[n for n, _ in BY_FUNCTIONS])
