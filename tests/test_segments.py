@@ -123,3 +123,60 @@ def test_shared_results_keep_the_last_few_and_are_read_only() -> None:
     built = cache.shared_series(two, ("x", "y"))
     assert cache.shared_series(two, ("x", "y")) is built  # converted once; a row per output
     assert built.struct.unnest().to_dict(as_series=False) == {"x": [1.0, None], "y": [3.0, 4.0]}
+
+
+def test_stride_is_found_only_for_the_repeating_layout() -> None:
+    from omni_research._segments import SegmentCache
+
+    cache = SegmentCache()
+    strided = np.array([0, 3, 6, 1, 4, 7, 2, 5, 8])
+    assert cache.stride(strided, [0, 3, 6, 9]) == 3
+    assert cache.stride(strided, None) == 3  # kept with this very array
+    assert cache.stride(strided.copy(), None) == 0  # another array: not known
+    # same bounds, rows of two groups swapped: not the layout
+    other = np.array([0, 3, 6, 1, 7, 4, 2, 5, 8])
+    assert cache.stride(other, [0, 3, 6, 9]) == 0
+    # groups of unequal sizes
+    assert cache.stride(np.array([0, 2, 4, 1, 3]), [0, 3, 5]) == 0
+    inverse = cache.inverse(strided).to_numpy()
+    assert (strided[inverse] == np.arange(9)).all()
+    assert (other[cache.inverse(other).to_numpy()] == np.arange(9)).all()
+
+
+def test_shared_runs_of_different_passes_do_not_wait_for_each_other() -> None:
+    import threading
+
+    from omni_research._segments import SegmentCache
+
+    cache = SegmentCache()
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow() -> np.ndarray:
+        calls.append("a")
+        started.set()
+        assert release.wait(10)
+        return np.zeros(3)
+
+    worker = threading.Thread(target=lambda: cache.shared_run("a", None, slow))
+    worker.start()
+    assert started.wait(10)
+    # another pass runs while "a" is computing (one lock for all would block here)
+    done = threading.Event()
+    other = threading.Thread(
+        target=lambda: (cache.shared_run("b", None, lambda: np.ones(3)), done.set())
+    )
+    other.start()
+    assert done.wait(10)
+    # the same pass waits for the first computation and reuses it
+    second: list[np.ndarray] = []
+    same = threading.Thread(
+        target=lambda: second.append(cache.shared_run("a", None, lambda: np.full(3, 9.0)))
+    )
+    same.start()
+    release.set()
+    worker.join(10)
+    same.join(10)
+    other.join(10)
+    assert calls == ["a"]
+    assert second[0].tolist() == [0.0, 0.0, 0.0]

@@ -85,7 +85,7 @@ def _keys_ident(keys: Sequence[pl.Series]) -> Hashable | None:
 class SegmentCache:
     """The results kept between the expressions of one query, in one object.
 
-    Three memos, each under its own lock:
+    Memos under their locks (a shared pass under a lock of its own):
 
     * segmentations (the last ``kept``), keyed by the key columns' dtypes and Arrow
       buffers (addresses, offsets, lengths): the expressions of one query see the same
@@ -96,7 +96,13 @@ class SegmentCache:
       the seven Bollinger functions selected together would each run the same pass (and
       MACD's, ADX's and PSAR's outputs in one query theirs);
     * the Series built from those shared results, so the expressions sharing one pass also
-      share its conversion to Polars (~0.4 ms per 1,000,000 rows and output).
+      share its conversion to Polars (~0.4 ms per 1,000,000 rows and output), and, for
+      groups that are not contiguous, the outputs put back in row order
+      (:meth:`assembled`);
+    * for groups that are not contiguous (a panel sorted by time): the input columns in
+      the permuted order (:meth:`permuted`), and per permutation its layout
+      (:meth:`stride`) and inverse (:meth:`inverse`). A query on 10,000,000 rows keeps
+      ~80 MB per permuted input until the entries are replaced or cleared.
 
     Each entry holds the Series its key names, so no other buffer can take their
     addresses while the entry lives; Polars buffers are immutable while shared, so an
@@ -168,13 +174,16 @@ class SegmentCache:
         k_out: int,
         null_rows: int,
         nan_to_null: bool,
+        *,
+        keep: bool = True,
     ) -> list[pl.Series]:
         """The per-group ``results`` (in the permuted order of ``order``) as one Series per
         output in the original row order, built once per result list (the expressions
         sharing one pass share it). Done in Polars: its allocator keeps its pages, where
         each fresh 80 MB numpy buffer of a 10,000,000-row output costs ~20 ms of page faults
         (a second of kernel time per query); one rechunk and one gather by the inverse
-        permutation (:meth:`inverse`) per output."""
+        permutation (:meth:`inverse`) per output. ``keep=False``: a result no other
+        expression shares, not kept."""
         key = (id(results), k_out, null_rows, nan_to_null)
         with self._built_lock:
             for entry_key, held, cols in self._assembled:
@@ -196,8 +205,9 @@ class SegmentCache:
             idx = np.concatenate([order[s : min(s + null_rows, e)] for s, e in spans])
             if idx.shape[0]:
                 cols = [c.scatter(idx, None) for c in cols]
-        with self._built_lock:
-            self._assembled[:] = [(key, results, cols), *self._assembled[: self.kept - 1]]
+        if keep:
+            with self._built_lock:
+                self._assembled[:] = [(key, results, cols), *self._assembled[: self.kept - 1]]
         return cols
 
     def inverse(self, order: npt.NDArray[np.int64]) -> pl.Series:
@@ -243,7 +253,7 @@ class SegmentCache:
             with self._permuted_lock:
                 self._permuted[:] = [
                     (key, (series, order), result),
-                    *self._permuted[: 2 * self.kept - 1],
+                    *self._permuted[: self.kept - 1],
                 ]
         return result
 
@@ -574,4 +584,6 @@ def _run_permuted(
         results = compute()
     else:
         results = cache.shared_run((share, id(order)), (hold, order), compute)
-    return cache.assembled(results, order, bounds, k_out, null_rows, nan_to_null)
+    return cache.assembled(
+        results, order, bounds, k_out, null_rows, nan_to_null, keep=share is not None
+    )
