@@ -581,7 +581,7 @@ def _run_permuted(
     per query (:meth:`SegmentCache.permuted`), the kernel run on slices of the permuted
     arrays, the results put back in the original row order by
     :meth:`SegmentCache.assembled`."""
-    cache.stride(order, bounds)  # before ``permuted``, which reads it
+    cache.stride(order, bounds)  # the layout, kept for ``assembled``'s inverse
     permuted = [cache.permuted(x, order) for x in inputs]
     k_out = 1 if n_outputs is None else n_outputs
 
