@@ -29,17 +29,18 @@ import io
 import json
 import socket
 import threading
-import time
 import uuid
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import polars as pl
+
+from omni_research.testing._loopback import LoopbackServer
 
 __all__ = [
     "DUMP_FAULTS",
@@ -273,7 +274,7 @@ class _Fault:
 
 
 @dataclass
-class FakeBybitDumps:
+class FakeBybitDumps(LoopbackServer):
     """Bybit's public dump hosts on ``127.0.0.1`` (see the module docstring).
 
     Parameters
@@ -316,8 +317,6 @@ class FakeBybitDumps:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._release = threading.Event()
         self.half_served = threading.Event()
         self.files: dict[str, bytes] = {}
@@ -379,48 +378,13 @@ class FakeBybitDumps:
             + "\r\n</pre><hr></body>\r\n</html>\r\n"
         )
 
-    # -- life cycle ---------------------------------------------------------------------
-    def start_server(self) -> FakeBybitDumps:
-        """Start serving on a free loopback port; returns self."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.01)
-        return self
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def stop(self) -> None:
         """Release held answers, stop serving and close the socket."""
         self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeBybitDumps:
-        return self.start_server()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the server is not running"
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        super().stop()
 
     # -- faults and counts --------------------------------------------------------------
     def inject(self, kind: str, *, path: str = "/", times: int = 1) -> None:
