@@ -18,8 +18,8 @@ from typing import IO, Any
 import polars as pl
 
 from omni_research import _guard, _layout
-from omni_research._manifest import Manifest, count_rows, read_manifest, sha256_file
-from omni_research._time import parse_range
+from omni_research._manifest import Manifest, measure, read_manifest
+from omni_research._time import TimeRange, parse_range
 from omni_research._typing import KINDS, Tier
 from omni_research.config import data_test_root, settings
 from omni_research.exceptions import (
@@ -128,30 +128,29 @@ def _parquet_schema(path: Path) -> pl.Schema:
 
 def _check_partitions(df: pl.DataFrame, f: DataFile) -> None:
     """Every row of a file must carry the partition values of its folders."""
-    checks: list[tuple[str, pl.Expr, str]] = []
+    checks: list[tuple[str, pl.Expr, str | dt.date]] = []
     for key in ("symbol", "timeframe"):
         if key in f.partitions and key in df.columns:
             checks.append((key, pl.col(key), f.partitions[key]))
     if "date" in f.partitions:
         day = dt.date.fromisoformat(f.partitions["date"])
         if "timestamp" in df.columns:
-            checks.append(("timestamp", pl.col("timestamp").dt.date(), str(day)))
+            checks.append(("timestamp", pl.col("timestamp").dt.date(), day))
         elif "date" in df.columns:
-            checks.append(("date", pl.col("date"), str(day)))
-    for column, expr, want in checks:
-        value: object = dt.date.fromisoformat(want) if column in ("timestamp", "date") else want
+            checks.append(("date", pl.col("date"), day))
+    for column, expr, value in checks:
         bad = df.select((expr != value) | expr.is_null()).to_series()
         if bad.any():
             first = int(bad.arg_true()[0])
             raise DataValidationError(
                 f"{f.path}: {int(bad.sum())} row(s) do not belong in this partition folder "
                 f"(first at row {first}: {column} = {df[column][first]!r}); expected every row "
-                f"of {f.relpath} to have {column} matching {want!r}. Move the rows to the "
+                f"of {f.relpath} to have {column} matching {str(value)!r}. Move the rows to the "
                 "partition they belong to",
                 pl.DataFrame(
                     {
                         "column": [column],
-                        "check": [f"partition {want}"],
+                        "check": [f"partition {value}"],
                         "failure_case": [str(df[column][first])],
                         "index": [first],
                         "file": [f.relpath],
@@ -322,10 +321,13 @@ class Catalog:
         timeframe: str | None = None,
     ) -> list[DataFile]:
         """The files a read needs after partition pruning (the others are never opened)."""
-        ds = self.dataset(kind)
-        wanted = _symbols(symbols)
         span = parse_range(start, end, where=f"Catalog.files({kind!r})")
-        lo, hi = span.start, span.end
+        return self._prune(self.dataset(kind), _symbols(symbols), span, timeframe)
+
+    @staticmethod
+    def _prune(
+        ds: Dataset, wanted: tuple[str, ...] | None, span: TimeRange, timeframe: str | None
+    ) -> list[DataFile]:
         keep = []
         for f in ds.files:
             part = f.partitions
@@ -335,9 +337,9 @@ class Catalog:
                 continue
             if "date" in part:
                 day = dt.date.fromisoformat(part["date"])
-                if lo is not None and day < lo.date():
+                if span.start is not None and day < span.start.date():
                     continue
-                if hi is not None and dt.datetime.combine(day, dt.time(), dt.UTC) >= hi:
+                if span.end is not None and dt.datetime.combine(day, dt.time(), dt.UTC) >= span.end:
                     continue
             keep.append(f)
         return keep
@@ -362,11 +364,23 @@ class Catalog:
         its rows are checked against its partition folders, and one audit line is written;
         :meth:`load` adds the full validation of values.
         """
+        return self._scan(kind, symbols, start, end, timeframe)[0]
+
+    def _scan(
+        self,
+        kind: str,
+        symbols: Symbols,
+        start: dt.datetime | dt.date | str | None,
+        end: dt.datetime | dt.date | str | None,
+        timeframe: str | None,
+    ) -> tuple[pl.LazyFrame, Dataset, list[DataFile]]:
+        """:meth:`scan`, also returning the dataset and the pruned files (for :meth:`load`)."""
         ds = self.dataset(kind)
         _guard.check_path(ds.path)
         _open_audit_log(self).close()  # a read that cannot be audited stops before any byte
         wanted = _symbols(symbols)
-        chosen = self.files(kind, symbols=wanted, start=start, end=end, timeframe=timeframe)
+        span = parse_range(start, end, where=f"Catalog.scan({kind!r})")
+        chosen = self._prune(ds, wanted, span, timeframe)
         expected = polars_schema(ds.kind)
         if ds.format == "parquet":
             for f in chosen:
@@ -375,13 +389,14 @@ class Catalog:
             for f in chosen:
                 _guard.check_path(f.path)
         frame = self._source(ds, chosen, expected)
-        frame = frame.filter(*self._predicates(ds.kind, wanted, start, end, timeframe))
+        frame = frame.filter(*self._predicates(ds.kind, wanted, span, timeframe))
         if self.tier == "research" and ds.kind in ACCOUNT_KINDS:
             frame = frame.with_columns(_pseudonymise("account_id"))
-        self._remember(
-            ds, chosen, None, dict(symbols=symbols, start=start, end=end, timeframe=timeframe)
+        filters = dict(
+            symbols=_lineage_symbols(symbols, wanted), start=start, end=end, timeframe=timeframe
         )
-        return frame
+        self._remember(ds, chosen, None, filters)
+        return frame, ds, chosen
 
     def _source(self, ds: Dataset, chosen: list[DataFile], expected: pl.Schema) -> pl.LazyFrame:
         """A lazy scan whose reads happen at collect time, each one guarded and checked."""
@@ -433,18 +448,16 @@ class Catalog:
         return df
 
     def _predicates(
-        self, kind: str, symbols: Any, start: Any, end: Any, timeframe: str | None
+        self, kind: str, wanted: tuple[str, ...] | None, span: TimeRange, timeframe: str | None
     ) -> list[pl.Expr]:
         columns = polars_schema(kind)
         preds = [pl.lit(True)]
-        if symbols and "symbol" in columns:
-            preds.append(pl.col("symbol").is_in([symbols] if isinstance(symbols, str) else symbols))
+        if wanted and "symbol" in columns:
+            preds.append(pl.col("symbol").is_in(wanted))
         time_col = "timestamp" if "timestamp" in columns else "date"
-        span = parse_range(start, end, where=f"Catalog.scan({kind!r})")
-        lo, hi = span.start, span.end
-        bounds: list[dt.datetime | dt.date | None] = [lo, hi]
+        bounds: list[dt.datetime | dt.date | None] = [span.start, span.end]
         if time_col == "date":  # daily records (pnl) compare by calendar day
-            bounds = [None if b is None else b.date() for b in (lo, hi)]
+            bounds = [None if b is None else b.date() for b in (span.start, span.end)]
         if bounds[0] is not None:
             preds.append(pl.col(time_col) >= bounds[0])
         if bounds[1] is not None:
@@ -472,10 +485,7 @@ class Catalog:
         >>> bars.select("timestamp", "close").height
         3
         """
-        ds = self.dataset(kind)
-        wanted = _symbols(symbols)
-        chosen = self.files(kind, symbols=wanted, start=start, end=end, timeframe=timeframe)
-        frame = self.scan(kind, symbols=wanted, start=start, end=end, timeframe=timeframe)
+        frame, ds, chosen = self._scan(kind, symbols, start, end, timeframe)
         try:
             df = frame.collect()
         except pl.exceptions.PolarsError as exc:
@@ -496,7 +506,7 @@ class Catalog:
                         files=last.files,
                         sha256=last.sha256,
                         rows=df.height,
-                        filters={**last.filters, "symbols": _lineage_symbols(symbols, wanted)},
+                        filters=last.filters,
                     )
                 )
         return df
@@ -573,9 +583,10 @@ class Catalog:
 
 def _file_problems(path: Path, name: str, sha256: str, rows: int) -> list[tuple[str, str, str]]:
     try:
-        if sha256_file(path) != sha256:
+        measured = measure(path)  # one guarded read for both checks
+        if measured.sha256 != sha256:
             return [(name, "sha256 mismatch", sha256)]
-        counted = count_rows(path)
+        counted = measured.rows
     except ProductionDataError as exc:
         return [(name, f"refused: {exc}", sha256)]
     except DataFormatError as exc:
@@ -639,21 +650,6 @@ def _audit_entry(
         "files": files,
         "rows": rows,
     }
-
-
-def audit(
-    catalog: Catalog | None,
-    dataset: str,
-    files: list[str],
-    rows: int,
-    *,
-    root: Path | None = None,
-    tier: str | None = None,
-) -> None:
-    """Append one JSON line to the audit log (outside every data root)."""
-    with _open_audit_log(catalog) as handle:
-        entry = _audit_entry(catalog, dataset, files, rows, root=root, tier=tier)
-        handle.write(json.dumps(entry) + "\n")
 
 
 def _user() -> str:

@@ -190,6 +190,16 @@ def count_rows(path: Path) -> int:
     DataFormatError
         If the file cannot be read or parsed (naming the file).
     """
+    return _rows_in(_guard.read_guarded(path), path)
+
+
+def measure(path: Path) -> FileRecord:
+    """The sha256 and row count of one file, from one guarded read of its bytes."""
+    data = _guard.read_guarded(path)
+    return FileRecord(sha256=hashlib.sha256(data).hexdigest(), rows=_rows_in(data, path))
+
+
+def _rows_in(data: bytes, path: Path) -> int:
     import gzip
     import zlib
 
@@ -199,7 +209,6 @@ def count_rows(path: Path) -> int:
     from omni_research.io._readers import file_format
 
     fmt = file_format(path)
-    data = _guard.read_guarded(path)
     try:
         if fmt == "parquet":
             return int(pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows)
@@ -257,7 +266,7 @@ def record_files(root: str | os.PathLike[str], paths: list[Path] | list[str]) ->
         for path in paths:
             name = _relname(base, path)
             full = inside(base, name)
-            files[name] = FileRecord(sha256=sha256_file(full), rows=count_rows(full))
+            files[name] = measure(full)
         updated = Manifest(
             tier=manifest.tier,
             schema_version=manifest.schema_version,
@@ -442,7 +451,7 @@ def repair(root: str | os.PathLike[str]) -> RepairReport:
             if not full.is_file():
                 missing.append(target)
                 continue
-            record = FileRecord(sha256=sha256_file(full), rows=count_rows(full))
+            record = measure(full)
             previous[target] = files.get(target)
             files[target] = recorded[target] = record
         write_manifest(

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from omni_research._manifest import count_rows, sha256_file
+from omni_research._manifest import measure
 from omni_research._typing import Tier
 from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
 
@@ -191,11 +191,12 @@ def file_record(path: str | Path, *, root: str | Path, dataset: str = "") -> Fil
     if not dataset:
         parts = Path(rel).parts
         dataset = "/".join(parts[:2]) if len(parts) > 2 else ""
+    measured = measure(p)  # the manifest's measure: one read, through the guard
     return FileRecord(
         path=rel,
         dataset=dataset,
-        rows=count_rows(p),  # the manifest's counter, opened through the guard
-        sha256=sha256_file(p),
+        rows=measured.rows,
+        sha256=measured.sha256,
         size_bytes=p.stat().st_size,
     )
 

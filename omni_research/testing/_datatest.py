@@ -14,11 +14,9 @@ import polars as pl
 from omni_research import _guard
 from omni_research._layout import inside, path_for
 from omni_research._manifest import (
-    FileRecord,
     Manifest,
-    count_rows,
+    measure,
     read_manifest,
-    sha256_file,
     write_manifest,
 )
 from omni_research._writelock import LOCK_NAME, write_lock
@@ -370,12 +368,7 @@ def _generate(root: Path, *, seed: int, days: int) -> Manifest:
             json.dumps(market_json_schema(), indent=2) + "\n",
         )
     )
-    files = {
-        path.relative_to(root).as_posix(): FileRecord(
-            sha256=sha256_file(path), rows=count_rows(path)
-        )
-        for path in sorted(written)
-    }
+    files = {path.relative_to(root).as_posix(): measure(path) for path in sorted(written)}
     manifest = Manifest(
         tier="test",
         schema_version=SCHEMA_VERSION,
