@@ -222,11 +222,11 @@ def check_path(path: str | os.PathLike[str]) -> Path:
             "open_catalog(<uri>)"
         )
     real = canonical(text)
-    prefixes = settings().production_paths
+    prefixes = [(prefix, _prefix_forms(prefix)) for prefix in settings().production_paths]
     for candidate in dict.fromkeys((str(real), _written(text))):
         folded = candidate.casefold()
-        for prefix in prefixes:
-            if any(_under(folded, form) for form in _prefix_forms(prefix)):
+        for prefix, forms in prefixes:
+            if any(_under(folded, form) for form in forms):
                 raise _refuse(text, f"it lies under OMNI_PRODUCTION_PATHS entry {prefix!r}")
         if any(part.casefold() == "real_time" for part in Path(candidate).parts):
             raise _refuse(
