@@ -12,7 +12,7 @@ import importlib.util
 
 from omni_research.exceptions import ConfigurationError
 
-# extra -> the modules it installs (their import names equal their PyPI names); a test keeps
+# extra -> the modules it installs (import names; pykmip's is kmip); a test keeps
 # this table equal to pyproject.toml's [project.optional-dependencies]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "notebook": (
@@ -35,6 +35,10 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "ipykernel",
     ),
     "sources": ("httpx", "tenacity", "vaderSentiment"),
+    "cloud": ("obstore",),
+    "distributed": ("ray",),
+    "security": ("kmip", "cryptography"),
+    "interactive": ("anywidget",),
 }
 
 

@@ -17,11 +17,15 @@ from omni_research._extras import EXTRAS
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI's
+# PyPI names whose import name differs
+IMPORT_NAMES = {"pykmip": "kmip"}
+
 CONDA_TO_PYPI = {
     "pandera-polars": "pandera",
     "matplotlib-base": "matplotlib",
     "types-markdown": "types-Markdown",
     "vadersentiment": "vaderSentiment",
+    "ray-core": "ray",
 }
 
 
@@ -43,8 +47,9 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
     wanted = dict(_name_and_spec(r) for r in _requirements(project))
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     have = {}
-    for dep in env["dependencies"]:
-        if not isinstance(dep, str) or dep.startswith(("python", "pip")):
+    pip = [d for dep in env["dependencies"] if isinstance(dep, dict) for d in dep.get("pip", [])]
+    for dep in [*env["dependencies"], *pip]:
+        if not isinstance(dep, str) or dep.startswith(("python", "pip", "-e")):
             continue
         name, spec = _name_and_spec(dep)
         have[CONDA_TO_PYPI.get(name, name).lower()] = spec
@@ -66,7 +71,9 @@ def test_extras_table_matches_pyproject() -> None:
     extras = project["optional-dependencies"]
     for name, modules in EXTRAS.items():
         # PyPI names are case-insensitive (PEP 503): vaderSentiment is vadersentiment
-        wanted = sorted(_name_and_spec(r)[0].lower() for r in extras[name])
+        wanted = sorted(
+            IMPORT_NAMES.get(n, n) for n in (_name_and_spec(r)[0].lower() for r in extras[name])
+        )
         assert sorted(m.lower() for m in modules) == wanted, name
     assert extras["all"] == [f"omni-research[{','.join(sorted(EXTRAS))}]"]
     core = {_name_and_spec(r)[0] for r in project["dependencies"]}
