@@ -4,6 +4,7 @@ sha256 and row count, so that ``omni-research verify`` can find a single flipped
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -41,6 +42,9 @@ class Manifest:
     schema_version: str = SCHEMA_VERSION
     meta: dict[str, Any] = field(default_factory=dict)
     files: dict[str, FileRecord] = field(default_factory=dict)
+    # the other top-level tables ([access], [encryption], ...), kept as read and written back;
+    # each belongs to the module that checks it
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -98,7 +102,8 @@ def read_manifest(root: str | os.PathLike[str]) -> Manifest:
             '[files."<relative path>"] entries with sha256 and rows'
         )
     files = {name: _check_entry(path, name, rec) for name, rec in raw_files.items()}
-    return Manifest(tier=tier, schema_version=version, meta=data, files=files)
+    tables = {key: data.pop(key) for key in [k for k, v in data.items() if isinstance(v, dict)]}
+    return Manifest(tier=tier, schema_version=version, meta=data, files=files, tables=tables)
 
 
 def _check_version(path: Path, value: object) -> str:
@@ -151,7 +156,23 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return json.dumps(str(value))
+
+
+def _toml_table(name: str, table: dict[str, Any]) -> list[str]:
+    """``[name]`` with its scalar and list keys, then its sub-tables, sorted."""
+    lines = ["", f"[{name}]"]
+    lines += [
+        f"{json.dumps(key)} = {_toml_value(value)}"
+        for key, value in sorted(table.items())
+        if not isinstance(value, dict)
+    ]
+    for key, value in sorted(table.items()):
+        if isinstance(value, dict):
+            lines += _toml_table(f"{name}.{json.dumps(key)}", value)
+    return lines
 
 
 def write_manifest(root: str | os.PathLike[str], manifest: Manifest) -> Path:
@@ -171,6 +192,8 @@ def write_manifest(root: str | os.PathLike[str], manifest: Manifest) -> Path:
         f"schema_version = {_toml_value(manifest.schema_version)}",
     ]
     lines += [f"{key} = {_toml_value(value)}" for key, value in sorted(manifest.meta.items())]
+    for name, table in sorted(manifest.tables.items()):
+        lines += _toml_table(json.dumps(name), table)
     for name in sorted(manifest.files):
         record = manifest.files[name]
         lines += [
@@ -267,12 +290,7 @@ def record_files(root: str | os.PathLike[str], paths: list[Path] | list[str]) ->
             name = _relname(base, path)
             full = inside(base, name)
             files[name] = measure(full)
-        updated = Manifest(
-            tier=manifest.tier,
-            schema_version=manifest.schema_version,
-            meta=manifest.meta,
-            files=files,
-        )
+        updated = dataclasses.replace(manifest, files=files)
         write_manifest(base, updated)
     return updated
 
@@ -456,12 +474,7 @@ def repair(root: str | os.PathLike[str]) -> RepairReport:
             files[target] = recorded[target] = record
         write_manifest(
             base,
-            Manifest(
-                tier=manifest.tier,
-                schema_version=manifest.schema_version,
-                meta=manifest.meta,
-                files=files,
-            ),
+            dataclasses.replace(manifest, files=files),
         )
         clear_journal(base)
     return RepairReport(
