@@ -6,6 +6,9 @@ selection as ``.value`` and its outcome as ``.result`` (plain Python values and 
 frames), so a notebook can continue from what was chosen. Bad choices (an empty date range,
 an unknown symbol or indicator) show a message inside the widget instead of a traceback.
 
+Price charts are :class:`CandleChart`: an exact, zoomable candlestick chart (anywidget and a
+canvas renderer bundled in the package), re-aggregated from the bars at every zoom.
+
 Widgets only bind controls: the strategies come from ``omni_research.strategies`` (re-exported
 here as ``STRATEGIES``, ``Strategy``, ``strategy_signal``), the signal statistics from
 ``omni_research.backtest`` (``RULES``, ``signal_stats``).
@@ -17,21 +20,24 @@ from omni_research._extras import require_extra
 from omni_research._public import publish
 
 require_extra("notebook", "omni_research.widgets")
+require_extra("interactive", "omni_research.widgets")
 
 from omni_research.backtest import SIGNAL_RULES as RULES
 from omni_research.backtest import signal_stats
 from omni_research.strategies import STRATEGIES, Strategy, strategy_signal
 from omni_research.widgets._backtest import BacktestPanel
+from omni_research.widgets._chart import CandleChart
 from omni_research.widgets._explorer import MarketExplorer
 from omni_research.widgets._lab import IndicatorLab, parse_expression
 from omni_research.widgets._quality import QualityPanel
 
-publish(__name__, BacktestPanel, IndicatorLab, MarketExplorer, QualityPanel)
+publish(__name__, BacktestPanel, CandleChart, IndicatorLab, MarketExplorer, QualityPanel)
 
 __all__ = [
     "RULES",
     "STRATEGIES",
     "BacktestPanel",
+    "CandleChart",
     "IndicatorLab",
     "MarketExplorer",
     "QualityPanel",

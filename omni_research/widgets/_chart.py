@@ -1,0 +1,314 @@
+"""CandleChart: an exact, zoomable candlestick chart (anywidget + a bundled canvas renderer).
+
+The browser owns the view (wheel zooms around the cursor, drag pans, keys +/-/arrows/Home)
+and asks the kernel for the candles of the visible range; Python answers from a
+:class:`omni_research._zoom.ZoomIndex` with one float64 buffer, so every drawn candle is the
+exact aggregate of the bars it covers. The JavaScript (``_chart.js``) is a file of this
+package loaded through anywidget's ``_esm``: nothing comes from a CDN.
+
+Messages (custom widget messages):
+
+- browser -> kernel: ``{"type": "zoom", "start": ms, "end": ms, "seq": n, "client": id}``
+- kernel -> browser: ``{"type": "candles", "start", "end", "seq", "client", "timeframe",
+  "bucket_ms", "n", "columns", "n_trades"}`` with two buffers: the candles as float64
+  column-major (``columns`` order: timestamp ms, open, high, low, close, volume, series...)
+  and the trades in range as float64 triples (timestamp ms, price, +1 buy / -1 sell).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import anywidget
+import numpy as np
+import polars as pl
+import traitlets as t
+
+from omni_research._time import TimeLike, parse_time
+from omni_research._zoom import ZoomIndex, ZoomLevel
+from omni_research.exceptions import ConfigurationError, DataFormatError
+
+__all__ = ["CandleChart"]
+
+_HERE = pathlib.Path(__file__).parent
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MAX_TRADES = 5000
+
+
+def _to_ms(value: dt.datetime) -> float:
+    return ((value - _EPOCH) // dt.timedelta(microseconds=1)) / 1000.0
+
+
+def _from_ms(ms: float) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=round(ms * 1000.0))
+
+
+class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
+    """An interactive candlestick chart of one symbol's bars, exact at every zoom.
+
+    Pan (drag) and zoom (mouse wheel, around the cursor; keys ``+``/``-``, arrows,
+    ``Home``) redraw candles re-aggregated from the bars for the visible range: the finest
+    timeframe of the ladder (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 12h, 1d, 3d, 1w, 4w, 13w,
+    52w) with at most ``max_candles`` candles. A hover readout shows time (UTC), OHLCV and
+    the series' values; volume and panel series share the time axis.
+
+    Parameters
+    ----------
+    bars : DataFrame or LazyFrame
+        ``timestamp`` (aware), ``open``, ``high``, ``low``, ``close``, ``volume`` of one
+        symbol, any timeframe.
+    indicators : mapping of str to str or Series, optional
+        ``name -> column of bars`` or ``name -> Series`` aligned to the bars. A candle
+        shows each series' value at its last bar.
+    trades : DataFrame or LazyFrame, optional
+        Markers: ``timestamp, side, price`` rows or backtest round trips
+        (``entry_time, entry_price, exit_time, exit_price`` with ``side`` or ``size``).
+    max_candles : int, default 1500
+        Most candles drawn at once.
+    height : int, default 420
+        Pixels, all panels together.
+    panels : mapping of str to str, optional
+        ``name -> panel``: ``"price"`` draws a series over the candles, any other name a
+        sub-panel of that name (series sharing a name share the panel). By default a series
+        whose values lie on the price scale is drawn over the candles, others get their own
+        panel.
+    title : str, optional
+        A line above the chart.
+
+    Attributes
+    ----------
+    visible_range : tuple of datetime
+        ``(start, end)`` of the view (UTC, end exclusive), updated as the user zooms/pans.
+    candles : polars.DataFrame
+        The candles currently drawn (timestamp, OHLCV, timeframe, one column per series).
+    timeframe : str
+        Their timeframe.
+    highlight : list of float
+        ``[start_ms, end_ms]`` of a shaded span (empty: none); set by :meth:`zoom`.
+
+    Examples
+    --------
+    >>> from omni_research.widgets import CandleChart  # doctest: +SKIP
+    >>> chart = CandleChart(bars, indicators={"sma": "sma_20"})  # doctest: +SKIP
+    >>> chart.zoom("2025-01-08", "2025-01-09")  # doctest: +SKIP
+    >>> chart.candles.height <= 1500  # doctest: +SKIP
+    True
+    """
+
+    _esm = _HERE / "_chart.js"
+    _css = _HERE / "_chart.css"
+
+    view = t.List(t.Float(), default_value=[0.0, 1.0]).tag(sync=True)
+    extent = t.List(t.Float(), default_value=[0.0, 1.0]).tag(sync=True)
+    series = t.List(t.Dict(), default_value=[]).tag(sync=True)
+    highlight = t.List(t.Float(), default_value=[]).tag(sync=True)
+    timeframe = t.Unicode("").tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+    chart_height = t.Int(420).tag(sync=True)
+    max_candles = t.Int(1500).tag(sync=True)
+    min_span_ms = t.Float(60_000.0).tag(sync=True)
+
+    def __init__(
+        self,
+        bars: pl.DataFrame | pl.LazyFrame,
+        /,
+        *,
+        indicators: Mapping[str, str | pl.Series] | None = None,
+        trades: pl.DataFrame | pl.LazyFrame | None = None,
+        max_candles: int = 1500,
+        height: int = 420,
+        panels: Mapping[str, str] | None = None,
+        title: str = "",
+    ) -> None:
+        super().__init__(chart_height=int(height), max_candles=int(max_candles), title=title)
+        self.add_class("omni-candle-chart-widget")
+        self._index: ZoomIndex
+        self._trades = np.empty((0, 3), dtype=np.float64)
+        self._drawn: tuple[ZoomLevel, int, int] | None = None
+        self.on_msg(self._on_message)
+        self.set_data(bars, indicators=indicators, trades=trades, panels=panels)
+
+    # -- data ------------------------------------------------------------------------------
+    def set_data(
+        self,
+        bars: pl.DataFrame | pl.LazyFrame,
+        /,
+        *,
+        indicators: Mapping[str, str | pl.Series] | None = None,
+        trades: pl.DataFrame | pl.LazyFrame | None = None,
+        panels: Mapping[str, str] | None = None,
+        keep_view: bool = False,
+    ) -> None:
+        """Replace what the chart shows (same arguments as the constructor); the view goes
+        to the whole data unless ``keep_view`` and it still overlaps the data."""
+        df = bars.collect() if isinstance(bars, pl.LazyFrame) else bars
+        extra: dict[str, pl.Series] = {}
+        for name, spec in (indicators or {}).items():
+            if isinstance(spec, str):
+                if spec not in df.columns:
+                    raise DataFormatError(
+                        f"CandleChart: indicator {name!r} names column {spec!r}, which the "
+                        f"bars lack; columns: {df.columns}"
+                    )
+                values = df.get_column(spec)
+            else:
+                values = spec
+            if values.len() != df.height:
+                raise DataFormatError(
+                    f"CandleChart: indicator {name!r} has {values.len()} values for "
+                    f"{df.height} bars; pass a Series aligned to the bars"
+                )
+            extra[f"__series{len(extra)}"] = values.cast(pl.Float64)
+        names = list((indicators or {}).keys())
+        df = df.with_columns(**extra)
+        index = ZoomIndex(df, extra=list(extra), what="CandleChart")
+        index.extra = {n: index.extra[k] for n, k in zip(names, extra, strict=True)}
+        price_lo = float(index.levels[-1].low.min())
+        price_hi = float(index.levels[-1].high.max())
+        placement = dict(panels or {})
+        series = []
+        for name in names:
+            panel = placement.get(name) or _auto_panel(index.extra[name], price_lo, price_hi, name)
+            series.append({"name": name, "panel": panel})
+        self._index = index
+        self._trades = _trade_array(trades)
+        start, end = index.start_us / 1000.0, index.end_us / 1000.0
+        old = list(self.view)
+        with self.hold_sync():
+            self.series = series
+            self.extent = [start, end]
+            self.min_span_ms = index.levels[0].duration_us / 1000.0 * 10
+            self.highlight = []
+        if keep_view and old[0] < end and old[1] > start and old != [0.0, 1.0]:
+            self._answer(old[0], old[1], seq=None, client=None)
+        else:
+            self._answer(start, end, seq=None, client=None)
+
+    # -- python side of the view -----------------------------------------------------------
+    @property
+    def visible_range(self) -> tuple[dt.datetime, dt.datetime]:
+        """``(start, end)``: the visible range as aware UTC datetimes (end exclusive)."""
+        return _from_ms(self.view[0]), _from_ms(self.view[1])
+
+    def zoom(
+        self, start: TimeLike, end: TimeLike, *, highlight: tuple[Any, Any] | None = None
+    ) -> None:
+        """Show ``[start, end)`` (aware datetimes or ISO text); optionally shade a span."""
+        s = parse_time(start, name="start", where="CandleChart.zoom")
+        e = parse_time(end, name="end", where="CandleChart.zoom")
+        if s is None or e is None or e <= s:
+            raise ConfigurationError(
+                f"CandleChart.zoom: need start < end, got {start!r} and {end!r}"
+            )
+        if highlight is not None:
+            hs = parse_time(highlight[0], name="highlight start", where="CandleChart.zoom")
+            he = parse_time(highlight[1], name="highlight end", where="CandleChart.zoom")
+            self.highlight = [_to_ms(hs), _to_ms(he)] if hs and he else []
+        self._answer(_to_ms(s), _to_ms(e), seq=None, client=None)
+
+    @property
+    def candles(self) -> pl.DataFrame:
+        """The candles currently drawn, with one column per series."""
+        if self._drawn is None:
+            return pl.DataFrame()
+        return self._index.frame(*self._drawn)
+
+    @property
+    def index(self) -> ZoomIndex:
+        """The zoom pyramid of the bars."""
+        return self._index
+
+    # -- messages --------------------------------------------------------------------------
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "zoom":
+            return
+        try:
+            start, end = float(content["start"]), float(content["end"])
+        except (KeyError, TypeError, ValueError):
+            return  # a malformed request from the page is ignored, the view stays
+        if not (np.isfinite(start) and np.isfinite(end)) or end <= start:
+            return
+        self._answer(start, end, seq=content.get("seq"), client=content.get("client"))
+
+    def encode(self, start_ms: float, end_ms: float) -> tuple[dict[str, Any], list[bytes]]:
+        """The candles message of ``[start_ms, end_ms)``: header and buffers (see module)."""
+        level, lo, hi = self._index.choose(
+            round(start_ms * 1000.0), round(end_ms * 1000.0), int(self.max_candles)
+        )
+        self._drawn = (level, lo, hi)
+        rows = level.last_rows(lo, hi)
+        n = hi - lo
+        cols = 6 + len(self._index.extra)
+        packed = np.empty((cols, n), dtype=np.float64)
+        packed[0] = level.ts[lo:hi]
+        packed[0] /= 1000.0
+        packed[1] = level.open[lo:hi]
+        packed[2] = level.high[lo:hi]
+        packed[3] = level.low[lo:hi]
+        packed[4] = level.close[lo:hi]
+        packed[5] = level.volume[lo:hi]
+        for i, values in enumerate(self._index.extra.values()):
+            packed[6 + i] = values[rows]
+        trades = self._trades
+        if trades.shape[0]:
+            first = level.ts[lo] / 1000.0 if n else start_ms
+            a, b = np.searchsorted(trades[:, 0], [min(first, start_ms), end_ms])
+            trades = trades[a : min(b, a + _MAX_TRADES)]
+        header = {
+            "type": "candles",
+            "start": start_ms,
+            "end": end_ms,
+            "timeframe": level.label,
+            "bucket_ms": level.duration_us / 1000.0,
+            "n": n,
+            "columns": ["timestamp", "open", "high", "low", "close", "volume", *self._index.extra],
+            "n_trades": int(trades.shape[0]),
+        }
+        return header, [packed.tobytes(), np.ascontiguousarray(trades).tobytes()]
+
+    def _answer(self, start_ms: float, end_ms: float, *, seq: Any, client: Any) -> None:
+        header, buffers = self.encode(start_ms, end_ms)
+        header["seq"] = seq
+        header["client"] = client
+        with self.hold_sync():
+            self.view = [start_ms, end_ms]
+            self.timeframe = header["timeframe"]
+        self.send(header, buffers)
+
+
+def _auto_panel(values: np.ndarray[Any, Any], lo: float, hi: float, name: str) -> str:
+    """``"price"`` when the series' median lies on the price scale, else its own panel."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return "price"
+    median = float(np.median(finite))
+    spread = max(hi - lo, abs(hi) * 1e-6)
+    return "price" if lo - 0.5 * spread <= median <= hi + 0.5 * spread else name
+
+
+def _trade_array(trades: pl.DataFrame | pl.LazyFrame | None) -> np.ndarray[Any, Any]:
+    """(timestamp ms, price, +1 buy / -1 sell) rows sorted by time."""
+    if trades is None:
+        return np.empty((0, 3), dtype=np.float64)
+    from omni_research.plotting._candles import trade_points
+
+    df = trades.collect() if isinstance(trades, pl.LazyFrame) else trades
+    parts = []
+    points = trade_points(df, symbol=None)
+    for side, sign in (("buy", 1.0), ("sell", -1.0)):
+        pts = points[side]
+        ts = pts.get_column("timestamp")
+        if not isinstance(ts.dtype, pl.Datetime) or ts.dtype.time_zone is None:
+            raise DataFormatError(
+                f"CandleChart: trade column 'timestamp' has type {ts.dtype}; expected an aware "
+                "Datetime"
+            )
+        ms = ts.dt.convert_time_zone("UTC").dt.epoch("us").cast(pl.Float64) / 1000.0
+        price = pts.get_column("price").cast(pl.Float64)
+        parts.append(np.column_stack([ms.to_numpy(), price.to_numpy(), np.full(pts.height, sign)]))
+    out = np.concatenate(parts) if parts else np.empty((0, 3))
+    out = out[np.isfinite(out[:, 0]) & np.isfinite(out[:, 1])]
+    return np.ascontiguousarray(out[np.argsort(out[:, 0], kind="stable")], dtype=np.float64)
