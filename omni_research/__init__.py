@@ -11,6 +11,7 @@ from omni_research import schemas, testing
 from omni_research._catalog import Catalog, DataFile, Dataset, ReadRecord, open_catalog, read
 from omni_research._public import publish
 from omni_research.exceptions import (
+    AccessDeniedError,
     ConfigurationError,
     DataFormatError,
     DataValidationError,
@@ -49,6 +50,7 @@ def __getattr__(name: str) -> ModuleType:
 
 
 __all__ = [
+    "AccessDeniedError",
     "Catalog",
     "ConfigurationError",
     "DataFile",

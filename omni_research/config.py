@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from omni_research.exceptions import ConfigurationError
+from omni_research.exceptions import MissingKeyError
 
 SCHEMA_VERSION = "1.0"
 MANIFEST_NAME = "omni-data.toml"
@@ -44,17 +44,39 @@ class Settings:
     chromium : str or None
         ``OMNI_CHROMIUM``: the Chromium executable that prints PDF reports (default: Debian's
         ``/usr/bin/chromium`` or one on ``PATH``).
+    user : str or None
+        ``OMNI_USER``: the identity a deployment gives the reader (a JupyterHub user running
+        under a shared service account, say). Honoured only for the OS accounts a root's
+        ``[access] service_accounts`` lists; see docs/security.md (an environment variable
+        is a claim, not authentication).
+    allow_http_hosts : tuple of str
+        ``OMNI_ALLOW_HTTP_HOSTS``: host names (comma-separated) to which plain ``http://``
+        is allowed although they are not the loopback; every other host needs HTTPS.
+    kms : str or None
+        ``OMNI_KMS``: the key management service holding the master keys of encrypted
+        kinds: ``kmip://host:port`` (a KMIP server) or ``file:///path/keys.json`` (a local
+        key file, mode 0600, outside every data root). See docs/security.md.
+    kmip_ca, kmip_cert, kmip_key : str or None
+        ``OMNI_KMIP_CA``, ``OMNI_KMIP_CERT``, ``OMNI_KMIP_KEY``: PEM files of the CA that
+        signed the KMIP server's certificate, and of this client's certificate and key.
     """
 
     production_paths: tuple[str, ...]
     audit_log: Path
     pseudonym_key: str | None
     chromium: str | None = None
+    user: str | None = None
+    allow_http_hosts: tuple[str, ...] = ()
+    kms: str | None = None
+    kmip_ca: str | None = None
+    kmip_cert: str | None = None
+    kmip_key: str | None = None
 
     def require_pseudonym_key(self) -> bytes:
-        """The pseudonymisation key, or a ConfigurationError saying how to set it."""
+        """The pseudonymisation key, or a MissingKeyError (a ConfigurationError) saying how
+        to set it."""
         if not self.pseudonym_key:
-            raise ConfigurationError(
+            raise MissingKeyError(
                 "research-tier trading data holds account identifiers that must be pseudonymised "
                 "on load, but OMNI_PSEUDONYM_KEY is not set; expected a secret key in the "
                 "environment, e.g. `export OMNI_PSEUDONYM_KEY=$(openssl rand -hex 32)`"
@@ -78,4 +100,14 @@ def settings() -> Settings:
         audit_log=audit_path,
         pseudonym_key=os.environ.get("OMNI_PSEUDONYM_KEY") or None,
         chromium=os.environ.get("OMNI_CHROMIUM") or None,
+        user=os.environ.get("OMNI_USER", "").strip() or None,
+        allow_http_hosts=tuple(
+            h.strip().lower()
+            for h in os.environ.get("OMNI_ALLOW_HTTP_HOSTS", "").split(",")
+            if h.strip()
+        ),
+        kms=os.environ.get("OMNI_KMS", "").strip() or None,
+        kmip_ca=os.environ.get("OMNI_KMIP_CA") or None,
+        kmip_cert=os.environ.get("OMNI_KMIP_CERT") or None,
+        kmip_key=os.environ.get("OMNI_KMIP_KEY") or None,
     )

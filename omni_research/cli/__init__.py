@@ -1,7 +1,7 @@
 """``omni-research``: the command line, one module per subcommand.
 
 Each subcommand lives in its own module (``_catalog``, ``_validate``, ``_verify``,
-``_make_test_data``, ``_quality``, ``_import_bybit``, ``_report``) with one convention:
+``_make_test_data``, ``_quality``, ``_import_bybit``, ``_report``, ``_audit``) with one convention:
 ``NAME``, ``HELP``, ``configure(parser)`` adding its arguments and ``run(args)`` returning
 the exit code (0 fine, 1 findings or failures, 2 the command could not run; ``report``
 keeps 1 for a kit error). Modules import the kit inside ``run``, so ``--help`` is fast.

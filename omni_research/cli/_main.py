@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from omni_research.cli import (
+    _audit,
     _catalog,
     _download,
     _import_bybit,
@@ -15,6 +16,7 @@ from omni_research.cli import (
     _make_test_data,
     _quality,
     _report,
+    _sync,
     _validate,
     _verify,
 )
@@ -30,6 +32,8 @@ COMMANDS: tuple[ModuleType, ...] = (
     _init_root,
     _download,
     _report,
+    _audit,
+    _sync,
 )
 """The subcommand modules, in the order ``--help`` lists them. Each has ``NAME``, ``HELP``,
 ``configure(parser)`` (its arguments) and ``run(args) -> int`` (its exit code)."""

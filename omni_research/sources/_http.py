@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import ipaddress
 import json
 import os
 import threading
@@ -40,6 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import tenacity
 
+from omni_research._network import check_url
 from omni_research.exceptions import ConfigurationError, SourceError
 
 T = TypeVar("T")
@@ -120,42 +120,22 @@ def source_settings() -> SourceSettings:
     return SourceSettings(**values)
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str, /, *, variable: str = "base URL") -> str:
     """Return ``url`` without a trailing ``/`` if it is a usable base URL; else raise.
 
     HTTPS (with the certificate checked) is required for every host that is not the
-    loopback (``127.0.0.0/8``, ``::1``, ``localhost``), where the test servers run.
+    loopback (``127.0.0.0/8``, ``::1``, ``localhost``), where the test servers run, unless
+    the host is named in ``OMNI_ALLOW_HTTP_HOSTS`` (:func:`omni_research._network.check_url`).
 
     Examples
     --------
     >>> check_base_url("http://127.0.0.1:8080/")
     'http://127.0.0.1:8080'
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigurationError(
-            f"{variable} is {url!r}; expected an https:// URL such as https://api.bybit.com"
-        )
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"{variable} is {url!r}: plain http is accepted only for the loopback (test "
-            "servers on 127.0.0.1); use https:// so the host's certificate is checked"
-        )
-    if parts.username or parts.password:
-        raise ConfigurationError(
-            f"{variable} carries credentials in the URL; keys come from their own "
-            "environment variables, never from a URL"
-        )
+    try:
+        check_url(url)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{variable}: {exc}") from None
     return url.rstrip("/")
 
 
@@ -559,6 +539,10 @@ class HttpSession:
     def _send(self, path: str, params: Mapping[str, Any] | None) -> httpx.Response:
         request = self._client.build_request("GET", path, params=_params(params))
         shown = public_url(request.url, secrets=self._secrets)
+        try:  # every request, not only the base URL: a path may be an absolute URL
+            check_url(str(request.url))
+        except ConfigurationError as exc:
+            raise ConfigurationError(self.mask(str(exc))) from None
         self._window.acquire()
         self.requests += 1
         try:
