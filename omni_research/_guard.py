@@ -195,6 +195,30 @@ def check_uri(uri: str) -> str:
     return uri
 
 
+def manifest_tier(raw: bytes, where: str) -> Tier:
+    """The tier an ``omni-data.toml``'s bytes declare (``where`` names it in errors)."""
+    try:
+        tier = tomllib.loads(raw.decode("utf-8")).get("tier")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"manifest {where} is unreadable ({exc}); expected TOML with "
+            'tier = "test" | "research" | "production"; fix or remove it'
+        ) from exc
+    if tier not in ("test", "research", "production"):
+        raise ConfigurationError(
+            f'manifest {where}: tier is {tier!r}; expected one of "test", "research", "production"'
+        )
+    return tier  # type: ignore[no-any-return]
+
+
+def check_uri_tiers(uri: str, manifests: dict[str, bytes]) -> None:
+    """Raise ProductionDataError if any manifest at or above the root ``uri`` (their URIs
+    mapped to their bytes, as fetched from the store) declares tier production."""
+    for where, raw in manifests.items():
+        if manifest_tier(raw, where) == "production":
+            raise _refuse(uri, f"{where} declares tier production")
+
+
 def check_path(path: str | os.PathLike[str]) -> Path:
     """Raise ProductionDataError if ``path`` is, or lies under, production data.
 
