@@ -54,6 +54,8 @@ class BacktestPanel(WidgetBase):
     result : dict
         ``stats`` (dict of metrics), ``trades`` and ``equity`` (DataFrames), ``sweep``
         (DataFrame or None).
+    price_chart : CandleChart
+        The bars with the trades' entries and exits as markers (pan and zoom, exact candles).
     """
 
     def __init__(
@@ -103,8 +105,6 @@ class BacktestPanel(WidgetBase):
         self.metrics.add_class("omni-metrics")
         self.trades = w.HTML()
         self.trades.add_class("omni-trades")
-        self.trades_chart = w.Image(format="png", layout=w.Layout(max_width="100%"))
-        self.trades_figure: Any = None
         # sweep view
         self.sweep_x = w.Dropdown(description="x", style=style)
         self.sweep_y = w.Dropdown(description="y", style=style)
@@ -130,7 +130,7 @@ class BacktestPanel(WidgetBase):
         self.heatmap_figure: Any = None
         self.sweep_table = w.HTML()
         self.result: dict[str, Any] = {"stats": {}, "trades": None, "equity": None, "sweep": None}
-        run_view = w.VBox([self.metrics, self.chart, self.trades_chart, self.trades])
+        run_view = w.VBox([self.metrics, self.chart, self.chart_box, self.trades])
         sweep_view = w.VBox(
             [
                 w.HBox([self.sweep_x, self.sweep_x_range, self.sweep_x_step]),
@@ -240,7 +240,7 @@ class BacktestPanel(WidgetBase):
     def run(self) -> None:
         """Load the bars and backtest the chosen strategy; update charts and tables."""
         from omni_research.backtest import run
-        from omni_research.plotting import plot_equity, plot_trades
+        from omni_research.plotting import plot_equity
 
         self.clear_message()
         self.start_progress(4, "loading")
@@ -256,10 +256,12 @@ class BacktestPanel(WidgetBase):
             strat = self.strategy.value
             sym = self.picker.symbol.value
             self.show_figure(plot_equity(res, title=f"{sym} {strat} {params}: equity"))
-            from omni_research.plotting import figure_to_png
-
-            self.trades_figure = plot_trades(bars, res.trades)
-            self.trades_chart.value = figure_to_png(self.trades_figure, dpi=80)
+            self.show_candles(
+                bars,
+                trades=res.trades,
+                title=f"{sym} {strat}: {res.trades.height} trades",
+                key=self.picker.selection(),
+            )
             self.step_progress()
             self.metrics.value = metrics_table(stats)
             self.trades.value = "<b>trades</b>" + html_table(res.trades, max_rows=30, index=True)

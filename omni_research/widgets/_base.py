@@ -1,4 +1,5 @@
-"""Pieces every widget shares: message area, progress bar, chart image, parameter controls."""
+"""Pieces every widget shares: message area, progress bar, charts (the interactive candle
+chart and static images), parameter controls."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from omni_research.exceptions import OmniDataError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from omni_research.plotting._indicators import ResolvedIndicator
+    from omni_research.widgets._chart import CandleChart
+
 _MESSAGE_STYLE = {
     "error": "color:#b71c1c;background:#ffebee;border:1px solid #ef9a9a;",
     "info": "color:#0d47a1;background:#e3f2fd;border:1px solid #90caf9;",
@@ -23,7 +27,8 @@ _MESSAGE_STYLE = {
 
 
 class WidgetBase:
-    """A composed ipywidgets box with a message line, a progress bar and a chart image.
+    """A composed ipywidgets box with a message line, a progress bar, a price chart
+    (:class:`CandleChart`, in ``chart_box``, created on first use) and a chart image.
 
     Subclasses build ``self.widget`` (the box shown in the notebook). Displaying the object
     displays that box, so ``MarketExplorer(catalog)`` on the last line of a cell shows it.
@@ -41,6 +46,10 @@ class WidgetBase:
         self.chart = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.chart.add_class("omni-chart")
         self.figure: Figure | None = None
+        self.chart_box = w.VBox([], layout=w.Layout(width="100%"))
+        self.chart_box.add_class("omni-price-chart")
+        self.price_chart: CandleChart | None = None
+        self._chart_key: Any = None
         self.widget: Any = None
         self._hold = 0
         self.last_error: str | None = None
@@ -123,12 +132,58 @@ class WidgetBase:
         self.progress.value = self.progress.max
         self.progress.layout.visibility = "hidden"
 
-    # -- chart -----------------------------------------------------------------------------
+    # -- charts ----------------------------------------------------------------------------
     def show_figure(self, fig: Figure) -> None:
         from omni_research.plotting import figure_to_png
 
         self.figure = fig
         self.chart.value = figure_to_png(fig, dpi=80)
+
+    def show_candles(
+        self,
+        bars: pl.DataFrame,
+        *,
+        indicators: Mapping[str, pl.Series] | None = None,
+        panels: Mapping[str, str] | None = None,
+        trades: pl.DataFrame | None = None,
+        title: str = "",
+        key: Any = None,
+    ) -> CandleChart:
+        """Show ``bars`` in the price chart (built on first use, then given the new data).
+
+        ``key`` names the data shown (the market selection): the same key again (new
+        indicators, another run) keeps the user's zoom, a new one shows the whole data.
+        """
+        from omni_research.widgets._chart import CandleChart
+
+        keep_view = key is not None and key == self._chart_key
+        self._chart_key = key
+        if self.price_chart is None:
+            self.price_chart = CandleChart(
+                bars, indicators=indicators, panels=panels, trades=trades, title=title
+            )
+            self.chart_box.children = [self.price_chart]
+        else:
+            self.price_chart.title = title
+            self.price_chart.set_data(
+                bars, indicators=indicators, panels=panels, trades=trades, keep_view=keep_view
+            )
+        return self.price_chart
+
+
+def chart_series(
+    resolved: list[ResolvedIndicator],
+) -> tuple[dict[str, pl.Series], dict[str, str]]:
+    """Computed indicators as a chart's series (``label`` or ``label output`` -> values)
+    and their panels (``"price"`` for overlays, the indicator's name for panel ones)."""
+    series: dict[str, pl.Series] = {}
+    panels: dict[str, str] = {}
+    for r in resolved:
+        for out_name, values in r.outputs.items():
+            name = r.label if len(r.outputs) == 1 else f"{r.label} {out_name}"
+            series[name] = values
+            panels[name] = "price" if r.placement == "overlay" else r.indicator.name
+    return series, panels
 
 
 _FLOAT_HINTS = ("dev", "mult", "step", "alpha", "factor", "const", "fillna_value", "pct")

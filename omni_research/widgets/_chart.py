@@ -86,6 +86,8 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         The candles currently drawn (timestamp, OHLCV, timeframe, one column per series).
     timeframe : str
         Their timeframe.
+    markers : polars.DataFrame
+        The trade markers (timestamp, price, side).
     highlight : list of float
         ``[start_ms, end_ms]`` of a shaded span (empty: none); set by :meth:`zoom`.
 
@@ -215,6 +217,21 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         if self._drawn is None:
             return pl.DataFrame()
         return self._index.frame(*self._drawn)
+
+    @property
+    def markers(self) -> pl.DataFrame:
+        """Every trade marker: ``timestamp`` (UTC), ``price``, ``side`` (buy/sell)."""
+        t = self._trades
+        return pl.DataFrame(
+            {
+                "timestamp": pl.Series(np.round(t[:, 0] * 1000.0).astype(np.int64)).cast(
+                    pl.Datetime("us", "UTC")
+                ),
+                "price": t[:, 1],
+                "side": np.where(t[:, 2] > 0, "buy", "sell"),
+            },
+            schema={"timestamp": pl.Datetime("us", "UTC"), "price": pl.Float64, "side": pl.String},
+        )
 
     @property
     def index(self) -> ZoomIndex:

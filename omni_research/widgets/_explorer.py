@@ -8,12 +8,13 @@ from typing import Any
 import polars as pl
 
 from omni_research._time import TimeLike
-from omni_research.widgets._base import WidgetBase, control_values, param_control
+from omni_research.widgets._base import WidgetBase, chart_series, control_values, param_control
 
 
 class MarketExplorer(WidgetBase):
     """Symbol, timeframe and date pickers, an indicator multi-select with parameter sliders
-    generated from the registry, and a candlestick chart that redraws on every change.
+    generated from the registry, and an interactive candlestick chart (:class:`CandleChart`:
+    pan and zoom, exact at every zoom) that is given the new data on every change.
 
     Parameters
     ----------
@@ -37,8 +38,10 @@ class MarketExplorer(WidgetBase):
         ``indicators`` (``{name: {param: value}}``).
     result : polars.DataFrame or None
         The bars drawn, with one column per indicator output (``<name>_<output>``).
-    figure : matplotlib.figure.Figure or None
-        The last chart.
+    price_chart : CandleChart
+        The chart: its ``visible_range``, ``candles`` (with one column per indicator
+        output, named by its label) and ``zoom(start, end)``. Overlays are drawn on the
+        candles, panel indicators in a panel named after the indicator.
 
     Examples
     --------
@@ -87,7 +90,7 @@ class MarketExplorer(WidgetBase):
                 w.HBox([self.indicators, self.params_box]),
                 self.message,
                 self.progress,
-                self.chart,
+                self.chart_box,
             ]
         )
         self.widget.add_class("omni-market-explorer")
@@ -145,9 +148,8 @@ class MarketExplorer(WidgetBase):
 
     # -- drawing ---------------------------------------------------------------------------
     def redraw(self) -> None:
-        """Load the chosen bars, compute the indicators and draw the chart."""
-        from omni_research.plotting import plot_candles
-        from omni_research.plotting._indicators import normalise_specs
+        """Load the chosen bars, compute the indicators and give them to the chart."""
+        from omni_research.plotting._indicators import compute, normalise_specs
 
         self.clear_message()
         self.start_progress(3, "loading")
@@ -164,7 +166,14 @@ class MarketExplorer(WidgetBase):
             out = bars.with_columns(exprs)
             self.step_progress()
             self.progress.description = "drawing"
-            fig = plot_candles(bars, indicators=specs)
-            self.show_figure(fig)
+            series, panels = chart_series(compute(bars, normalise_specs(specs)))
+            sel = self.picker.selection()
+            self.show_candles(
+                bars,
+                indicators=series,
+                panels=panels,
+                title=f"{sel['symbol']} {sel['timeframe']}",
+                key=sel,
+            )
             self.result = out
         self.end_progress()

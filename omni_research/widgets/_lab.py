@@ -16,6 +16,7 @@ from omni_research.exceptions import ConfigurationError, UnknownKindError
 from omni_research.widgets._base import (
     UNTUNED,
     WidgetBase,
+    chart_series,
     control_values,
     html_table,
     param_control,
@@ -80,6 +81,9 @@ class IndicatorLab(WidgetBase):
         expression, indicator, output, params, rule, threshold, horizon, symbol.
     result : dict
         :func:`omni_research.backtest.signal_stats` of the current choice (plain floats and ints).
+    price_chart : CandleChart
+        The bars with the indicator (its outputs, by label) and the signal's onsets as buy
+        markers; pan and zoom are exact at every level.
     """
 
     def __init__(
@@ -143,7 +147,7 @@ class IndicatorLab(WidgetBase):
                 self.message,
                 self.progress,
                 self.stats,
-                self.chart,
+                self.chart_box,
             ]
         )
         self.widget.add_class("omni-indicator-lab")
@@ -269,7 +273,7 @@ class IndicatorLab(WidgetBase):
     # -- computing -------------------------------------------------------------------------
     def recompute(self) -> None:
         """Compute the indicator, the statistics and the chart for the current controls."""
-        from omni_research.plotting import plot_candles
+        from omni_research.plotting._indicators import compute
 
         if self._indicator is None:
             return
@@ -295,14 +299,16 @@ class IndicatorLab(WidgetBase):
             onsets = signal_onsets(
                 bars, values, rule=self.rule.value, threshold=float(self.threshold.value)
             )
-            fig = plot_candles(
+            series, panels = chart_series(compute(bars, [(ind, params)]))
+            self.result = stats
+            self.stats.value = html_table(pl.DataFrame([stats]))
+            self.show_candles(
                 bars,
-                indicators=[(ind, control_values(self.param_controls))],
+                indicators=series,
+                panels=panels,
                 trades=onsets,
                 title=f"{self._canonical_expression()} · signal: {self.rule.value} "
                 f"· {onsets.height} onsets",
+                key=self.symbol.value,
             )
-            self.result = stats
-            self.stats.value = html_table(pl.DataFrame([stats]))
-            self.show_figure(fig)
         self.end_progress()

@@ -1,4 +1,5 @@
-"""QualityPanel: the data-quality report as a filterable table, with a jump to the chart."""
+"""QualityPanel: the data-quality report as a filterable table, with a jump (a zoom) to the
+finding on the interactive chart."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ class QualityPanel(WidgetBase):
     """Run the quality checks over a catalog's market datasets and browse the findings.
 
     Filters (dataset, symbol, severity, check) narrow the table and the timeline; choosing a
-    finding and pressing *Show on chart* draws that symbol's candles around it, the finding's
-    span shaded.
+    finding and pressing *Show on chart* zooms the interactive chart (:class:`CandleChart`) of
+    that symbol's bars to it, the finding's span shaded; from there the user pans and zooms
+    over the whole data.
 
     Parameters
     ----------
@@ -46,6 +48,9 @@ class QualityPanel(WidgetBase):
         chosen row's index in ``result``, or None).
     result : polars.DataFrame
         The findings that pass the filters, in table order.
+    price_chart : CandleChart or None
+        The chart of the last finding's symbol (``visible_range``, ``highlight``,
+        ``candles``).
     """
 
     def __init__(self, catalog: Any, *, datasets: list[str] | None = None) -> None:
@@ -80,7 +85,7 @@ class QualityPanel(WidgetBase):
                 self.table,
                 self.timeline,
                 w.HBox([self.finding, self.jump_button]),
-                self.chart,
+                self.chart_box,
             ]
         )
         self.widget.add_class("omni-quality-panel")
@@ -175,9 +180,8 @@ class QualityPanel(WidgetBase):
             self.timeline.value = figure_to_png(self.timeline_figure, dpi=80)
 
     def show_finding(self, index: int | None = None) -> None:
-        """Draw the candles of the finding's symbol around it, its span shaded."""
-        from omni_research.plotting import plot_candles
-
+        """Zoom the chart of the finding's symbol to it (an hour either side at least), its
+        span shaded; the symbol's bars are loaded once, then every jump is a zoom."""
         self.clear_message()
         with self.reporting():
             i = self.finding.value if index is None else index
@@ -187,34 +191,26 @@ class QualityPanel(WidgetBase):
                 self.finding.value = index
             row = self.result.row(i, named=True)
             first, last = row["first_timestamp"], row["last_timestamp"] or row["first_timestamp"]
-            if row.get("symbol") is None or first is None:
+            symbol = row.get("symbol")
+            if symbol is None or first is None:
                 raise ConfigurationError(f"finding #{i} has no symbol or time to show")
             pad = max(dt.timedelta(hours=1), (last - first) / 10)
             self.start_progress(2, "loading")
-            bars = self.catalog.load(
-                "ohlcv",
-                symbols=row["symbol"],
-                start=first - pad,
-                end=last + pad + dt.timedelta(minutes=1),
-            )
+            if self._chart_key != symbol:
+                bars = self.catalog.load("ohlcv", symbols=symbol)
+                if bars.height == 0:
+                    raise ConfigurationError(f"no ohlcv bars for {symbol} to show finding #{i}")
+                self.show_candles(bars.sort("timestamp"), title=str(symbol), key=symbol)
             self.step_progress()
-            if bars.height == 0:
-                raise ConfigurationError(
-                    f"no ohlcv bars for {row['symbol']} around {first:%Y-%m-%d %H:%M} UTC"
-                )
-            fig = plot_candles(
-                bars,
-                title=f"#{i} {row['check']} ({row['severity']}) · {row['symbol']} · "
-                f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC",
+            chart = self.price_chart
+            if chart is None:  # unreachable: built above or for this symbol before
+                raise ConfigurationError(f"no chart for {symbol}; press Show on chart again")
+            minute = dt.timedelta(minutes=1)
+            chart.title = (
+                f"#{i} {row['check']} ({row['severity']}) · {symbol} · "
+                f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC"
             )
-            from omni_research.plotting._common import to_mpl_dates
-
-            x = to_mpl_dates(pl.Series([first, last + dt.timedelta(minutes=1)]))
-            for ax in fig.axes:
-                ax.axvspan(
-                    float(x[0]), float(x[1]), color="#ffa726", alpha=0.25, gid="finding-span"
-                )
-            self.show_figure(fig)
+            chart.zoom(first - pad, last + pad + minute, highlight=(first, last + minute))
         self.end_progress()
 
 

@@ -84,8 +84,29 @@ def test_backtest_panel_run_equals_engine_on_hand_signal(
     assert table_rows(panel.trades.value) == min(30, trades.height)
     line = panel.figure.axes[0].get_lines()[0]
     np.testing.assert_allclose(line.get_ydata(), panel.result["equity"]["equity"].to_numpy())
-    buys = [c for c in panel.trades_figure.axes[0].collections if c.get_gid() == "trades-buy"]
-    assert buys and len(buys[0].get_offsets()) > 0
+    # the price chart marks every entry on its side and every exit on the opposite one
+    chart = panel.price_chart
+    assert chart is not None
+    long = trades["size"] > 0
+    closed = trades.filter(pl.col("exit_time").is_not_null())
+    want = pl.concat(
+        [
+            trades.select(
+                timestamp="entry_time",
+                price="entry_price",
+                side=pl.when(long).then(pl.lit("buy")).otherwise(pl.lit("sell")),
+            ),
+            closed.select(
+                timestamp="exit_time",
+                price="exit_price",
+                side=pl.when(pl.col("size") > 0).then(pl.lit("sell")).otherwise(pl.lit("buy")),
+            ),
+        ]
+    ).sort("timestamp", "side")
+    assert (want["side"] == "buy").sum() > 0
+    assert_frame_equal(chart.markers.sort("timestamp", "side"), want, check_dtypes=False)
+    assert chart.timeframe == "1h" and chart.candles.height == hourly.height == 72
+    np.testing.assert_array_equal(chart.candles["close"], hourly["close"])
 
 
 def test_backtest_panel_fee_and_short_controls_reach_the_engine(panel: BacktestPanel) -> None:

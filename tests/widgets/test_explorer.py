@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from omni_research.widgets import MarketExplorer
+from omni_research.widgets import CandleChart, MarketExplorer
 
 
 def _hand_resample(bars: pl.DataFrame, every: str) -> pl.DataFrame:
@@ -26,9 +26,9 @@ def _hand_resample(bars: pl.DataFrame, every: str) -> pl.DataFrame:
     )
 
 
-def _candles(fig: Any) -> int:
-    (coll,) = [c for c in fig.axes[0].collections if c.get_gid() == "candles"]
-    return len(coll.get_paths())
+def _chart(ex: MarketExplorer) -> CandleChart:
+    assert ex.price_chart is not None
+    return ex.price_chart
 
 
 def test_market_explorer_defaults_draw_the_whole_range_as_15m_candles(
@@ -42,16 +42,20 @@ def test_market_explorer_defaults_draw_the_whole_range_as_15m_candles(
     assert v["end"] == dt.datetime(2025, 1, 13, tzinfo=dt.UTC)
     hand = _hand_resample(btc_1m, "15m")
     assert ex.result is not None and ex.result.height == hand.height == 7 * 96
-    assert _candles(ex.figure) == hand.height
     np.testing.assert_allclose(ex.result["close"].to_numpy(), hand["close"].to_numpy())
-    assert ex.chart.value[:4] == b"\x89PNG"
+    # the chart shows the whole range, every 15m candle (672 <= 1500), exactly the hand's
+    chart = _chart(ex)
+    assert chart.visible_range == (v["start"], v["end"])
+    assert chart.timeframe == "15m" and chart.candles.height == hand.height
+    for c in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(chart.candles[c].to_numpy(), hand[c].to_numpy(), c)
 
 
 def test_market_explorer_indicator_slider_redraws_hand_sma(
     catalog: Any, btc_1m: pl.DataFrame
 ) -> None:
     ex = MarketExplorer(catalog, timeframe="1h")
-    before = ex.chart.value
+    assert _chart(ex).series == []
     ex.indicators.value = ("sma",)
     assert set(ex.param_controls) == {"sma"}
     ex.param_controls["sma"]["window"].value = 24
@@ -59,13 +63,25 @@ def test_market_explorer_indicator_slider_redraws_hand_sma(
     close = _hand_resample(btc_1m, "1h")["close"].to_numpy()
     hand = np.full(close.shape, np.nan)
     hand[23:] = np.convolve(close, np.ones(24) / 24, mode="valid")
-    (line,) = ex.figure.axes[0].get_lines()
-    np.testing.assert_allclose(line.get_ydata(), hand, rtol=1e-10, equal_nan=True)
+    chart = _chart(ex)
+    assert chart.series == [{"name": "sma(24)", "panel": "price"}]  # drawn over the candles
+    np.testing.assert_allclose(chart.candles["sma(24)"], hand, rtol=1e-10, equal_nan=True)
     np.testing.assert_allclose(ex.result["sma"].to_numpy(), hand, rtol=1e-10, equal_nan=True)
-    assert ex.chart.value != before
-    # A panel indicator adds its own axes under price and volume.
+    # A panel indicator gets its own panel under price and volume; the zoom is kept.
+    chart.zoom("2025-01-08", "2025-01-09")
     ex.indicators.value = ("sma", "macd")
-    assert [ax.get_ylabel() for ax in ex.figure.axes] == ["price", "volume", "macd"]
+    assert ex.price_chart is chart
+    assert {s["panel"] for s in chart.series} == {"price", "macd"}
+    assert [s["name"] for s in chart.series if s["panel"] == "macd"] == [
+        "macd(26, 12, 9) macd",
+        "macd(26, 12, 9) signal",
+        "macd(26, 12, 9) diff",
+    ]
+    assert chart.visible_range == (
+        dt.datetime(2025, 1, 8, tzinfo=dt.UTC),
+        dt.datetime(2025, 1, 9, tzinfo=dt.UTC),
+    )
+    assert chart.candles.height == 24
     assert ex.value["indicators"]["sma"] == {"window": 24}  # kept across reselection
 
 
@@ -81,7 +97,8 @@ def test_market_explorer_symbol_and_dates_change_the_data(catalog: Any) -> None:
     assert ex.result["symbol"].unique().to_list() == ["SOLUSDT"]
     # The outage (7 missing minutes from 13:00) leaves one 5m bucket empty: 287, not 288.
     assert ex.result.height == hand.height == 287
-    assert _candles(ex.figure) == 287
+    assert _chart(ex).candles.height == 287 and _chart(ex).timeframe == "5m"
+    assert _chart(ex).candles["timestamp"].to_list() == hand["timestamp"].to_list()
 
 
 @pytest.mark.parametrize(

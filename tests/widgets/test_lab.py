@@ -52,20 +52,33 @@ def test_indicator_lab_sma_price_above_stats_match_numpy(btc: pl.DataFrame, lazy
     close = btc["close"].to_numpy()
     ind = _sma(close, 30)
     _assert_stats(lab.result, _hand_stats(close, ind, close > np.nan_to_num(ind, nan=np.inf), 10))
-    (line,) = lab.figure.axes[0].get_lines()[:1]
-    assert line.get_label() == "sma(30)"
+    chart = lab.price_chart
+    assert chart is not None and chart.series == [{"name": "sma(30)", "panel": "price"}]
+    # 3000 one-minute bars: 3m candles (1000), each showing the sma at its last minute
+    assert chart.timeframe == "3m" and chart.candles.height == 1000
+    np.testing.assert_allclose(chart.candles["sma(30)"], ind[2::3], rtol=1e-10, equal_nan=True)
 
 
 def test_indicator_lab_slider_updates_expression_and_stats(btc: pl.DataFrame) -> None:
     lab = IndicatorLab(btc, expression="sma(window=30)")
-    png = lab.chart.value
+    chart = lab.price_chart
+    assert chart is not None
+    chart.zoom(btc["timestamp"][0], btc["timestamp"][500])
     lab.param_controls["window"].value = 45
     assert lab.expression.value == "sma(window=45)"
     lab.horizon.value = 5
     close = btc["close"].to_numpy()
     ind = _sma(close, 45)
     _assert_stats(lab.result, _hand_stats(close, ind, close > np.nan_to_num(ind, nan=np.inf), 5))
-    assert lab.chart.value != png
+    # the chart follows the slider, keeps the user's zoom, and marks the signal's onsets
+    assert lab.price_chart is chart and chart.series == [{"name": "sma(45)", "panel": "price"}]
+    assert chart.visible_range == (btc["timestamp"][0], btc["timestamp"][500])
+    assert chart.candles.height == 500 and chart.timeframe == "1m"
+    np.testing.assert_allclose(chart.candles["sma(45)"], ind[:500], rtol=1e-10, equal_nan=True)
+    above = close > np.nan_to_num(ind, nan=np.inf)
+    onsets = btc["timestamp"].to_numpy()[above & ~np.r_[False, above[:-1]]]
+    assert chart.markers["timestamp"].to_numpy().tolist() == onsets.tolist()
+    assert set(chart.markers["side"]) == {"buy"}
     assert lab.value["params"] == {"window": 45}
     # The stats table shows the same numbers.
     assert f"{lab.result['hit_rate']:.6g}" in lab.stats.value

@@ -7,7 +7,7 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib.dates as mdates
+import numpy as np
 import polars as pl
 import pytest
 
@@ -59,19 +59,20 @@ def test_quality_panel_finds_the_shipped_sol_outage_and_jumps_to_it(
     assert table_rows(panel.table.value) == 1
     panel.jump_button.click()
     assert panel.last_error is None
-    fig = panel.figure
-    (span,) = [p for p in fig.axes[0].patches if p.get_gid() == "finding-span"]
-    x0 = span.get_x()
-    assert x0 == pytest.approx(mdates.date2num(missing.min()))
-    assert x0 + span.get_width() == pytest.approx(
-        mdates.date2num(missing.max() + dt.timedelta(minutes=1))
-    )
-    # The chart window: an hour either side, and no candles inside the outage.
-    candles = next(c for c in fig.axes[0].collections if c.get_gid() == "candles")
+    chart = panel.price_chart
+    assert chart is not None
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    span = [(t - epoch) / dt.timedelta(milliseconds=1) for t in (missing.min(), missing.max())]
+    assert chart.highlight == [span[0], span[1] + 60_000]  # the finding's minutes, shaded
+    # The zoom: an hour either side, and no candles inside the outage.
     lo = missing.min() - dt.timedelta(hours=1)
     hi = missing.max() + dt.timedelta(hours=1, minutes=1)
+    assert chart.visible_range == (lo, hi)
     in_window = sol.filter(pl.col("timestamp").is_between(lo, hi, closed="left"))
-    assert len(candles.get_paths()) == in_window.height == 127 - 7
+    assert chart.timeframe == "1m"
+    assert chart.candles["timestamp"].to_list() == in_window["timestamp"].to_list()
+    assert chart.candles.height == in_window.height == 127 - 7
+    np.testing.assert_array_equal(chart.candles["low"], in_window["low"])
     panel.check.value = "(all)"
     panel.symbol.value = "(all)"
 
