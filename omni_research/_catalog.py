@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import polars as pl
 
-from omni_research import _guard, _layout
+from omni_research import _crypto, _guard, _layout
 from omni_research._manifest import Manifest, measure, read_manifest
 from omni_research._time import TimeRange, parse_range
 from omni_research._typing import KINDS, Tier
@@ -113,9 +113,10 @@ def _parquet_schema(path: Path) -> pl.Schema:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    encrypted = _crypto.read_encrypted_schema(path)  # None for a plain file
     with _guard.open_guarded(path) as handle:
         try:
-            arrow = pq.read_schema(handle)
+            arrow = encrypted if encrypted is not None else pq.read_schema(handle)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise DataFormatError(
                 f"{path}: unreadable Parquet ({exc}); the file is truncated, corrupt or not "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from omni_research import _guard
+from omni_research import _crypto, _guard
 from omni_research._layout import inside, relpath_problem
 from omni_research._typing import Tier
 from omni_research._writelock import write_lock
@@ -233,6 +233,8 @@ def _rows_in(data: bytes, path: Path) -> int:
 
     fmt = file_format(path)
     try:
+        if fmt == "parquet" and _crypto.is_encrypted(data):  # no key needed: the side file
+            return _crypto.recorded_rows(path, data)
         if fmt == "parquet":
             return int(pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows)
         if fmt == "jsonl":

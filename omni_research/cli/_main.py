@@ -11,11 +11,13 @@ from omni_research.cli import (
     _audit,
     _catalog,
     _download,
+    _encrypt,
     _import_bybit,
     _init_root,
     _make_test_data,
     _quality,
     _report,
+    _rotate_key,
     _sync,
     _validate,
     _verify,
@@ -34,6 +36,8 @@ COMMANDS: tuple[ModuleType, ...] = (
     _report,
     _audit,
     _sync,
+    _encrypt,
+    _rotate_key,
 )
 """The subcommand modules, in the order ``--help`` lists them. Each has ``NAME``, ``HELP``,
 ``configure(parser)`` (its arguments) and ``run(args) -> int`` (its exit code)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from omni_research import _guard
-from omni_research.exceptions import DataWriteError
+from omni_research.exceptions import ConfigurationError, DataWriteError
 
 
 @contextlib.contextmanager
@@ -94,9 +94,18 @@ def write_parquet_atomic(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path
     """Write ``df`` as zstd Parquet with page checksums, atomically.
 
     Page checksums let pyarrow detect flipped bytes inside a data page, which Polars
-    and pyarrow otherwise read back as wrong values without an error.
+    and pyarrow otherwise read back as wrong values without an error. When the file's root
+    encrypts its kind (the manifest's ``[encryption]`` table), it is written encrypted
+    (:mod:`omni_research._crypto`).
     """
     import pyarrow.parquet as pq
+
+    from omni_research import _crypto
+
+    # a kind the root's manifest lists under [encryption] is written encrypted, never plain
+    encrypted = _crypto.encrypt_for_path(df.to_arrow(), path)
+    if encrypted is not None:
+        return write_bytes_atomic(path, encrypted)
 
     def _write(tmp: Path) -> None:
         pq.write_table(
@@ -112,8 +121,20 @@ def write_parquet_atomic(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path
 
 
 def write_csv_atomic(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``df`` as CSV (gzip when the name ends in ``.gz``), atomically."""
+    """Write ``df`` as CSV (gzip when the name ends in ``.gz``), atomically.
+
+    A kind its root encrypts is refused (ConfigurationError): it is stored as encrypted
+    Parquet only (:func:`write_parquet_atomic`).
+    """
     import gzip
+
+    from omni_research import _crypto
+
+    if _crypto.key_for(path) is not None:
+        raise ConfigurationError(
+            f"{path}: its kind is encrypted in this data root ([encryption] in the manifest), "
+            "so it cannot be written as plain CSV; write it as Parquet (encrypted)"
+        )
 
     text = df.write_csv(datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ")
     data = text.encode("utf-8")

@@ -15,6 +15,7 @@ import zlib
 
 import polars as pl
 
+from omni_research import _crypto
 from omni_research._guard import read_guarded
 from omni_research._typing import FileFormat
 from omni_research.exceptions import DataFormatError, DataValidationError
@@ -71,9 +72,15 @@ def _read_parquet(data: bytes, source: str, kind: str, expected: pl.Schema) -> p
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # an encrypted file needs its key from the KMS (KeyAccessError), and GCM authenticates it
+    decrypted = _crypto.read_encrypted(source, data) if _crypto.is_encrypted(data) else None
     try:
         # Page checksums (written by the kit) catch flipped bytes inside data pages.
-        table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
+        table = (
+            decrypted
+            if decrypted is not None
+            else pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
+        )
         df = pl.from_arrow(table)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataFormatError(

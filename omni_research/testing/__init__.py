@@ -7,10 +7,11 @@ from omni_research._public import publish
 from omni_research.testing._datatest import DEFAULT_SEED, bybit_dump, make_test_data
 from omni_research.testing._fake_bybit import FakeBybit, make_instruments, make_open_interest
 from omni_research.testing._fake_providers import FakeCoinGecko, FakeNewsAPI, FakeX
+from omni_research.testing._kmip_server import KmipTestServer
 from omni_research.testing._market import SYMBOLS, bars_from_trades, make_market, make_ohlcv
 from omni_research.testing._trading import make_trading
 
-publish(__name__, FakeBybit, FakeCoinGecko, FakeNewsAPI, FakeX)
+publish(__name__, FakeBybit, FakeCoinGecko, FakeNewsAPI, FakeX, KmipTestServer)
 
 __all__ = [
     "DEFAULT_SEED",
@@ -19,6 +20,7 @@ __all__ = [
     "FakeCoinGecko",
     "FakeNewsAPI",
     "FakeX",
+    "KmipTestServer",
     "bars_from_trades",
     "bybit_dump",
     "make_instruments",
