@@ -8,13 +8,16 @@ import importlib
 from types import ModuleType
 
 from omni_research import schemas, testing
+from omni_research._at_rest import EncryptReport, RotateReport, encrypt_root, rotate_master_key
 from omni_research._catalog import Catalog, DataFile, Dataset, ReadRecord, open_catalog, read
+from omni_research._kms import KmipKms, LocalKeyFile, create_local_key
 from omni_research._public import publish
 from omni_research.exceptions import (
     AccessDeniedError,
     ConfigurationError,
     DataFormatError,
     DataValidationError,
+    KeyAccessError,
     OmniDataError,
     ProductionDataError,
     UnknownKindError,
@@ -24,6 +27,7 @@ from omni_research.schemas import validate
 __version__ = "0.1.0"
 
 publish(__name__, Catalog, DataFile, Dataset, ReadRecord)
+publish(__name__, EncryptReport, KmipKms, LocalKeyFile, RotateReport)
 
 # Subpackages that pull in heavy libraries (numba, matplotlib, ipywidgets, nbconvert) load on
 # first use, so that `import omni_research` stays fast for scripts.
@@ -57,13 +61,20 @@ __all__ = [
     "DataFormatError",
     "DataValidationError",
     "Dataset",
+    "EncryptReport",
+    "KeyAccessError",
+    "KmipKms",
+    "LocalKeyFile",
     "OmniDataError",
     "ProductionDataError",
     "ReadRecord",
+    "RotateReport",
     "UnknownKindError",
     "__version__",
     "backtest",
     "bars",
+    "create_local_key",
+    "encrypt_root",
     "indicators",
     "io",
     "open_catalog",
@@ -73,6 +84,7 @@ __all__ = [
     "quality",
     "read",
     "reports",
+    "rotate_master_key",
     "schemas",
     "testing",
     "validate",

@@ -11,6 +11,7 @@ import omni_research as omr
 from omni_research import _crypto, _manifest
 from omni_research._kms import create_local_key
 from omni_research.cli import main
+from omni_research.config import settings
 from omni_research.exceptions import DataWriteError
 
 from .conftest import PSEUDONYM_KEY, SENSITIVE, plain_frames, research_copy
@@ -59,6 +60,14 @@ def test_encrypt_cli_interrupted_then_rerun_encrypts_every_file_once(
     assert first.out.count("encrypted ") == 3
     assert (root / _manifest.JOURNAL_NAME).exists()  # the interrupted move is journaled
     monkeypatch.setattr(_manifest, "record_files", real)
+    # `verify --repair` needs no key: it records the moved encrypted file from its side file
+    kms_url = str(settings().kms)
+    monkeypatch.delenv("OMNI_KMS")
+    assert main(["verify", "--root", str(root), "--repair"]) == 0
+    repaired = capsys.readouterr().out
+    assert "recorded 1 file(s) from their data" in repaired and "all " in repaired
+    assert not (root / _manifest.JOURNAL_NAME).exists()
+    monkeypatch.setenv("OMNI_KMS", kms_url)
 
     assert main(["encrypt", "--root", str(root)]) == 0  # the key id is in the manifest now
     second = capsys.readouterr().out
