@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test lint typecheck pytest bench wheel lock clean
+.PHONY: install browser demo test lint typecheck pytest bench fuzz wheel lock clean
 
 # Debian's own python3 ships venv separately (python3-venv): install it when venv is missing.
 # The lock holds every extra ([all]: notebook and reports) and the dev tools, so `make demo` and
@@ -62,6 +62,13 @@ bench: install
 	$(BIN)/python benchmarks/bench_bars.py
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_sources.py
+	$(BIN)/python benchmarks/bench_object_store.py
+
+# A long fuzz of the readers and the manifest parser (the test command runs a short one):
+# mutated real files must end in a frame or the kit's own error. FUZZ_EXAMPLES=200000 for more.
+FUZZ_EXAMPLES ?= 20000
+fuzz: install
+	$(BIN)/python benchmarks/fuzz_readers.py --examples $(FUZZ_EXAMPLES)
 
 # The wheel users install (it ships data_test/ inside the package; see setup.py).
 wheel: install

@@ -42,6 +42,7 @@ from omni_research.config import settings
 from omni_research.exceptions import (
     AccessDeniedError,
     ConfigurationError,
+    KeyAccessError,
     MissingKeyError,
     ProductionDataError,
 )
@@ -82,7 +83,7 @@ def refusal_reason(exc: BaseException | None) -> Reason | None:
         return "guard"
     if isinstance(exc, AccessDeniedError):
         return "role"
-    if isinstance(exc, MissingKeyError):
+    if isinstance(exc, MissingKeyError | KeyAccessError):
         return "key"
     return None
 

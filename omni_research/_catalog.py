@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
-import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import polars as pl
 
-from omni_research import _crypto, _guard, _layout
-from omni_research._manifest import Manifest, measure, read_manifest
+from omni_research import _access, _audit, _crypto, _guard, _layout
+from omni_research._manifest import (
+    Manifest,
+    measure,
+    read_manifest,
+    read_remote_manifest,
+    rows_in,
+)
+from omni_research._store import ObjectStore, is_uri
 from omni_research._time import TimeRange, parse_range
 from omni_research._typing import KINDS, Tier
-from omni_research.config import data_test_root, settings
+from omni_research.config import MANIFEST_NAME, data_test_root, settings
 from omni_research.exceptions import (
     ConfigurationError,
     DataFormatError,
     DataValidationError,
     ProductionDataError,
+    StorageError,
     UnknownKindError,
 )
 from omni_research.io._readers import check_columns, file_format, parse_bytes, read_file
@@ -37,25 +43,29 @@ ROOT_FOLDERS = ("historical", "real_time", "test", "exports", "cache", "models",
 ACCOUNT_KINDS = ("orders", "fills", "positions", "pnl")
 _DIGITS = re.compile(r"(\d+)")
 DATA_TEST = data_test_root()
+_FETCHES = 8  # objects fetched from a bucket at once
 
 
 @dataclass(frozen=True, kw_only=True)
 class DataFile:
-    """One data file of a dataset, with the Hive partition values its path carries."""
+    """One data file of a dataset, with the Hive partition values its path carries.
 
-    path: Path
+    ``path`` is the local file, or the object's URI for a catalog in a bucket.
+    """
+
+    path: Path | str
     relpath: str
     partitions: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Dataset:
-    """A dataset: ``<area>/<kind>`` under a data root."""
+    """A dataset: ``<area>/<kind>`` under a data root (``path``: a folder or a URI)."""
 
     name: str
     kind: str
     area: str
-    path: Path
+    path: Path | str
     format: str
     files: tuple[DataFile, ...]
 
@@ -160,41 +170,20 @@ def _check_partitions(df: pl.DataFrame, f: DataFile) -> None:
             )
 
 
-class _AuditLine:
-    """One audit line per read: the log is opened before any data byte is read (a log that
-    cannot be written stops the read), and the line is written when the read ends."""
-
-    def __init__(self, catalog: Catalog | None, dataset: str, files: list[str], **where: Any):
-        self.catalog, self.dataset, self.files, self.where = catalog, dataset, files, where
-        self.rows = 0
-        self._handle: IO[str] | None = None
-
-    def __enter__(self) -> _AuditLine:
-        self._handle = _open_audit_log(self.catalog)
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._handle is not None
-        with self._handle:
-            entry = _audit_entry(self.catalog, self.dataset, self.files, self.rows, **self.where)
-            if exc is not None and not isinstance(exc, GeneratorExit):
-                entry["error"] = type(exc).__name__
-            self._handle.write(json.dumps(entry) + "\n")
-
-
 class Catalog:
     """The datasets of one data root (tier test or research), read lazily and validated.
 
     Use :func:`open_catalog` to make one.
     """
 
-    def __init__(self, root: Path, manifest: Manifest) -> None:
+    def __init__(
+        self, root: Path | str, manifest: Manifest, *, store: ObjectStore | None = None
+    ) -> None:
         self.root = root
+        # a catalog in a bucket reads through its store; a local one through the guard
+        self.store = store
+        self._log_root = root if isinstance(root, Path) else None
+        self._footers: dict[str, pl.Schema] = {}  # Parquet schemas of a bucket's objects
         self.manifest = manifest
         self.tier: Tier = manifest.tier
         self._datasets = self._discover()
@@ -209,9 +198,11 @@ class Catalog:
 
     # -- discovery -------------------------------------------------------------------------
     def _discover(self) -> dict[str, Dataset]:
+        if self.store is not None:
+            return self._discover_store(self.store)
         found: dict[str, Dataset] = {}
         for area in DATA_AREAS:
-            base = self.root / area
+            base = Path(self.root) / area
             if not base.is_dir():
                 continue
             for folder in sorted(p for p in base.iterdir() if p.is_dir()):
@@ -253,6 +244,45 @@ class Catalog:
                 raise DataFormatError(f"{self.root}: {exc}") from None
             out.append(DataFile(path=path, relpath=relpath, partitions=parts))
         return out
+
+    def _discover_store(self, store: ObjectStore) -> dict[str, Dataset]:
+        """The datasets of a root in a bucket, from one listing of its objects."""
+        folders: dict[tuple[str, str], list[DataFile]] = {}
+        for obj in store.list():
+            parts = obj.key.split("/")
+            if len(parts) < 3 or parts[0] not in DATA_AREAS or parts[1] not in KINDS:
+                continue
+            if parts[-1].startswith("."):
+                continue
+            try:
+                file_format(obj.key)
+            except DataFormatError:
+                continue
+            try:
+                partitions = _layout.parse("/".join(parts[2:]))
+            except ConfigurationError as exc:
+                raise DataFormatError(f"{store.uri}: {exc}") from None
+            folders.setdefault((parts[0], parts[1]), []).append(
+                DataFile(path=store.uri_of(obj.key), relpath=obj.key, partitions=partitions)
+            )
+        found: dict[str, Dataset] = {}
+        for (area, kind), files in sorted(folders.items()):
+            files.sort(key=lambda f: _natural_key(Path(f.relpath)))
+            formats = {file_format(f.relpath) for f in files}
+            if len(formats) > 1:
+                raise DataFormatError(
+                    f"{store.uri_of(f'{area}/{kind}')}: mixes file formats {sorted(formats)}; "
+                    "expected one format per dataset"
+                )
+            found[f"{area}/{kind}"] = Dataset(
+                name=f"{area}/{kind}",
+                kind=kind,
+                area=area,
+                path=store.uri_of(f"{area}/{kind}"),
+                format=formats.pop(),
+                files=tuple(files),
+            )
+        return found
 
     def datasets(self) -> pl.DataFrame:
         """One row per dataset: name, kind, tier, path, format, files, rows (from the manifest).
@@ -323,7 +353,9 @@ class Catalog:
     ) -> list[DataFile]:
         """The files a read needs after partition pruning (the others are never opened)."""
         span = parse_range(start, end, where=f"Catalog.files({kind!r})")
-        return self._prune(self.dataset(kind), _symbols(symbols), span, timeframe)
+        ds = self.dataset(kind)
+        self._reader(ds)
+        return self._prune(ds, _symbols(symbols), span, timeframe)
 
     @staticmethod
     def _prune(
@@ -377,29 +409,38 @@ class Catalog:
     ) -> tuple[pl.LazyFrame, Dataset, list[DataFile]]:
         """:meth:`scan`, also returning the dataset and the pruned files (for :meth:`load`)."""
         ds = self.dataset(kind)
-        _guard.check_path(ds.path)
-        _open_audit_log(self).close()  # a read that cannot be audited stops before any byte
-        wanted = _symbols(symbols)
-        span = parse_range(start, end, where=f"Catalog.scan({kind!r})")
-        chosen = self._prune(ds, wanted, span, timeframe)
-        expected = polars_schema(ds.kind)
-        if ds.format == "parquet":
-            for f in chosen:
-                check_columns(_parquet_schema(f.path), expected, ds.kind, source=str(f.path))
-        else:
-            for f in chosen:
-                _guard.check_path(f.path)
-        frame = self._source(ds, chosen, expected)
-        frame = frame.filter(*self._predicates(ds.kind, wanted, span, timeframe))
-        if self.tier == "research" and ds.kind in ACCOUNT_KINDS:
-            frame = frame.with_columns(_pseudonymise("account_id"))
+        user = self._reader(ds)  # roles first: a refused kind has no byte read
+        with _audit.refusals(self.root, tier=self.tier, dataset=ds.name, kind=ds.kind):
+            self._check(ds.path)
+            _audit.open_log(self._log_root).close()  # a read that cannot be audited stops here
+            wanted = _symbols(symbols)
+            span = parse_range(start, end, where=f"Catalog.scan({kind!r})")
+            chosen = self._prune(ds, wanted, span, timeframe)
+            expected = polars_schema(ds.kind)
+            if ds.format == "parquet":
+                for f, schema in zip(chosen, self._schemas(chosen), strict=True):
+                    check_columns(schema, expected, ds.kind, source=str(f.path))
+            else:
+                for f in chosen:
+                    self._check(f.path)
+            frame = self._source(ds, chosen, expected, user)
+            frame = frame.filter(*self._predicates(ds.kind, wanted, span, timeframe))
+            if self.tier == "research" and ds.kind in ACCOUNT_KINDS:
+                frame = frame.with_columns(_pseudonymise("account_id"))
         filters = dict(
             symbols=_lineage_symbols(symbols, wanted), start=start, end=end, timeframe=timeframe
         )
         self._remember(ds, chosen, None, filters)
         return frame, ds, chosen
 
-    def _source(self, ds: Dataset, chosen: list[DataFile], expected: pl.Schema) -> pl.LazyFrame:
+    def _reader(self, ds: Dataset) -> str:
+        """Who reads ``ds``; AccessDeniedError (audited) unless the root's roles allow it."""
+        with _audit.refusals(self.root, tier=self.tier, dataset=ds.name, kind=ds.kind):
+            return _access.check_read(self.manifest, ds.kind, root=self.root).user
+
+    def _source(
+        self, ds: Dataset, chosen: list[DataFile], expected: pl.Schema, user: str
+    ) -> pl.LazyFrame:
         """A lazy scan whose reads happen at collect time, each one guarded and checked."""
         from polars.io.plugins import register_io_source
 
@@ -409,11 +450,18 @@ class Catalog:
             n_rows: int | None,
             _batch_size: int | None,
         ) -> Iterator[pl.DataFrame]:
-            with _AuditLine(self, ds.name, [f.relpath for f in chosen]) as line:
-                for f in chosen:
+            with _audit.ReadAudit(
+                root=self.root,
+                tier=self.tier,
+                dataset=ds.name,
+                kind=ds.kind,
+                files=[f.relpath for f in chosen],
+                user=user,
+                log_root=self._log_root,
+            ) as line:
+                for df in self._checked_frames(ds, chosen, expected):
                     if n_rows is not None and line.rows >= n_rows:
                         break
-                    df = self._read_checked(ds, f, expected)
                     if predicate is not None:
                         df = df.filter(predicate)
                     if with_columns is not None:
@@ -432,7 +480,7 @@ class Catalog:
 
     def _read_checked(self, ds: Dataset, f: DataFile, expected: pl.Schema) -> pl.DataFrame:
         """One file through the guard, checked against the manifest and its partitions."""
-        data = _guard.read_guarded(f.path)
+        data = self._bytes(f)
         record = self.manifest.files.get(f.relpath)
         if record is not None and hashlib.sha256(data).hexdigest() != record.sha256:
             raise DataFormatError(
@@ -447,6 +495,68 @@ class Catalog:
             )
         _check_partitions(df, f)
         return df
+
+    # -- local folder or bucket ---------------------------------------------------------------
+    def _check(self, path: Path | str) -> None:
+        """The guard on a file or folder of this root (a path, or an object's URI)."""
+        if self.store is not None:
+            _guard.check_uri(str(path))
+        else:
+            _guard.check_path(path)
+
+    def _bytes(self, f: DataFile) -> bytes:
+        """The bytes of one file, read once after the guard (locally: the checked file)."""
+        if self.store is not None:
+            return self.store.get(f.relpath)
+        return _guard.read_guarded(f.path)
+
+    def _schemas(self, chosen: list[DataFile]) -> list[pl.Schema]:
+        """The Parquet footers' schemas (from a bucket: ranged reads, several at a time)."""
+        store = self.store
+        if store is None:
+            return [_parquet_schema(Path(f.path)) for f in chosen]
+        # an object's footer is read once per catalog: the manifest is fixed at open, and
+        # an object replaced since fails its sha256 check at collect time anyway
+        todo = [f for f in chosen if f.relpath not in self._footers]
+        with ThreadPoolExecutor(max_workers=_FETCHES) as pool:
+            for f, schema in zip(
+                todo, pool.map(lambda f: _remote_parquet_schema(store, f), todo), strict=True
+            ):
+                self._footers[f.relpath] = schema
+        return [self._footers[f.relpath] for f in chosen]
+
+    def _checked_frames(
+        self, ds: Dataset, chosen: list[DataFile], expected: pl.Schema
+    ) -> Iterator[pl.DataFrame]:
+        """:meth:`_read_checked` of each file, in order. From a bucket, the next few files
+        are fetched and checked while one is consumed; a read that stops early (``head``,
+        an error) cancels the rest."""
+        if self.store is None:
+            for f in chosen:
+                yield self._read_checked(ds, f, expected)
+            return
+        pool = ThreadPoolExecutor(max_workers=_FETCHES)
+        try:
+            pending: list[Future[pl.DataFrame]] = []
+            queue = iter(chosen)
+            for f in queue:
+                pending.append(pool.submit(self._read_checked, ds, f, expected))
+                if len(pending) >= _FETCHES:
+                    break
+            while pending:
+                df = pending.pop(0).result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.append(pool.submit(self._read_checked, ds, nxt, expected))
+                yield df
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_file(self, f: DataFile, kind: str) -> pl.DataFrame:
+        """One file as ``kind`` (exact columns and dtypes), not checked against the manifest."""
+        if self.store is None:
+            return read_file(f.path, kind)
+        return parse_bytes(self._bytes(f), str(f.path), kind, polars_schema(kind))
 
     def _predicates(
         self, kind: str, wanted: tuple[str, ...] | None, span: TimeRange, timeframe: str | None
@@ -519,7 +629,7 @@ class Catalog:
         messages, cases = [], []
         for f in chosen:
             try:
-                validate(read_file(f.path, ds.kind), ds.kind, source=str(f.path))
+                validate(self._read_file(f, ds.kind), ds.kind, source=str(f.path))
             except DataValidationError as exc:
                 messages.append(str(exc))
                 cases.append(exc.failure_cases.with_columns(file=pl.lit(f.relpath)))
@@ -563,6 +673,8 @@ class Catalog:
         and ``refused: ...`` when the guard refuses a file (a symlink into production, say):
         nothing is hashed before the guard has passed it.
         """
+        if self.store is not None:
+            return self._verify_store(self.store)
         rows: list[tuple[str, str, str]] = []
         recorded = dict(self.manifest.files)
         for ds in self._datasets.values():
@@ -571,15 +683,72 @@ class Catalog:
                 if record is None:
                     rows.append((f.relpath, "not in manifest", ""))
                 else:
-                    rows += _file_problems(f.path, f.relpath, record.sha256, record.rows)
+                    rows += _file_problems(Path(f.path), f.relpath, record.sha256, record.rows)
         for name, record in recorded.items():
-            path = self.root / name  # read_manifest proved name a plain relative path
+            path = Path(self.root) / name  # read_manifest proved name a plain relative path
             if not os.path.lexists(path):
                 rows.append((name, "missing", record.sha256))
             else:
                 rows += _file_problems(path, name, record.sha256, record.rows)
         schema = {"file": pl.String, "problem": pl.String, "expected_sha256": pl.String}
         return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def _verify_store(self, store: ObjectStore) -> pl.DataFrame:
+        """:meth:`verify` of a root in a bucket: every object listed and recorded is hashed."""
+        listed = {o.key for o in store.list()}
+        rows: list[tuple[str, str, str]] = []
+        known = {f.relpath for ds in self._datasets.values() for f in ds.files}
+        unrecorded = sorted(known - self.manifest.files.keys())
+        rows += [(name, "not in manifest", "") for name in unrecorded]
+        present = [n for n in sorted(self.manifest.files) if n in listed]
+        rows += [
+            (n, "missing", self.manifest.files[n].sha256)
+            for n in sorted(self.manifest.files)
+            if n not in listed
+        ]
+
+        def problems(name: str) -> list[tuple[str, str, str]]:
+            record = self.manifest.files[name]
+            try:
+                data = store.get(name)
+                if hashlib.sha256(data).hexdigest() != record.sha256:
+                    return [(name, "sha256 mismatch", record.sha256)]
+                counted = rows_in(data, store.uri_of(name))
+            except ProductionDataError as exc:
+                return [(name, f"refused: {exc}", record.sha256)]
+            except DataFormatError as exc:
+                return [(name, f"unreadable: {exc}", record.sha256)]
+            if counted != record.rows:
+                problem = f"rows mismatch: manifest {record.rows}, file {counted}"
+                return [(name, problem, record.sha256)]
+            return []
+
+        with ThreadPoolExecutor(max_workers=_FETCHES) as pool:
+            for found in pool.map(problems, present):
+                rows += found
+        rows.sort(key=lambda r: r[0])
+        schema = {"file": pl.String, "problem": pl.String, "expected_sha256": pl.String}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _remote_parquet_schema(store: ObjectStore, f: DataFile) -> pl.Schema:
+    """The columns of a Parquet object, from its footer (ranged reads through the store)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with store.open_reader(f.relpath) as handle:
+        try:
+            arrow = pq.read_schema(handle)
+        except StorageError:
+            raise
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise DataFormatError(
+                f"{f.path}: unreadable Parquet ({exc}); the object is truncated, corrupt or "
+                "not Parquet. Publish it again from its source root (omni-research sync)"
+            ) from exc
+    empty = pl.from_arrow(arrow.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return empty.schema
 
 
 def _file_problems(path: Path, name: str, sha256: str, rows: int) -> list[tuple[str, str, str]]:
@@ -613,58 +782,26 @@ def _pseudonymise(column: str) -> pl.Expr:
     return pl.col(column).map_batches(_hash, return_dtype=pl.String)
 
 
-def _open_audit_log(catalog: Catalog | None) -> IO[str]:
-    """Open the audit log for appending, or raise before anything is read."""
-    log = settings().audit_log
-    if catalog is not None and log.resolve().is_relative_to(catalog.root):
-        raise ConfigurationError(
-            f"audit log {log} lies inside the data root {catalog.root}; expected it outside "
-            "every data root (set OMNI_AUDIT_LOG to a path elsewhere)"
-        )
-    try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        return open(log, "a", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(
-            f"audit log {log} cannot be written ({exc.strerror or exc}); every read is "
-            "audited, so nothing was read. Set OMNI_AUDIT_LOG to a writable file outside "
-            "every data root"
-        ) from exc
-
-
-def _audit_entry(
-    catalog: Catalog | None,
-    dataset: str,
-    files: list[str],
-    rows: int,
+def open_catalog(
+    root: str | os.PathLike[str] | None = None,
     *,
-    root: Path | None = None,
-    tier: str | None = None,
-) -> dict[str, Any]:
-    base = catalog.root if catalog is not None else root
-    return {
-        "user": _user(),
-        "time": dt.datetime.now(dt.UTC).isoformat(),
-        "root": str(base) if base is not None else None,
-        "tier": catalog.tier if catalog is not None else tier,
-        "dataset": dataset,
-        "files": files,
-        "rows": rows,
-    }
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-
-
-def open_catalog(root: str | os.PathLike[str] | None = None) -> Catalog:
+    storage_options: Mapping[str, object] | None = None,
+) -> Catalog:
     """Open the data root at ``root`` (``None``: the shipped ``data_test/``).
 
-    The production guard runs first: a production-tier root, a ``real_time/`` folder or a
-    path under ``OMNI_PRODUCTION_PATHS`` raises ProductionDataError before anything is read.
+    ``root`` may be a local folder or a root in object storage (``s3://bucket/prefix``,
+    ``gs://``, ``az://`` and their aliases ``s3a://``, ``gcs://``, ``abfss://``). A bucket
+    root reads with credentials from ``storage_options`` (Polars' names:
+    ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_endpoint_url``, ``aws_region``,
+    ``aws_allow_http``, ...) or from the standard environment (``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ...). Scans, loads and
+    :meth:`Catalog.verify` then fetch each object once, check its sha256 and row count
+    against the manifest, and parse the checked bytes; a store failure (a wrong credential,
+    a missing bucket, a dropped connection) raises StorageError naming the URI.
+
+    The production guard runs first: a production-tier root (a manifest with tier production
+    at the root or above it), a ``real_time/`` folder or a path under
+    ``OMNI_PRODUCTION_PATHS`` raises ProductionDataError before anything is read.
 
     Examples
     --------
@@ -673,12 +810,26 @@ def open_catalog(root: str | os.PathLike[str] | None = None) -> Catalog:
     >>> catalog.tier
     'test'
     """
+    if isinstance(root, str) and is_uri(root):
+        with _audit.refusals(root):  # a refused root is audited too
+            store = ObjectStore(root, storage_options=storage_options)
+            store.check_tiers()
+            manifest = read_remote_manifest(store)[0]
+            if manifest.tier == "production":  # pragma: no cover - check_tiers refused it
+                raise ProductionDataError(f"refused to read {root}: tier production")
+            return Catalog(store.uri, manifest, store=store)
+    if storage_options is not None:
+        raise ConfigurationError(
+            f"storage_options given for the local root {root!r}; they apply to object "
+            "storage only (s3://, gs://, az://)"
+        )
     path = Path(root) if root is not None else DATA_TEST
-    resolved = _guard.check_path(path)
-    if not resolved.is_dir():
-        raise ConfigurationError(f"data root {path} does not exist or is not a folder")
-    _guard.root_tier(resolved)
-    return Catalog(resolved, read_manifest(resolved))
+    with _audit.refusals(path):  # a refused root is audited too
+        resolved = _guard.check_path(path)
+        if not resolved.is_dir():
+            raise ConfigurationError(f"data root {path} does not exist or is not a folder")
+        _guard.root_tier(resolved)
+        return Catalog(resolved, read_manifest(resolved))
 
 
 def read(path: str | os.PathLike[str], kind: str) -> pl.DataFrame:
@@ -695,12 +846,35 @@ def read(path: str | os.PathLike[str], kind: str) -> pl.DataFrame:
     >>> omr.read(f, "funding").columns
     ['timestamp', 'symbol', 'funding_rate', 'mark_price']
     """
-    real = _guard.check_path(path)
-    tier = _guard.nearest_tier(real)
-    with _AuditLine(None, kind, [str(real)], root=real.parent, tier=tier) as line:
+    with _audit.refusals(path, kind=kind):
+        real = _guard.check_path(path)
+        tier = _guard.nearest_tier(real)
+        user = _file_reader(real, kind)
+    with _audit.ReadAudit(
+        root=real.parent, tier=tier, dataset=None, kind=kind, files=[str(real)], user=user
+    ) as line:
         df = read_file(real, kind)
         validate(df, kind, source=os.fspath(path))
         if kind in ACCOUNT_KINDS and tier == "research":
             df = df.with_columns(_pseudonymise("account_id"))
         line.rows = df.height
     return df
+
+
+def _file_reader(real: Path, kind: str) -> str | None:
+    """Who reads the file ``real`` as ``kind``: the roles of its nearest root must allow
+    ``kind`` and the kind of the dataset folder it lies in (``<area>/<kind>/...``)."""
+    folder = real.parent
+    while not (folder / MANIFEST_NAME).is_file():
+        if folder.parent == folder:
+            return None  # not inside a data root: no access table applies
+        folder = folder.parent
+    manifest = read_manifest(folder)
+    parts = real.relative_to(folder).parts
+    kinds = [kind]
+    if len(parts) > 2 and parts[0] in DATA_AREAS and parts[1] in KINDS and parts[1] != kind:
+        kinds.append(parts[1])
+    user = None
+    for each in kinds:
+        user = _access.check_read(manifest, each, root=folder).user
+    return user

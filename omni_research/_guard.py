@@ -141,7 +141,7 @@ def _read_tier(manifest: str, _mtime: int, _size: int) -> Tier:
     try:
         with open(manifest, "rb") as handle:
             tier = tomllib.load(handle).get("tier")
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigurationError(
             f"manifest {manifest} is unreadable ({exc}); expected TOML with "
             'tier = "test" | "research" | "production"; fix or remove it'
@@ -199,7 +199,7 @@ def manifest_tier(raw: bytes, where: str) -> Tier:
     """The tier an ``omni-data.toml``'s bytes declare (``where`` names it in errors)."""
     try:
         tier = tomllib.loads(raw.decode("utf-8")).get("tier")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigurationError(
             f"manifest {where} is unreadable ({exc}); expected TOML with "
             'tier = "test" | "research" | "production"; fix or remove it'

@@ -12,15 +12,18 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omni_research import _crypto, _guard
 from omni_research._layout import inside, relpath_problem
 from omni_research._typing import Tier
 from omni_research._writelock import write_lock
 from omni_research.config import MANIFEST_NAME, SCHEMA_VERSION
-from omni_research.exceptions import ConfigurationError, DataFormatError
+from omni_research.exceptions import ConfigurationError, DataFormatError, WriteConflictError
 from omni_research.io._atomic import write_text_atomic
+
+if TYPE_CHECKING:
+    from omni_research._store import ObjectStore
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
@@ -86,11 +89,24 @@ def read_manifest(root: str | os.PathLike[str]) -> Manifest:
             'declaring tier = "test" or "research"'
         )
     try:
-        data = tomllib.loads(_guard.read_guarded(path).decode("utf-8"))
+        raw = _guard.read_guarded(path)
     except DataFormatError as exc:
         raise ConfigurationError(f"{path}: unreadable manifest ({exc})") from exc
+    return parse_manifest(raw, path)
+
+
+def parse_manifest(raw: bytes, path: Path | str) -> Manifest:
+    """The manifest in ``raw`` (the bytes of an ``omni-data.toml``), checked as
+    :func:`read_manifest` checks it; ``path`` (a file or an object's URI) names it in errors."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ConfigurationError(f"{path}: unreadable manifest ({exc})") from exc
+    except RecursionError:  # arrays nested deeper than the parser's stack (found by fuzzing)
+        raise ConfigurationError(
+            f"{path}: unreadable manifest (values nested too deeply); expected the flat "
+            "tables the kit writes"
+        ) from None
     tier = data.pop("tier", None)
     if tier not in ("test", "research", "production"):
         raise ConfigurationError(f"{path}: tier is {tier!r}; expected test, research or production")
@@ -106,7 +122,7 @@ def read_manifest(root: str | os.PathLike[str]) -> Manifest:
     return Manifest(tier=tier, schema_version=version, meta=data, files=files, tables=tables)
 
 
-def _check_version(path: Path, value: object) -> str:
+def _check_version(path: Path | str, value: object) -> str:
     text = (
         str(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else ""
     )
@@ -124,7 +140,7 @@ def _check_version(path: Path, value: object) -> str:
     return text
 
 
-def _check_entry(path: Path, name: str, record: object) -> FileRecord:
+def _check_entry(path: Path | str, name: str, record: object) -> FileRecord:
     where = f"{path}: file entry {name!r}"
     problem = relpath_problem(name)
     if problem:
@@ -183,6 +199,13 @@ def write_manifest(root: str | os.PathLike[str], manifest: Manifest) -> Path:
     """
     _guard.check_path(root)
     target = Path(root) / MANIFEST_NAME
+    return write_text_atomic(target, manifest_text(manifest, target))
+
+
+def manifest_text(manifest: Manifest, path: Path | str) -> str:
+    """The TOML text of ``manifest``, files sorted by path, every entry checked as
+    :func:`read_manifest` checks it (``path`` names the target in errors)."""
+    target = path
     _check_version(target, manifest.schema_version)
     for name, record in manifest.files.items():
         _check_entry(target, name, {"sha256": record.sha256, "rows": record.rows})
@@ -202,7 +225,79 @@ def write_manifest(root: str | os.PathLike[str], manifest: Manifest) -> Path:
             f'sha256 = "{record.sha256}"',
             f"rows = {record.rows}",
         ]
-    return write_text_atomic(target, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def rows_in(data: bytes, path: Path | str) -> int:
+    """Rows of a data file from its bytes (``path``'s suffix tells the format).
+
+    Raises
+    ------
+    DataFormatError
+        If the bytes cannot be parsed (naming ``path``).
+    """
+    return _rows_in(data, path)
+
+
+# --------------------------------------------------------------------------- in a bucket
+
+
+def read_remote_manifest(store: ObjectStore) -> tuple[Manifest, str | None]:
+    """The manifest of a root in a bucket and its version (entity tag) for a conditional
+    rewrite with :func:`write_remote_manifest`.
+
+    Raises
+    ------
+    ConfigurationError
+        If the root has no manifest or it is malformed (as :func:`read_manifest`).
+    StorageError
+        If the store refuses or fails (credentials, bucket, connection).
+    """
+    where = store.uri_of(MANIFEST_NAME)
+    got = store.get_versioned(MANIFEST_NAME)
+    if got is None:
+        raise ConfigurationError(
+            f"{store.uri} is not a data root: {where} is missing; expected a manifest "
+            'declaring tier = "test" or "research" (publish a root with `omni-research sync`)'
+        )
+    return parse_manifest(got[0], where), got[1]
+
+
+def write_remote_manifest(store: ObjectStore, manifest: Manifest, *, e_tag: str | None) -> None:
+    """Write a bucket root's manifest in one conditional PUT: only over the version ``e_tag``
+    that was read (``None``: only if there is none yet). Write the data objects first.
+
+    Raises
+    ------
+    WriteConflictError
+        If another writer replaced (or created) the manifest since it was read: nothing was
+        written; re-read it, merge, retry (:func:`record_remote` does).
+    """
+    text = manifest_text(manifest, store.uri_of(MANIFEST_NAME))
+    store.put_if(MANIFEST_NAME, text.encode("utf-8"), e_tag=e_tag)
+
+
+def record_remote(
+    store: ObjectStore, records: dict[str, FileRecord], *, retries: int = 5
+) -> Manifest:
+    """Add ``records`` (objects already written) to a bucket root's manifest.
+
+    Read, merge, conditional write; when another writer won in between, read its manifest
+    again and merge again (``retries`` times), so neither writer's files are lost.
+    """
+    for name, record in records.items():
+        _check_entry(store.uri_of(MANIFEST_NAME), name, dataclasses.asdict(record))
+    for attempt in range(retries + 1):
+        manifest, tag = read_remote_manifest(store)
+        updated = dataclasses.replace(manifest, files={**manifest.files, **records})
+        try:
+            write_remote_manifest(store, updated, e_tag=tag)
+        except WriteConflictError:
+            if attempt == retries:
+                raise
+            continue
+        return updated
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def count_rows(path: Path) -> int:
@@ -222,7 +317,7 @@ def measure(path: Path) -> FileRecord:
     return FileRecord(sha256=hashlib.sha256(data).hexdigest(), rows=_rows_in(data, path))
 
 
-def _rows_in(data: bytes, path: Path) -> int:
+def _rows_in(data: bytes, path: Path | str) -> int:
     import gzip
     import zlib
 
@@ -243,7 +338,16 @@ def _rows_in(data: bytes, path: Path) -> int:
             loaded = json.loads(data.decode("utf-8"))
             return len(loaded if isinstance(loaded, list) else loaded.get("records", []))
         text = (gzip.decompress(data) if fmt == "csv.gz" else data).decode("utf-8")
-    except (OSError, EOFError, ValueError, AttributeError, zlib.error, pa.ArrowException) as exc:
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        AttributeError,
+        TypeError,  # {"records": 5}: len() of a number
+        RecursionError,  # deeply nested JSON (found by fuzzing)
+        zlib.error,
+        pa.ArrowException,
+    ) as exc:
         raise DataFormatError(
             f"{path}: cannot count its rows ({exc}); expected a complete {fmt} file"
         ) from exc

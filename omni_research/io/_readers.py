@@ -81,8 +81,10 @@ def _read_parquet(data: bytes, source: str, kind: str, expected: pl.Schema) -> p
             if decrypted is not None
             else pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
         )
-        df = pl.from_arrow(table)
-    except (pa.ArrowException, OSError, ValueError) as exc:
+        # the kit needs no key-value metadata, and Polars panics on keys that are not UTF-8
+        # (found by fuzzing: one flipped byte in "ARROW:schema")
+        df = pl.from_arrow(table.replace_schema_metadata(None))
+    except (pa.ArrowException, OSError, ValueError, pl.exceptions.PanicException) as exc:
         raise DataFormatError(
             f"{source}: unreadable Parquet ({exc}); the file is truncated, corrupt or not "
             "Parquet. Restore it from the source or re-run the export that wrote it"
@@ -180,6 +182,11 @@ def _read_json_text(source: str, text: str, *, lines: bool) -> pl.DataFrame:
                     f"{source}: line {number}: malformed JSON ({exc.msg} at column {exc.colno}); "
                     "expected one JSON object per line"
                 ) from exc
+            except RecursionError:  # nesting deeper than the parser's stack (found by fuzzing)
+                raise DataFormatError(
+                    f"{source}: line {number}: JSON nested too deeply; expected one flat JSON "
+                    "object per line"
+                ) from None
             if not isinstance(record, dict):
                 raise DataFormatError(
                     f"{source}: line {number} is a JSON {type(record).__name__}, not an object; "
@@ -192,6 +199,10 @@ def _read_json_text(source: str, text: str, *, lines: bool) -> pl.DataFrame:
             records = loaded if isinstance(loaded, list) else loaded.get("records")
         except (json.JSONDecodeError, AttributeError) as exc:
             raise DataFormatError(f"{source}: malformed JSON ({exc})") from exc
+        except RecursionError:  # nesting deeper than the parser's stack (found by fuzzing)
+            raise DataFormatError(
+                f"{source}: JSON nested too deeply; expected an array of flat records"
+            ) from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataFormatError(
             f"{source}: expected a JSON array of records (or JSON lines, one object each)"
