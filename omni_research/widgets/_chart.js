@@ -2,7 +2,7 @@
 //
 // The browser owns the view: wheel zooms around the cursor, drag pans, keys +/-/arrows/Home.
 // Each change redraws the candles it has, rescaled, in the same animation frame; once per
-// frame (one request in flight at a time) it asks the kernel for the candles of the new range,
+// frame (at most two requests in flight) it asks the kernel for the candles of the new range,
 // which Python re-aggregates exactly (omni_research/_zoom.py) and sends as one float64 buffer.
 //
 // DOM contract (read by the browser tests): the root has class "omni-candle-chart", holds a
@@ -121,7 +121,8 @@ function render({ model, el }) {
   let hoverX = null;
   let drag = null;
   let seq = 0;
-  let inflight = null; // [seq, sentAt]
+  const inflight = new Map(); // seq -> time sent
+  const MAX_INFLIGHT = 2;
   let dirty = false;
   let pendingSince = null;
   const sentAt = new Map();
@@ -389,14 +390,20 @@ function render({ model, el }) {
   function frame() {
     raf = 0;
     draw();
-    // one request in flight; a lost answer (kernel busy, restarted) frees the slot after 3 s
-    if (dirty && (inflight === null || performance.now() - inflight[1] > 3000)) send();
+    if (dirty && canSend()) send();
+  }
+
+  function canSend() {
+    // a lost answer (kernel busy or restarted) frees its slot after 3 s
+    const now = performance.now();
+    for (const [k, t] of inflight) if (now - t > 3000) inflight.delete(k);
+    return inflight.size < MAX_INFLIGHT;
   }
 
   function send() {
     dirty = false;
     seq += 1;
-    inflight = [seq, performance.now()];
+    inflight.set(seq, performance.now());
     sentAt.set(seq, pendingSince ?? performance.now());
     pendingSince = null;
     model.send({ type: "zoom", start: view.s, end: view.e, seq, client });
@@ -487,7 +494,7 @@ function render({ model, el }) {
     };
     trades = f64(buffers && buffers[1]);
     const mine = msg.client === client;
-    if (mine && inflight && msg.seq === inflight[0]) inflight = null;
+    if (mine) inflight.delete(msg.seq);
     if (!mine) view = { s: msg.start, e: msg.end };
     const t0 = mine ? sentAt.get(msg.seq) : undefined;
     if (mine) sentAt.delete(msg.seq);
@@ -498,7 +505,7 @@ function render({ model, el }) {
     root.dataset.timeframe = msg.timeframe;
     if (t0 !== undefined) root.dataset.redrawMs = (performance.now() - t0).toFixed(2);
     status.textContent = `${msg.timeframe} · ${n} candles`;
-    if (dirty && inflight === null) send();
+    if (dirty && canSend()) send();
   }
 
   const redraw = () => schedule();
