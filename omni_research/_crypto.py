@@ -35,6 +35,8 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -358,7 +360,7 @@ def file_key(path: Path, data: bytes, *, kms: Kms | None = None) -> tuple[bytes,
     entry = entry_for(path, data)
     try:
         client = kms if kms is not None else kms_from_settings()
-        return client.unwrap(entry.wrapped, entry.key_id), entry
+        return _unwrap_cached(client, entry), entry
     except KeyAccessError as exc:
         raise KeyAccessError(
             f"{path}: encrypted under master key {entry.key_id!r}, which could not be used: {exc}"
@@ -368,6 +370,45 @@ def file_key(path: Path, data: bytes, *, kms: Kms | None = None) -> tuple[bytes,
             f"{path}: encrypted under master key {entry.key_id!r}, but the key management "
             f"service is misconfigured: {exc}"
         ) from None
+
+
+KEY_CACHE_SECONDS = 300.0
+"""How long an unwrapped file key from a remote KMS is kept in memory (pyarrow's own cache
+keeps keys 600 s): a scan's footer check and its read, and repeated loads, then cost one
+KMS round trip per file, not one per use. A revoked master key stops working in a running
+process after at most this long; :func:`forget_keys` drops every cached key at once."""
+_cache: dict[tuple[object, str, bytes], tuple[float, bytes]] = {}
+_cache_lock = threading.Lock()
+
+
+def forget_keys() -> None:
+    """Drop every unwrapped file key this process keeps (see :data:`KEY_CACHE_SECONDS`)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _unwrap_cached(kms: Kms, entry: KeyEntry) -> bytes:
+    """Unwrap through ``kms``, reusing a key it unwrapped within the cache lifetime.
+
+    Only KMS clients that ask for it are cached (a KMIP server is a network round trip; a
+    local key file is cheap, and its mode is checked again at every use). The cache key is
+    the client itself (server and client certificate), the master key id and the wrapped
+    bytes, so another identity never gets a key it could not unwrap itself.
+    """
+    if not getattr(kms, "cache_unwrapped", False):
+        return kms.unwrap(entry.wrapped, entry.key_id)
+    slot = (kms, entry.key_id, entry.wrapped)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(slot)
+    if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
+        return hit[1]
+    key = kms.unwrap(entry.wrapped, entry.key_id)
+    with _cache_lock:
+        for old in [k for k, (at, _key) in _cache.items() if now - at >= KEY_CACHE_SECONDS]:
+            del _cache[old]
+        _cache[slot] = (now, key)
+    return key
 
 
 def decrypt_table(

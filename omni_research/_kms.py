@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from urllib.parse import unquote, urlsplit
 
 from omni_research.config import MANIFEST_NAME, Settings, settings
@@ -273,6 +273,7 @@ class KmipKms:
     cert: Path
     key: Path
     timeout: float = 10.0
+    cache_unwrapped: ClassVar[bool] = True  # a network round trip: readers may cache keys
 
     @property
     def name(self) -> str:

@@ -270,3 +270,27 @@ def test_plain_csv_of_an_encrypted_kind_is_refused(with_kms: Encrypted, tmp_path
     target = root / "test/agent_metrics/more.parquet"
     write_parquet_atomic(frame, target)
     assert _crypto.is_encrypted(target.read_bytes())
+
+
+def test_a_scan_and_repeated_loads_unwrap_each_file_key_once(
+    with_kms: Encrypted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omni_research._kms import KmipKms
+
+    calls: list[str] = []
+    real = KmipKms.unwrap
+
+    def counting(self: KmipKms, wrapped: bytes, key_id: str) -> bytes:
+        calls.append(key_id)
+        return real(self, wrapped, key_id)
+
+    monkeypatch.setattr(KmipKms, "unwrap", counting)
+    _crypto.forget_keys()
+    catalog = omr.open_catalog(with_kms.root)
+    files = catalog.files("fills")
+    for _ in range(3):  # footer check at scan, read at collect, three times
+        assert catalog.load("fills").equals(with_kms.plain["fills"])
+    assert len(calls) == len(files)
+    _crypto.forget_keys()
+    catalog.load("fills")
+    assert len(calls) == 2 * len(files)  # forgotten: asked again
