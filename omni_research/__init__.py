@@ -12,6 +12,7 @@ from omni_research._at_rest import EncryptReport, RotateReport, encrypt_root, ro
 from omni_research._catalog import Catalog, DataFile, Dataset, ReadRecord, open_catalog, read
 from omni_research._kms import KmipKms, LocalKeyFile, create_local_key
 from omni_research._public import publish
+from omni_research._sync import SyncReport, sync
 from omni_research.exceptions import (
     AccessDeniedError,
     ConfigurationError,
@@ -20,13 +21,15 @@ from omni_research.exceptions import (
     KeyAccessError,
     OmniDataError,
     ProductionDataError,
+    StorageError,
     UnknownKindError,
+    WriteConflictError,
 )
 from omni_research.schemas import validate
 
 __version__ = "0.1.0"
 
-publish(__name__, Catalog, DataFile, Dataset, ReadRecord)
+publish(__name__, Catalog, DataFile, Dataset, ReadRecord, SyncReport)
 publish(__name__, EncryptReport, KmipKms, LocalKeyFile, RotateReport)
 
 # Subpackages that pull in heavy libraries (numba, matplotlib, ipywidgets, nbconvert) load on
@@ -69,7 +72,10 @@ __all__ = [
     "ProductionDataError",
     "ReadRecord",
     "RotateReport",
+    "StorageError",
+    "SyncReport",
     "UnknownKindError",
+    "WriteConflictError",
     "__version__",
     "backtest",
     "bars",
@@ -86,6 +92,7 @@ __all__ = [
     "reports",
     "rotate_master_key",
     "schemas",
+    "sync",
     "testing",
     "validate",
     "widgets",

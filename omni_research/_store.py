@@ -237,6 +237,8 @@ class ObjectStore:
                 "nothing was replaced. Re-read the manifest and retry the write"
             ) from None
         except FileNotFoundError as exc:
+            if "NoSuchBucket" in str(exc):
+                raise self._no_bucket(uri) from None
             raise MissingObjectError(
                 f"{uri}: no such object ({self._brief(exc)}); expected it under the root. "
                 "Run `omni-research verify` on the root, or sync it again"
@@ -244,14 +246,17 @@ class ObjectStore:
         except (obx.BaseError, OSError, RuntimeError) as exc:
             text = self._brief(exc)
             if "NoSuchBucket" in str(exc):
-                raise StorageError(
-                    f"{uri}: bucket {self.bucket!r} does not exist (or is not visible to "
-                    "these credentials); create it or fix the URI"
-                ) from None
+                raise self._no_bucket(uri) from None
             raise StorageError(
                 f"{uri}: could not {doing} ({text}); check that the store is reachable "
                 "(AWS_ENDPOINT_URL / storage_options) and retry"
             ) from None
+
+    def _no_bucket(self, uri: str) -> StorageError:
+        return StorageError(
+            f"{uri}: bucket {self.bucket!r} does not exist (or is not visible to these "
+            "credentials); create it or fix the URI"
+        )
 
     def _brief(self, exc: BaseException) -> str:
         """The first line of a store error, without secrets."""

@@ -9,9 +9,10 @@ from omni_research.testing._fake_bybit import FakeBybit, make_instruments, make_
 from omni_research.testing._fake_providers import FakeCoinGecko, FakeNewsAPI, FakeX
 from omni_research.testing._kmip_server import KmipTestServer
 from omni_research.testing._market import SYMBOLS, bars_from_trades, make_market, make_ohlcv
+from omni_research.testing._seaweed import SeaweedServer
 from omni_research.testing._trading import make_trading
 
-publish(__name__, FakeBybit, FakeCoinGecko, FakeNewsAPI, FakeX, KmipTestServer)
+publish(__name__, FakeBybit, FakeCoinGecko, FakeNewsAPI, FakeX, KmipTestServer, SeaweedServer)
 
 __all__ = [
     "DEFAULT_SEED",
@@ -21,6 +22,7 @@ __all__ = [
     "FakeNewsAPI",
     "FakeX",
     "KmipTestServer",
+    "SeaweedServer",
     "bars_from_trades",
     "bybit_dump",
     "make_instruments",

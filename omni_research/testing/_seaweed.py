@@ -245,7 +245,7 @@ class SeaweedServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:  # weed drains for ~10 s on SIGTERM; a test server holds nothing worth it
-                process.wait(timeout=2)
+                process.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
