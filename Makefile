@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_bars.py
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_sources.py
+	$(BIN)/python benchmarks/bench_chart.py --browser
 	$(BIN)/python benchmarks/bench_object_store.py
 
 # A long fuzz of the readers and the manifest parser (the test command runs a short one):
