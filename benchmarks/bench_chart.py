@@ -270,7 +270,9 @@ def main() -> None:
         )
     print(f"worst p95 kernel time: {worst:.2f} ms (goal for zoom -> redrawn: 150 ms)")
 
-    if args.browser:
+    if args.browser and not Path(CHROMIUM).exists():
+        print(f"\nJS redraw not timed: {CHROMIUM} is not installed (make browser)")
+    elif args.browser:
         print("\nJS redraw in headless Chromium (decode + draw), median of 20 per level")
         js = js_redraw(chart, messages)
         print(f"{'level':>5} {'JS ms':>7} {'kernel+JS ms':>12}")
