@@ -220,6 +220,12 @@ def sync(
         )
     if manifest.tier == "production":
         raise ProductionDataError(f"refused to sync {src.name}: its manifest declares production")
+    if manifest.tables.get("encryption"):
+        raise ConfigurationError(
+            f"{src.name} encrypts data at rest ([encryption] in its manifest), and the wrapped "
+            "keys of its files live in side files beside them that sync does not carry; "
+            "expected a plain root: sync a root without [encryption]"
+        )
     existing = dest.manifest()
     known = existing.files if existing is not None else {}
     if existing is not None and existing.tier != manifest.tier:

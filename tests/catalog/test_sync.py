@@ -11,7 +11,7 @@ from omni_research._manifest import read_manifest
 from omni_research._store import ObjectStore
 from omni_research._sync import sync
 from omni_research.config import MANIFEST_NAME
-from omni_research.exceptions import DataFormatError, ProductionDataError
+from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
 from omni_research.testing import SeaweedServer
 
 pytestmark = pytest.mark.xdist_group("objectstore")
@@ -98,3 +98,15 @@ def test_sync_refuses_a_production_end(
             sync(small_root, bucket_root, storage_options=seaweed.storage_options)
     assert not (tmp_path / "out").exists()
     assert {o.key for o in store.list()} == {MANIFEST_NAME}
+
+
+def test_sync_refuses_an_encrypted_root_rather_than_publish_unreadable_objects(
+    seaweed: SeaweedServer, bucket_root: str, small_root: Path
+) -> None:
+    manifest = small_root / MANIFEST_NAME
+    text = manifest.read_text()
+    manifest.write_text(text + '\n[encryption]\nkinds = ["fills"]\nkey_id = "k1"\n')
+    with pytest.raises(ConfigurationError, match=r"encrypts data at rest \(\[encryption\]"):
+        sync(small_root, bucket_root, storage_options=seaweed.storage_options)
+    store = ObjectStore(bucket_root, storage_options=seaweed.storage_options)
+    assert store.list() == []

@@ -36,3 +36,19 @@ def test_cli_sync_reads_credentials_from_the_environment(
     err = capsys.readouterr().err
     assert "StorageError" in err and "access denied" in err and "not-the-secret" not in err
     shutil.rmtree(small_root)
+
+
+def test_cli_verify_takes_a_bucket_root(
+    seaweed: SeaweedServer,
+    bucket_root: str,
+    small_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in seaweed.env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["sync", str(small_root), bucket_root, "--quiet"]) == 0
+    capsys.readouterr()
+    files = len(read_manifest(small_root).files)
+    assert main(["verify", "--root", bucket_root]) == 0
+    assert f"all {files} files match the manifest of {bucket_root}" in capsys.readouterr().out
