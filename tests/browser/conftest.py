@@ -1,9 +1,12 @@
-"""JupyterLab + headless Chromium fixtures for the real-browser widget test.
+"""JupyterLab + headless Chromium fixtures for the real-browser widget tests.
 
-``jupyter_lab`` starts JupyterLab on 127.0.0.1 (free port, random token) with temporary
-config/data/runtime/settings/workspace folders, a kernelspec pointing at this interpreter,
-and the news pop-up disabled; ``browser_page`` launches Debian's Chromium through Playwright.
-Both stop everything they started (terminate, wait, kill on timeout).
+``jupyter_lab`` starts JupyterLab once per module on 127.0.0.1 (free port, random token)
+with temporary config/data/runtime/settings/workspace folders, the news pop-up off, every
+notebook cell attached to the page (windowing off, so widgets scrolled out of view still
+render) and a ``python3`` kernelspec that runs this interpreter: the shipped notebooks name
+``python3``, so they run on the venv under test unchanged. ``browser`` launches Debian's
+Chromium through Playwright and ``page`` opens one tab, once per module. Each
+stops everything it started (terminate, wait, kill on timeout).
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-KERNEL_NAME = "omni-test"
+KERNEL_NAME = "python3"  # what the shipped notebooks' metadata names
 
 
 @dataclass(frozen=True)
@@ -77,15 +79,23 @@ def _stop(proc: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
         proc.wait(timeout=timeout)
 
 
-@pytest.fixture
-def jupyter_lab(tmp_path: Path) -> Iterator[Lab]:
+def _settings(folder: Path, plugin: str, values: dict[str, Any]) -> None:
+    package, name = plugin.split(":")
+    target = folder / package
+    target.mkdir(parents=True, exist_ok=True)
+    (target / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     pytest.importorskip("jupyterlab")
     pytest.importorskip("ipykernel")
-    home = tmp_path / "jupyter"
+    base = tmp_path_factory.mktemp("lab")
+    home = base / "jupyter"
     dirs = {name: home / name for name in ("config", "data", "runtime", "settings", "workspaces")}
     for d in dirs.values():
         d.mkdir(parents=True)
-    root = tmp_path / "root"
+    root = base / "root"
     root.mkdir()
     # The kernel must be this interpreter (the venv that has omni_research and ipykernel).
     spec = dirs["data"] / "kernels" / KERNEL_NAME
@@ -100,11 +110,12 @@ def jupyter_lab(tmp_path: Path) -> Iterator[Lab]:
             }
         )
     )
-    notification = dirs["settings"] / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    _settings(
+        dirs["settings"],
+        "@jupyterlab/apputils-extension:notification",
+        {"fetchNews": "false", "checkForUpdates": False},
     )
+    _settings(dirs["settings"], "@jupyterlab/notebook-extension:tracker", {"windowingMode": "none"})
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(dirs["config"]),
@@ -113,6 +124,7 @@ def jupyter_lab(tmp_path: Path) -> Iterator[Lab]:
         "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
         "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
         "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTER_PREFER_ENV_PATH": "0",  # a venv puts its own kernels first otherwise
         "MPLBACKEND": "Agg",
     }
     port, token = _free_port(), secrets.token_hex(16)
@@ -130,7 +142,7 @@ def jupyter_lab(tmp_path: Path) -> Iterator[Lab]:
     ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = tmp_path / "jupyterlab.log"
+    log = base / "jupyterlab.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
     lab = Lab(url=f"http://127.0.0.1:{port}", token=token, root=root, log=log)
@@ -149,7 +161,7 @@ def jupyter_lab(tmp_path: Path) -> Iterator[Lab]:
         yield lab
     finally:
         # Kernels first (the server would also stop them, but a hung kernel must not outlive
-        # the test), then the server itself.
+        # the tests), then the server itself.
         try:
             for kernel in lab.api("/api/kernels") or []:
                 lab.api(f"/api/kernels/{kernel['id']}", method="DELETE")
@@ -158,41 +170,30 @@ def jupyter_lab(tmp_path: Path) -> Iterator[Lab]:
         _stop(proc)
 
 
-@pytest.fixture
-def browser_page(tmp_path: Path) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (make browser)")
     sync_api = pytest.importorskip("playwright.sync_api")
     pw = sync_api.sync_playwright().start()
     try:
         # launch() gives the browser a fresh temporary profile of its own.
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 2400})
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            yield page
-            context.close()
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
     finally:
         pw.stop()
 
 
-@pytest.fixture
-def data_root(tmp_path: Path) -> Path:
-    """A private copy of the shipped data_test/ for the notebook to read."""
-    from omni_research import open_catalog
-    from omni_research._catalog import DATA_TEST
-    from omni_research.exceptions import OmniDataError
-
-    target = tmp_path / "data_test"
-    for _attempt in range(3):  # other work may be rewriting the shared folder right now
-        shutil.rmtree(target, ignore_errors=True)
-        try:
-            shutil.copytree(DATA_TEST, target, ignore=shutil.ignore_patterns("real_time"))
-            open_catalog(target).load("ohlcv", symbols="SOLUSDT", start="2025-01-12")
-            return target
-        except (OSError, OmniDataError):
-            time.sleep(2.0)
-    pytest.fail(f"could not copy a consistent {DATA_TEST}")
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Iterator[Any]:
+    """One browser tab for the module: JupyterLab loads once, notebooks open in it."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        yield tab
+    finally:
+        context.close()
