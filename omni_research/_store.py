@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar, cast
 
-from omni_research import _guard
+from omni_research import _guard, _network
 from omni_research._extras import require_extra
 from omni_research.exceptions import (
     ConfigurationError,
@@ -107,6 +107,25 @@ def _split_options(
     return config, client
 
 
+_ENDPOINT_ENV = {
+    "s3": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"),
+    "gs": ("GOOGLE_BASE_URL",),
+    "az": ("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"),
+}
+
+
+def _endpoints(scheme: str, options: Mapping[str, object]) -> list[str]:
+    """The endpoint URLs the store will talk to, from the options or the environment."""
+    given = [
+        str(v)
+        for k, v in options.items()
+        if isinstance(k, str) and ("endpoint" in k.lower() or k.lower().endswith("base_url"))
+    ]
+    if given:
+        return given
+    return [os.environ[name] for name in _ENDPOINT_ENV.get(scheme, ()) if os.environ.get(name)]
+
+
 def _scrubber(options: Mapping[str, object]) -> Callable[[str], str]:
     """Remove every secret-looking option value from a text (store errors echo requests)."""
     secrets = [
@@ -165,6 +184,8 @@ class ObjectStore:
         self._prefix = prefix
         options = dict(storage_options or {})
         self._scrub = _scrubber(options)
+        for endpoint in _endpoints(scheme, options):
+            _network.check_url(endpoint)  # https, or http to the loopback / an opted-in host
         config, client = _split_options(scheme, options)
         try:
             # the store sits at the bucket so the guard can also read the manifests of the

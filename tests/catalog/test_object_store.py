@@ -424,3 +424,28 @@ def test_a_connection_dropped_mid_scan_raises_a_storage_error_and_no_frame(
         assert "could not read it" in str(info.value)
     finally:
         proxy.drop()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "allowed", "refused"),
+    [
+        ("http://minio.example:9000", "", True),
+        ("http://minio.example:9000", "minio.example", False),
+        ("https://minio.example:9000", "", False),
+        ("http://127.0.0.1:9000", "", False),
+    ],
+)
+def test_a_plain_http_endpoint_needs_the_loopback_or_an_opt_in(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str, allowed: str, refused: bool
+) -> None:
+    monkeypatch.setenv("OMNI_ALLOW_HTTP_HOSTS", allowed)
+    for options, env in (({"aws_endpoint_url": endpoint}, None), ({}, endpoint)):
+        if env is not None:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", env)
+        if refused:
+            with pytest.raises(ConfigurationError, match="OMNI_ALLOW_HTTP_HOSTS"):
+                ObjectStore("s3://bucket/root", storage_options=options)
+        else:
+            assert ObjectStore("s3://bucket/root", storage_options=options).uri == (
+                "s3://bucket/root"
+            )
