@@ -128,6 +128,7 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         super().__init__(chart_height=int(height), max_candles=int(max_candles), title=title)
         self.add_class("omni-candle-chart-widget")
         self._index: ZoomIndex
+        self._series: dict[str, str] = {}  # series name -> its column in the index
         self._trades = np.empty((0, 3), dtype=np.float64)
         self._drawn: tuple[ZoomLevel, int, int] | None = None
         self.on_msg(self._on_message)
@@ -147,6 +148,7 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         """Replace what the chart shows (same arguments as the constructor); the view goes
         to the whole data unless ``keep_view`` and it still overlaps the data."""
         df = bars.collect() if isinstance(bars, pl.LazyFrame) else bars
+        markers = _trade_array(trades)
         extra: dict[str, pl.Series] = {}
         for name, spec in (indicators or {}).items():
             if isinstance(spec, str):
@@ -167,16 +169,19 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         names = list((indicators or {}).keys())
         df = df.with_columns(**extra)
         index = ZoomIndex(df, extra=list(extra), what="CandleChart")
-        index.extra = {n: index.extra[k] for n, k in zip(names, extra, strict=True)}
+        columns = dict(zip(names, extra, strict=True))
         price_lo = float(index.levels[-1].low.min())
         price_hi = float(index.levels[-1].high.max())
         placement = dict(panels or {})
         series = []
         for name in names:
-            panel = placement.get(name) or _auto_panel(index.extra[name], price_lo, price_hi, name)
+            panel = placement.get(name) or _auto_panel(
+                index.extra[columns[name]], price_lo, price_hi, name
+            )
             series.append({"name": name, "panel": panel})
         self._index = index
-        self._trades = _trade_array(trades)
+        self._series = columns
+        self._trades = markers
         start, end = index.start_us / 1000.0, index.end_us / 1000.0
         old = list(self.view)
         with self.hold_sync():
@@ -216,7 +221,9 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         """The candles currently drawn, with one column per series."""
         if self._drawn is None:
             return pl.DataFrame()
-        return self._index.frame(*self._drawn)
+        return self._index.frame(*self._drawn).rename(
+            {col: name for name, col in self._series.items()}
+        )
 
     @property
     def markers(self) -> pl.DataFrame:
@@ -258,7 +265,7 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         self._drawn = (level, lo, hi)
         rows = level.last_rows(lo, hi)
         n = hi - lo
-        cols = 6 + len(self._index.extra)
+        cols = 6 + len(self._series)
         packed = np.empty((cols, n), dtype=np.float64)
         packed[0] = level.ts[lo:hi]
         packed[0] /= 1000.0
@@ -267,8 +274,8 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         packed[3] = level.low[lo:hi]
         packed[4] = level.close[lo:hi]
         packed[5] = level.volume[lo:hi]
-        for i, values in enumerate(self._index.extra.values()):
-            packed[6 + i] = values[rows]
+        for i, col in enumerate(self._series.values()):
+            packed[6 + i] = self._index.extra[col][rows]
         trades = self._trades
         if trades.shape[0]:
             first = level.ts[lo] / 1000.0 if n else start_ms
@@ -281,7 +288,7 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
             "timeframe": level.label,
             "bucket_ms": level.duration_us / 1000.0,
             "n": n,
-            "columns": ["timestamp", "open", "high", "low", "close", "volume", *self._index.extra],
+            "columns": ["timestamp", "open", "high", "low", "close", "volume", *self._series],
             "n_trades": int(trades.shape[0]),
         }
         return header, [packed.tobytes(), np.ascontiguousarray(trades).tobytes()]

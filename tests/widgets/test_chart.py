@@ -259,3 +259,22 @@ def test_set_data_keeps_or_resets_the_view(
     ch.set_data(bars.head(100))
     assert ch.visible_range == (bars["timestamp"][0], bars["timestamp"][100])
     assert ch.candles.height == 100 and ch.timeframe == "1m"
+
+
+def test_the_view_is_one_bundled_module_that_loads_nothing_from_the_network() -> None:
+    """Offline by construction: _esm/_css are the package's files, and the module imports
+    nothing and fetches nothing (no CDN at run time)."""
+    import re
+    from pathlib import Path
+
+    import omni_research.widgets as widgets
+
+    here = Path(widgets.__file__).parent
+    js = (here / "_chart.js").read_text()
+    css = (here / "_chart.css").read_text()
+    assert str(CandleChart._esm) == js and str(CandleChart._css) == css
+    assert re.findall(r"^\s*import\b|\bimport\(|\bfetch\(|XMLHttpRequest|https?://", js, re.M) == []
+    assert "url(" not in css and "@import" not in css
+    # the DOM contract the browser tests read is in the module
+    for name in ("omni-candle-chart", "omni-chart-readout", "redrawMs", "dataset.timeframe"):
+        assert name in js

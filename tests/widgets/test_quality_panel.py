@@ -73,6 +73,14 @@ def test_quality_panel_finds_the_shipped_sol_outage_and_jumps_to_it(
     assert chart.candles["timestamp"].to_list() == in_window["timestamp"].to_list()
     assert chart.candles.height == in_window.height == 127 - 7
     np.testing.assert_array_equal(chart.candles["low"], in_window["low"])
+    # The chart holds the whole symbol: a second jump is a zoom, not a reload.
+    index = chart.index
+    assert index.bars == sol.height
+    chart.zoom("2025-01-06", "2025-01-13")
+    assert chart.timeframe == "15m"
+    panel.show_finding(0)
+    assert panel.price_chart is chart and chart.index is index
+    assert chart.visible_range == (lo, hi) and chart.candles.height == 120
     panel.check.value = "(all)"
     panel.symbol.value = "(all)"
 
