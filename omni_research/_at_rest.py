@@ -29,8 +29,6 @@ from omni_research.io import _atomic
 from omni_research.io._readers import file_format, parse_bytes
 from omni_research.schemas import polars_schema
 
-_AREAS = ("historical", "test")
-
 
 @dataclass(frozen=True, kw_only=True)
 class EncryptReport:
@@ -79,7 +77,7 @@ class RotateReport:
 
 def _data_files(base: Path, kind: str) -> list[Path]:
     out = []
-    for area in _AREAS:
+    for area in _crypto.AREAS:
         folder = base / area / kind
         if not folder.is_dir():
             continue
@@ -278,7 +276,7 @@ def rotate_master_key(
         _probe(client, new_key_id)
         for kind in chosen:
             rewrapped[kind] = 0
-            for area in _AREAS:
+            for area in _crypto.AREAS:
                 for keys in sorted((base / area / kind).rglob(_crypto.KEYS_NAME)):
                     rewrapped[kind] += _rewrap_folder(keys.parent, client, new_key_id)
         policy = dataclasses.replace(

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omni_research import _guard
-from omni_research._kms import Kms, check_key_id, kms_from_settings
+from omni_research._kms import Kms, check_key_id, data_root_of, kms_from_settings
 from omni_research.config import MANIFEST_NAME
 from omni_research.exceptions import (
     ConfigurationError,
@@ -61,7 +61,8 @@ KEYS_NAME = ".omni-keys.json"
 MAGIC = b"PARE"
 SENSITIVE_KINDS = ("orders", "fills", "positions", "pnl", "decisions", "agent_metrics", "posts")
 """The kinds ``omni-research encrypt`` encrypts when no ``--kinds`` are given."""
-_AREAS = ("historical", "test")
+AREAS = ("historical", "test")
+"""The areas of a root whose ``<area>/<kind>/`` folders hold data files."""
 
 
 def is_encrypted(data: bytes) -> bool:
@@ -92,7 +93,16 @@ def read_policy(root: Path, tables: dict[str, Any] | None = None) -> Policy:
     from omni_research._typing import KINDS
 
     if tables is None:
-        data = tomllib.loads(_guard.read_guarded(root / MANIFEST_NAME).decode("utf-8"))
+        raw = _guard.read_guarded(root / MANIFEST_NAME)
+        if b"encryption" not in raw:  # every plain write asks: skip parsing a big manifest
+            return Policy(root=root, kinds={})
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ConfigurationError(
+                f"{root / MANIFEST_NAME}: unreadable manifest ({type(exc).__name__}); its "
+                "[encryption] table cannot be read, so nothing is written"
+            ) from None
         tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     table = tables.get("encryption") or {}
     where = f"{root / MANIFEST_NAME}: [encryption]"
@@ -119,21 +129,13 @@ def policy_table(policy: Policy) -> dict[str, Any]:
     return {"algorithm": policy.algorithm, "kinds": dict(sorted(policy.kinds.items()))}
 
 
-def find_root(path: Path) -> Path | None:
-    """The data root holding ``path`` (the nearest folder with a manifest), if any."""
-    for folder in path.parents:
-        if (folder / MANIFEST_NAME).is_file():
-            return folder
-    return None
-
-
 def kind_of(root: Path, path: Path) -> str | None:
     """The kind of a data file (``<area>/<kind>/...`` under the root), if it has one."""
     try:
         parts = path.relative_to(root).parts
     except ValueError:
         return None
-    if len(parts) >= 3 and parts[0] in _AREAS:
+    if len(parts) >= 3 and parts[0] in AREAS:
         return parts[1]
     return None
 
@@ -141,7 +143,7 @@ def kind_of(root: Path, path: Path) -> str | None:
 def key_for(path: str | os.PathLike[str]) -> tuple[Policy, str] | None:
     """``(policy, master key id)`` when ``path`` is a file of an encrypted kind, else None."""
     full = Path(os.path.abspath(os.fspath(path)))
-    root = find_root(full)
+    root = data_root_of(full)
     if root is None:
         return None
     kind = kind_of(root, full)

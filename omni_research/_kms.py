@@ -82,9 +82,10 @@ def _check_value(key: bytes) -> bytes:
 # ------------------------------------------------------------------------- local key file
 
 
-def _inside_data_root(path: Path) -> Path | None:
+def data_root_of(path: Path) -> Path | None:
+    """The data root holding ``path``: the nearest folder above it with a manifest."""
     for folder in path.parents:
-        if (folder / MANIFEST_NAME).exists():
+        if (folder / MANIFEST_NAME).is_file():
             return folder
     return None
 
@@ -114,7 +115,7 @@ def _check_key_file(path: Path) -> None:
             f"local key file {path} is owned by uid {info.st_uid}, not by you (uid "
             f"{os.getuid()}); expected a key file of your own"
         )
-    root = _inside_data_root(path.resolve())
+    root = data_root_of(path.resolve())
     if root is not None:
         raise ConfigurationError(
             f"local key file {path} lies inside the data root {root}; keys must never be "
@@ -220,7 +221,7 @@ def create_local_key(path: str | os.PathLike[str], key_id: str) -> str:
     """
     target = Path(os.path.abspath(os.path.expanduser(path)))
     check_key_id(key_id)
-    root = _inside_data_root(target.resolve())
+    root = data_root_of(target.resolve())
     if root is not None:
         raise ConfigurationError(
             f"local key file {target} would lie inside the data root {root}; keys must never "
