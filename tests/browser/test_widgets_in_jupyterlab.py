@@ -183,9 +183,19 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _screenshot(locator: Any, shots: Path, name: str) -> None:
-    locator.scroll_into_view_if_needed()
-    path = shots / name
-    locator.screenshot(path=str(path))
+    page = locator.page
+    size = page.viewport_size
+    box = locator.bounding_box()
+    tall = box is not None and box["height"] + 300 > size["height"]
+    if tall:  # JupyterLab scrolls inside its panel: the whole widget must fit the window
+        page.set_viewport_size({"width": size["width"], "height": int(box["height"]) + 400})
+    try:
+        locator.scroll_into_view_if_needed()
+        path = shots / name
+        locator.screenshot(path=str(path))
+    finally:
+        if tall:
+            page.set_viewport_size(size)
     if os.environ.get("OMNI_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
         tmp = DOCS_IMAGES / f".{name}.tmp"
