@@ -84,7 +84,13 @@ def _read_parquet(data: bytes, source: str, kind: str, expected: pl.Schema) -> p
         # the kit needs no key-value metadata, and Polars panics on keys that are not UTF-8
         # (found by fuzzing: one flipped byte in "ARROW:schema")
         df = pl.from_arrow(table.replace_schema_metadata(None))
-    except (pa.ArrowException, OSError, ValueError, pl.exceptions.PanicException) as exc:
+    except (
+        pa.ArrowException,
+        OSError,
+        ValueError,
+        pl.exceptions.PolarsError,  # a corrupt time zone name: ComputeError (found by fuzzing)
+        pl.exceptions.PanicException,  # a non-UTF-8 type format string (found by fuzzing)
+    ) as exc:
         raise DataFormatError(
             f"{source}: unreadable Parquet ({exc}); the file is truncated, corrupt or not "
             "Parquet. Restore it from the source or re-run the export that wrote it"
@@ -277,7 +283,7 @@ def conform(raw: pl.DataFrame, kind: str, *, source: str) -> pl.DataFrame:
         if isinstance(dtype, pl.Datetime):
             bad = text.is_not_null() & ~text.str.contains(_UTC_TEXT)
             values = text.str.replace(r"(Z|\+00:00|\+0000)$", "").str.replace(" ", "T")
-            cast = values.str.to_datetime(time_unit="us", strict=False).dt.replace_time_zone("UTC")
+            cast = _to_utc_datetime(values)
             bad = bad | (text.is_not_null() & cast.is_null())
             expect = "an RFC 3339 timestamp in UTC (ending in Z or +00:00)"
             _refuse(kind, source, name, text, bad, f"not {expect}", f"dtype {dtype}")
@@ -306,6 +312,17 @@ def conform(raw: pl.DataFrame, kind: str, *, source: str) -> pl.DataFrame:
             _refuse(kind, source, name, text, bad, f"not a {dtype} value", f"dtype {dtype}")
         out[name] = cast
     return pl.DataFrame(out)
+
+
+def _to_utc_datetime(values: pl.Series) -> pl.Series:
+    """Text to UTC datetimes, null where it does not parse (Polars infers the format from
+    the first value and raises, even with ``strict=False``, when it cannot: found by
+    fuzzing; every value is then refused by the caller, naming the first)."""
+    try:
+        cast = values.str.to_datetime(time_unit="us", strict=False)
+    except pl.exceptions.ComputeError:
+        cast = pl.Series(values.name, [None] * values.len(), pl.Datetime("us"))
+    return cast.dt.replace_time_zone("UTC")
 
 
 def _refuse(

@@ -225,6 +225,47 @@ def test_a_metadata_key_that_is_not_utf8_reads_the_intact_data_instead_of_panick
     assert got.equals(pl.read_parquet(sample.data))
 
 
+# found by `benchmarks/fuzz_readers.py --examples 200000 --seed 7`: Polars raised a bare
+# ComputeError (a time zone name cut to "TC"; a timestamp whose format it cannot infer)
+FOUND: dict[str, tuple[str, list[Op], bool]] = {
+    "parquet-time-zone-TC": ("parquet", [("flip", 598297, 164)], True),
+    "parquet-time-zone-WDC": (
+        "parquet",
+        [("set", 752218, 99), ("set", 357599, 97), ("flip", 613051, 50)],
+        False,
+    ),
+    "csv.gz-date-format": (
+        "csv.gz",
+        [
+            ("delete", 562375, 229),
+            ("cut", 513922, 42),
+            ("delete", 961128, 131),
+            ("cut", 459011, 124),
+            ("insert", 33288, 69),
+            ("flip", 924789, 189),
+        ],
+        True,
+    ),
+    "jsonl-decisions-date-format": (
+        "jsonl-decisions",
+        [
+            ("duplicate", 884024, 167),
+            ("insert", 917938, 94),
+            ("cut", 751877, 168),
+            ("flip", 967025, 73),
+        ],
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOUND))
+def test_fuzz_findings_now_end_in_the_kits_error(case: str) -> None:
+    fmt, ops, inside = FOUND[case]
+    sample = samples()[fmt]
+    assert outcome(sample, mutated(sample, ops, inside)) == "refused"
+
+
 def test_deeply_nested_json_is_a_format_error_not_a_recursion_error() -> None:
     deep = b"[" * 200_000 + b"]" * 200_000
     for name, kind in (("coins.json", "coins"), ("news.jsonl", "news")):

@@ -283,3 +283,56 @@ def test_cli_refusal_is_a_message_with_exit_code_2(
     output = done.stdout + done.stderr  # quality reports on standard output
     assert f"user {ME!r}" in output and "may not read 'ohlcv'" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(("command", "code"), [("validate", 2), ("report", 1)])
+def test_cli_commands_that_read_a_refused_kind_stop_with_the_refusal(
+    small_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    code: int,
+) -> None:
+    _set_access(small_root, {"roles": ROLES, "users": {ME: ["agent-dev"]}})
+    extra = ["--out", str(tmp_path / "report")] if command == "report" else []
+    assert main([command, "--root", str(small_root), *extra]) == code
+    captured = capsys.readouterr()
+    assert "may not read" in captured.out + captured.err
+    assert not (tmp_path / "report").exists() or not any((tmp_path / "report").iterdir())
+
+
+@pytest.mark.xdist_group("ray")
+def test_a_ray_worker_is_refused_like_the_driver_and_audits_it(small_root: Path) -> None:
+    ray = pytest.importorskip("ray")
+    _set_access(small_root, {"roles": ROLES, "users": {ME: ["researcher"]}})
+    # the worker inherits this process's environment: OMNI_AUDIT_LOG of this test (one log
+    # per node: flock does not span machines)
+    log = Path(os.environ["OMNI_AUDIT_LOG"])
+    expected = omr.open_catalog(small_root).datasets().filter(name="historical/funding")
+
+    def load_on_worker(root: str, kind: str) -> int:
+        import omni_research as omr
+
+        return omr.open_catalog(root).load(kind).height
+
+    os.environ.pop("RAY_ADDRESS", None)
+    for attempt in (1, 2):  # Ray gives its raylet 30 s to start: a loaded machine may need two
+        try:
+            ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+            break
+        except Exception as exc:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
+    try:
+        task = ray.remote(load_on_worker)
+        assert ray.get(task.remote(str(small_root), "funding")) == expected["rows"].item()
+        with pytest.raises(AccessDeniedError, match=f"user {ME!r}.*'fills'"):
+            ray.get(task.remote(str(small_root), "fills"))
+    finally:
+        ray.shutdown()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["event"], r["reason"], r["kind"]) for r in records] == [
+        ("read", None, "funding"),
+        ("refused", "role", "fills"),
+    ]
