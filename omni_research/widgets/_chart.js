@@ -400,13 +400,13 @@ function render({ model, el }) {
     return inflight.size < MAX_INFLIGHT;
   }
 
-  function send() {
+  function send(type = "zoom") {
     dirty = false;
     seq += 1;
     inflight.set(seq, performance.now());
     sentAt.set(seq, pendingSince ?? performance.now());
     pendingSince = null;
-    model.send({ type: "zoom", start: view.s, end: view.e, seq, client });
+    model.send({ type, start: view.s, end: view.e, seq, client });
   }
 
   function changed() {
@@ -495,7 +495,7 @@ function render({ model, el }) {
     trades = f64(buffers && buffers[1]);
     const mine = msg.client === client;
     if (mine) inflight.delete(msg.seq);
-    if (!mine) view = { s: msg.start, e: msg.end };
+    if (!mine || msg.adopt) view = { s: msg.start, e: msg.end };
     const t0 = mine ? sentAt.get(msg.seq) : undefined;
     if (mine) sentAt.delete(msg.seq);
     draw();
@@ -528,9 +528,10 @@ function render({ model, el }) {
   });
   if (observer) observer.observe(root);
   resize();
-  // ask for the candles of the current view (messages sent before this view existed are lost)
+  // ask for the kernel's range and its candles (messages sent before this view existed are
+  // lost, and the model's state may not have caught up with the kernel yet)
   pendingSince = performance.now();
-  send();
+  send("hello");
 
   return () => {
     if (observer) observer.disconnect();

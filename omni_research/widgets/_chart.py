@@ -8,9 +8,13 @@ package loaded through anywidget's ``_esm``: nothing comes from a CDN.
 
 Messages (custom widget messages):
 
-- browser -> kernel: ``{"type": "zoom", "start": ms, "end": ms, "seq": n, "client": id}``
-- kernel -> browser: ``{"type": "candles", "start", "end", "seq", "client", "timeframe",
-  "bucket_ms", "n", "columns", "n_trades"}`` with two buffers: the candles as float64
+- browser -> kernel: ``{"type": "zoom", "start": ms, "end": ms, "seq": n, "client": id}``;
+  a new view first sends ``{"type": "hello", "seq": n, "client": id}`` (messages sent
+  before it existed are lost, and the kernel's range is the one to show)
+- kernel -> browser: ``{"type": "candles", "start", "end", "seq", "client", "adopt",
+  "timeframe", "bucket_ms", "n", "columns", "n_trades"}`` (``adopt``: the page takes the
+  range as its view; true for answers the page did not ask for and for a hello) with two
+  buffers: the candles as float64
   column-major (``columns`` order: timestamp ms, open, high, low, close, volume, series...)
   and the trades in range as float64 triples (timestamp ms, price, +1 buy / -1 sell).
 """
@@ -247,7 +251,13 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
 
     # -- messages --------------------------------------------------------------------------
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("type") != "zoom":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "hello":
+            start, end = self.view
+            self._answer(start, end, seq=content.get("seq"), client=content.get("client"))
+            return
+        if content.get("type") != "zoom":
             return
         try:
             start, end = float(content["start"]), float(content["end"])
@@ -255,7 +265,7 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
             return  # a malformed request from the page is ignored, the view stays
         if not (np.isfinite(start) and np.isfinite(end)) or end <= start:
             return
-        self._answer(start, end, seq=content.get("seq"), client=content.get("client"))
+        self._answer(start, end, seq=content.get("seq"), client=content.get("client"), adopt=False)
 
     def encode(self, start_ms: float, end_ms: float) -> tuple[dict[str, Any], list[bytes]]:
         """The candles message of ``[start_ms, end_ms)``: header and buffers (see module)."""
@@ -293,10 +303,13 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         }
         return header, [packed.tobytes(), np.ascontiguousarray(trades).tobytes()]
 
-    def _answer(self, start_ms: float, end_ms: float, *, seq: Any, client: Any) -> None:
+    def _answer(
+        self, start_ms: float, end_ms: float, *, seq: Any, client: Any, adopt: bool = True
+    ) -> None:
         header, buffers = self.encode(start_ms, end_ms)
         header["seq"] = seq
         header["client"] = client
+        header["adopt"] = adopt
         with self.hold_sync():
             self.view = [start_ms, end_ms]
             self.timeframe = header["timeframe"]

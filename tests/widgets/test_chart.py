@@ -145,7 +145,7 @@ def test_zoom_from_python_sets_range_and_sends_exact_candles(
     _assert_candles(got, ref, "sma")
     # what the browser receives is the same frame, bit for bit
     header, sent, _ = rec.decode()
-    assert header["type"] == "candles" and header["seq"] is None
+    assert header["type"] == "candles" and header["seq"] is None and header["adopt"] is True
     assert (header["start"], header["end"]) == (_ms(s), _ms(e))
     assert header["timeframe"] == timeframe and header["n"] == got.height
     assert header["bucket_ms"] == int(timeframe[:-1]) * 60_000
@@ -174,7 +174,7 @@ def test_browser_zoom_message_is_answered_with_its_seq_and_updates_the_range(
     assert ch.visible_range == (s, e)
     assert list(ch.view) == [_ms(s), _ms(e)]
     header, sent, _ = rec.decode()
-    assert (header["seq"], header["client"]) == (7, "abc")
+    assert (header["seq"], header["client"], header["adopt"]) == (7, "abc", False)
     assert ch.timeframe == header["timeframe"] == "3m"  # 1800 minutes > 1500 >= 600
     assert sent.height == 600 <= ch.max_candles
     _assert_candles(
@@ -190,6 +190,11 @@ def test_browser_zoom_message_is_answered_with_its_seq_and_updates_the_range(
     ):
         ch._handle_custom_msg(bad, [])
     assert ch.visible_range == (s, e) and len(rec.sent) == 1
+    # a view that appears later says hello and is told the kernel's range (and adopts it)
+    ch._handle_custom_msg({"type": "hello", "seq": 1, "client": "new", "start": 0, "end": 1}, [])
+    header, hello, _ = rec.decode()
+    assert (header["seq"], header["client"], header["adopt"]) == (1, "new", True)
+    assert (header["start"], header["end"]) == (_ms(s), _ms(e)) and hello.equals(sent)
 
 
 def test_max_candles_bounds_every_answer(bars: pl.DataFrame) -> None:
