@@ -36,7 +36,8 @@ class Settings:
         ``OMNI_PRODUCTION_PATHS``: path or URI prefixes that are production data, separated
         by commas, semicolons or ``:``. Reads under any of them are refused.
     audit_log : Path
-        ``OMNI_AUDIT_LOG``: the JSON-lines audit log of every load; by default
+        ``OMNI_AUDIT_LOG``: the hash-chained JSON-lines audit log of every read and every
+        refusal (``omni-research audit verify|show``); by default
         ``$XDG_CACHE_HOME/omni_research/audit.jsonl`` (``~/.cache/...``).
     pseudonym_key : str or None
         ``OMNI_PSEUDONYM_KEY``: key of the keyed hash that pseudonymises account ids of

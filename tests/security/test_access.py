@@ -301,6 +301,19 @@ def test_cli_commands_that_read_a_refused_kind_stop_with_the_refusal(
     assert not (tmp_path / "report").exists() or not any((tmp_path / "report").iterdir())
 
 
+def test_widgets_stop_at_a_kind_outside_the_roles(small_root: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    from omni_research.widgets import MarketExplorer, QualityPanel
+
+    _set_access(small_root, {"roles": ROLES, "users": {ME: ["agent-dev"]}})
+    with pytest.raises(AccessDeniedError, match="may not read 'ohlcv'"):
+        MarketExplorer(omr.open_catalog(small_root))
+    panel = QualityPanel(omr.open_catalog(small_root))  # shows the refusal in the panel
+    assert "may not read 'ohlcv'" in str(panel.last_error)
+    records = _audit_records()
+    assert records and {(r["event"], r["reason"]) for r in records} == {("refused", "role")}
+
+
 @pytest.mark.xdist_group("ray")
 def test_a_ray_worker_is_refused_like_the_driver_and_audits_it(small_root: Path) -> None:
     ray = pytest.importorskip("ray")

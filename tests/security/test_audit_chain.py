@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,18 @@ def test_parallel_writers_never_interleave_or_lose_records(tmp_path: Path) -> No
         assert [r["rows"] for r in records if r["user"] == f"w{w}"] == list(range(each))
     report = verify_chain(log)
     assert report.ok and report.records == writers * each
+
+
+def test_threads_appending_through_their_own_handles_keep_one_chain(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    threads = [threading.Thread(target=_writer, args=(str(log), 25, w)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    records = [json.loads(line) for line in _lines(log)]
+    assert [r["seq"] for r in records] == list(range(1, 201))
+    assert verify_chain(log).ok
 
 
 def _records() -> list[dict[str, Any]]:
