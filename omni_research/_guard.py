@@ -55,6 +55,7 @@ SCHEMES: dict[str, str] = {
 """URI schemes the guard knows, each mapped to the store it names."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_FOLDED = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/(?!/)")  # s3://b/x after pathlib.Path()
 _PROC_FD = "/proc/self/fd"
 
 
@@ -244,6 +245,15 @@ def check_path(path: str | os.PathLike[str]) -> Path:
         raise ConfigurationError(
             f"{text}: this function reads local files only; open object storage with "
             "open_catalog(<uri>)"
+        )
+    lost = _FOLDED.match(text)
+    if lost and SCHEMES.get(lost.group(1).lower(), "file") != "file":
+        uri = f"{lost.group(1)}://{text[lost.end() :]}"
+        check_uri(uri)
+        raise ConfigurationError(
+            f"{text} is the URI {uri} with a slash lost (pathlib.Path folds '//'), not a "
+            "local folder; nothing was read or created there. Pass object-storage roots "
+            "as strings"
         )
     real = canonical(text)
     prefixes = [(prefix, _prefix_forms(prefix)) for prefix in settings().production_paths]

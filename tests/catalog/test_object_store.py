@@ -449,3 +449,22 @@ def test_a_plain_http_endpoint_needs_the_loopback_or_an_opt_in(
             assert ObjectStore("s3://bucket/root", storage_options=options).uri == (
                 "s3://bucket/root"
             )
+
+
+@pytest.mark.parametrize("uri", ["s3://bucket/root/exports", "gs://bucket/x", "abfss://c/x"])
+def test_a_uri_folded_by_pathlib_is_refused_not_taken_for_a_local_folder(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omni_research._guard import check_path
+
+    monkeypatch.chdir(tmp_path)
+    folded = Path(uri)  # 's3:/bucket/root/exports'
+    with pytest.raises(ConfigurationError, match=f"is the URI {uri} with a slash lost"):
+        check_path(folded)
+    monkeypatch.setenv("OMNI_PRODUCTION_PATHS", uri)
+    with pytest.raises(ProductionDataError, match="OMNI_PRODUCTION_PATHS"):
+        check_path(folded)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.delenv("OMNI_PRODUCTION_PATHS")
+    inside = tmp_path / "s3:" / "bucket"  # an absolute path with such a folder is a path
+    assert check_path(inside) == inside
