@@ -9,7 +9,8 @@
 // <canvas>, and after each redraw with new candles carries data-start / data-end (ISO UTC of
 // the range), data-candles, data-timeframe and data-redraw-ms (input event -> redrawn, in JS).
 // The hover readout (class "omni-chart-readout") reads
-// "YYYY-MM-DD HH:MM UTC  O <o> H <h> L <l> C <c> V <v>  name=<value> ...".
+// "YYYY-MM-DD HH:MM UTC O <o> H <h> L <l> C <c> V <v> name=<value> ...".
+// renderStatic() draws the same chart with no kernel, from levels embedded in the page.
 
 const UP = "#26a69a";
 const DOWN = "#ef5350";
@@ -542,6 +543,84 @@ function render({ model, el }) {
     model.off("change:title", redraw);
     model.off("change:chart_height", onHeight);
   };
+}
+
+// -- offline: the same view over levels embedded in the page (CandleChart.to_html) --------
+
+// first index i with a[i] > x (a sorted ascending)
+function upperBound(a, x) {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function fromBase64(text) {
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float64Array(bytes.buffer);
+}
+
+// A model that answers zoom requests from the embedded pyramid, as the kernel would:
+// the finest level with at most max_candles whole buckets overlapping the range.
+function staticModel(payload) {
+  const state = { ...payload.state };
+  const ncols = payload.columns.length;
+  const levels = payload.levels.map((lv) => {
+    const data = fromBase64(lv.data);
+    return { ...lv, data, ts: data.subarray(0, lv.n) };
+  });
+  const trades = fromBase64(payload.trades);
+  const handlers = [];
+  function answer(msg) {
+    const hello = msg.type === "hello";
+    const start = hello ? state.view[0] : msg.start;
+    const end = hello ? state.view[1] : msg.end;
+    let pick = levels[levels.length - 1];
+    let lo = 0;
+    let hi = 0;
+    for (const lv of levels) {
+      lo = upperBound(lv.ts, start - lv.bucket_ms);
+      hi = Math.max(lo, lowerBound(lv.ts, end));
+      pick = lv;
+      if (hi - lo <= state.max_candles) break;
+    }
+    const n = hi - lo;
+    const packed = new Float64Array(ncols * n);
+    for (let k = 0; k < ncols; k++) packed.set(pick.data.subarray(k * pick.n + lo, k * pick.n + hi), k * n);
+    const first = Math.min(n ? pick.ts[lo] : start, start);
+    const kept = [];
+    for (let j = 0; j < trades.length; j += 3) {
+      if (trades[j] >= first && trades[j] < end) kept.push(trades[j], trades[j + 1], trades[j + 2]);
+    }
+    const tr = new Float64Array(kept);
+    state.view = [start, end];
+    const header = {
+      type: "candles", start, end, seq: msg.seq, client: msg.client, adopt: hello,
+      timeframe: pick.label, bucket_ms: pick.bucket_ms, n, columns: payload.columns,
+      n_trades: tr.length / 3,
+    };
+    setTimeout(() => {
+      for (const cb of handlers) cb(header, [new DataView(packed.buffer), new DataView(tr.buffer)]);
+    }, 0);
+  }
+  return {
+    get: (key) => state[key],
+    set: (key, value) => { state[key] = value; },
+    save_changes: () => {},
+    on: (event, cb) => { if (event === "msg:custom") handlers.push(cb); },
+    off: () => {},
+    send: answer,
+  };
+}
+
+export function renderStatic(el, payload) {
+  return render({ model: staticModel(payload), el });
 }
 
 export default { render };

@@ -21,8 +21,11 @@ Messages (custom widget messages):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import pathlib
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -273,19 +276,8 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
             round(start_ms * 1000.0), round(end_ms * 1000.0), int(self.max_candles)
         )
         self._drawn = (level, lo, hi)
-        rows = level.last_rows(lo, hi)
         n = hi - lo
-        cols = 6 + len(self._series)
-        packed = np.empty((cols, n), dtype=np.float64)
-        packed[0] = level.ts[lo:hi]
-        packed[0] /= 1000.0
-        packed[1] = level.open[lo:hi]
-        packed[2] = level.high[lo:hi]
-        packed[3] = level.low[lo:hi]
-        packed[4] = level.close[lo:hi]
-        packed[5] = level.volume[lo:hi]
-        for i, col in enumerate(self._series.values()):
-            packed[6 + i] = self._index.extra[col][rows]
+        packed = self._pack(level, lo, hi)
         trades = self._trades
         if trades.shape[0]:
             first = level.ts[lo] / 1000.0 if n else start_ms
@@ -303,6 +295,82 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
         }
         return header, [packed.tobytes(), np.ascontiguousarray(trades).tobytes()]
 
+    def _pack(self, level: ZoomLevel, lo: int, hi: int) -> np.ndarray[Any, Any]:
+        """Rows ``lo:hi`` of a level as float64 columns: time (ms), OHLCV, series."""
+        rows = level.last_rows(lo, hi)
+        packed = np.empty((6 + len(self._series), hi - lo), dtype=np.float64)
+        packed[0] = level.ts[lo:hi]
+        packed[0] /= 1000.0
+        packed[1] = level.open[lo:hi]
+        packed[2] = level.high[lo:hi]
+        packed[3] = level.low[lo:hi]
+        packed[4] = level.close[lo:hi]
+        packed[5] = level.volume[lo:hi]
+        for i, col in enumerate(self._series.values()):
+            packed[6 + i] = self._index.extra[col][rows]
+        return packed
+
+    # -- offline ---------------------------------------------------------------------------
+    def static_payload(self, *, max_rows: int = 100_000) -> dict[str, Any]:
+        """What :meth:`to_html` embeds: the chart's state and the pyramid's levels, coarsest
+        first until ``max_rows`` candles in all (the finer levels beyond are left out, so a
+        deep zoom shows the finest level kept), each as base64 float64 columns."""
+        kept: list[ZoomLevel] = []
+        total = 0
+        for level in reversed(self._index.levels):
+            if kept and total + level.size > max_rows:
+                break
+            kept.append(level)
+            total += level.size
+        kept.reverse()
+        finest_ms = kept[0].duration_us / 1000.0
+        return {
+            "state": {
+                "view": list(self.view),
+                "extent": list(self.extent),
+                "series": list(self.series),
+                "highlight": list(self.highlight),
+                "title": self.title,
+                "chart_height": self.chart_height,
+                "max_candles": self.max_candles,
+                "min_span_ms": max(self.min_span_ms, finest_ms * 10),
+            },
+            "columns": ["timestamp", "open", "high", "low", "close", "volume", *self._series],
+            "levels": [
+                {
+                    "label": lv.label,
+                    "bucket_ms": lv.duration_us / 1000.0,
+                    "n": lv.size,
+                    "data": base64.b64encode(self._pack(lv, 0, lv.size).tobytes()).decode(),
+                }
+                for lv in kept
+            ],
+            "trades": base64.b64encode(np.ascontiguousarray(self._trades).tobytes()).decode(),
+        }
+
+    def to_html(self, *, max_rows: int = 100_000) -> str:
+        """The chart as one self-contained HTML fragment for a report: the renderer and the
+        zoom levels inlined, nothing loaded from the network. It pans, zooms and shows the
+        readout like the notebook chart, with no kernel: each zoom picks its candles from
+        the embedded levels by the same rule (exact, at most ``max_candles``).
+
+        ``Report.add_html(chart.to_html())`` puts it in an HTML report (the page then holds
+        one module script; a PDF prints what it shows).
+        """
+        uid = f"omni-chart-{secrets.token_hex(6)}"
+        js = _script_json(_HERE.joinpath("_chart.js").read_text(encoding="utf-8"))
+        css = _HERE.joinpath("_chart.css").read_text(encoding="utf-8")
+        payload = _script_json(self.static_payload(max_rows=max_rows))
+        return (
+            f'<div class="omni-chart-static" id="{uid}"></div><style>{css}</style>'
+            '<script type="module">'
+            f"const src = {js};"
+            'const url = URL.createObjectURL(new Blob([src], {type: "text/javascript"}));'
+            "const mod = await import(url);"
+            f'mod.renderStatic(document.getElementById("{uid}"), {payload});'
+            "</script>"
+        )
+
     def _answer(
         self, start_ms: float, end_ms: float, *, seq: Any, client: Any, adopt: bool = True
     ) -> None:
@@ -314,6 +382,11 @@ class CandleChart(anywidget.AnyWidget):  # type: ignore[misc]
             self.view = [start_ms, end_ms]
             self.timeframe = header["timeframe"]
         self.send(header, buffers)
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element (no ``</script>``, no ``<!--``)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _auto_panel(values: np.ndarray[Any, Any], lo: float, hi: float, name: str) -> str:

@@ -4,6 +4,8 @@ and trade markers aligned with the bars (the browser side is tests/browser/)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,8 @@ from omni_research.exceptions import ConfigurationError, DataFormatError
 from omni_research.widgets import CandleChart
 
 UTC = dt.UTC
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -269,9 +273,6 @@ def test_set_data_keeps_or_resets_the_view(
 def test_the_view_is_one_bundled_module_that_loads_nothing_from_the_network() -> None:
     """Offline by construction: _esm/_css are the package's files, and the module imports
     nothing and fetches nothing (no CDN at run time)."""
-    import re
-    from pathlib import Path
-
     import omni_research.widgets as widgets
 
     here = Path(widgets.__file__).parent
@@ -283,3 +284,85 @@ def test_the_view_is_one_bundled_module_that_loads_nothing_from_the_network() ->
     # the DOM contract the browser tests read is in the module
     for name in ("omni-candle-chart", "omni-chart-readout", "redrawMs", "dataset.timeframe"):
         assert name in js
+
+
+def test_static_payload_embeds_exact_levels_coarsest_first(bars: pl.DataFrame) -> None:
+    import base64
+
+    ch = CandleChart(bars, indicators={"sma": "sma"}, title="a </script><!-- title")
+    levels = ch.index.levels
+    sizes = [lv.size for lv in levels]
+    payload = ch.static_payload(max_rows=sum(sizes[2:]))  # room for all but 1m and 3m
+    assert [lv["label"] for lv in payload["levels"]] == [lv.label for lv in levels[2:]]
+    assert payload["state"]["min_span_ms"] == 10 * 5 * 60_000  # ten of the finest kept
+    for lv, emb in zip(levels[2:], payload["levels"], strict=True):
+        cols = np.frombuffer(base64.b64decode(emb["data"]), dtype=np.float64).reshape(7, -1)
+        ref = ch.index.frame(lv, 0, lv.size)
+        assert emb["n"] == lv.size and emb["bucket_ms"] == lv.duration_us / 1000
+        np.testing.assert_array_equal(cols[0] * 1000, ref["timestamp"].dt.epoch("us"))
+        for k, c in enumerate(("open", "high", "low", "close", "volume", "__series0"), 1):
+            np.testing.assert_array_equal(cols[k], ref[c].to_numpy(), err_msg=c)
+    assert len(ch.static_payload(max_rows=1)["levels"]) == 1  # the coarsest always
+    html_text = ch.to_html()
+    assert html_text.count("<script") == 1 and html_text.count("</script>") == 1
+    assert "<!--" not in html_text and re.search(r"https?://", html_text) is None
+
+
+@pytest.mark.xdist_group("chart-browser")
+def test_static_html_chart_zooms_exactly_without_a_kernel(
+    bars: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The report's offline chart in headless Chromium: after wheel zooms the page draws the
+    same level and candles Python's ZoomIndex gives for the range it shows."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (make browser)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ch = CandleChart(bars, indicators={"sma": "sma"})
+    page_file = tmp_path / "chart.html"
+    page_file.write_text(f"<!doctype html><body style='width:1100px'>{ch.to_html()}</body>")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 700})
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_file.as_uri())
+            root = page.locator(".omni-candle-chart")
+            page.wait_for_function(
+                "() => document.querySelector('.omni-candle-chart')?.dataset.candles"
+            )
+            box = root.locator("canvas").bounding_box()
+            assert box is not None
+            page.mouse.move(box["x"] + 400, box["y"] + 120)
+            for steps in (3, 4):
+                before = root.get_attribute("data-start")
+                for _ in range(steps):
+                    page.mouse.wheel(0, -300)
+                    page.wait_for_timeout(30)
+                page.wait_for_function(
+                    "(b) => document.querySelector('.omni-candle-chart').dataset.start !== b",
+                    arg=before,
+                )
+                page.wait_for_timeout(200)
+                d = root.evaluate("e => ({...e.dataset})")
+                s, e = (
+                    dt.datetime.fromisoformat(d[k].replace("Z", "+00:00")) for k in ("start", "end")
+                )
+                want = ch.index.window(s, e)
+                assert (d["timeframe"], int(d["candles"])) == (want["timeframe"][0], want.height)
+            # the hover readout is the candle under the cursor, to 10 digits
+            page.mouse.move(box["x"] + 400, box["y"] + 150)
+            text = root.locator(".omni-chart-readout").text_content() or ""
+            m = re.match(r"(\S+ \S+) UTC O (\S+) H (\S+) L (\S+) C (\S+) V (\S+) sma=(\S+)", text)
+            assert m is not None, text
+            at = dt.datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
+            (row,) = (
+                want.with_columns(sma=want["__series0"])
+                .filter(pl.col("timestamp") == at)
+                .iter_rows(named=True)
+            )
+            for k, c in enumerate(("open", "high", "low", "close", "volume", "sma"), 2):
+                assert float(m[k]) == pytest.approx(row[c], rel=1e-9), c
+            assert all(u.startswith(("file:", "blob:")) for u in requests), requests
+        finally:
+            browser.close()
