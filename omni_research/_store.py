@@ -198,7 +198,7 @@ class ObjectStore:
             )
         except Exception as exc:  # obstore raises ValueError or a Rust panic for bad keys
             raise ConfigurationError(
-                f"{self.uri}: cannot configure the object store ({self._scrub(str(exc))}); "
+                f"{self.uri}: cannot configure the object store ({self._brief(exc)}); "
                 "check storage_options' names (aws_access_key_id, aws_endpoint_url, ...)"
             ) from None
 

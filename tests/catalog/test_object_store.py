@@ -468,3 +468,25 @@ def test_a_uri_folded_by_pathlib_is_refused_not_taken_for_a_local_folder(
     monkeypatch.delenv("OMNI_PRODUCTION_PATHS")
     inside = tmp_path / "s3:" / "bucket"  # an absolute path with such a folder is a path
     assert check_path(inside) == inside
+
+
+@pytest.mark.parametrize("scheme", ["az", "abfss"])
+def test_azure_roots_take_the_same_route_and_errors(scheme: str) -> None:
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = {
+        "azure_storage_account_name": "acct",
+        "azure_storage_account_key": "c2VjcmV0LWtleS1ub3QtdXNlZC1hbnl3aGVyZQ==",
+        "azure_endpoint": f"http://127.0.0.1:{port}",
+        "azure_allow_http": "true",
+    }
+    with pytest.raises(StorageError, match=f"{scheme}://container/root/omni-data.toml: could"):
+        omr.open_catalog(f"{scheme}://container/root", storage_options=opts)
+
+
+def test_bad_gcs_credentials_are_a_configuration_error_without_the_secret() -> None:
+    key = '{"type": "service_account", "private_key_id": "s3cr3t-id-value"}'
+    with pytest.raises(ConfigurationError, match="gs://bucket/root: cannot configure") as info:
+        ObjectStore("gs://bucket/root", storage_options={"google_service_account_key": key})
+    assert "s3cr3t-id-value" not in str(info.value)
