@@ -259,8 +259,16 @@ def key_store(folder: Path) -> Iterator[dict[str, KeyEntry]]:
         os.close(fd)  # closing the descriptor drops the lock
 
 
-def entry_for(path: Path, data: bytes) -> KeyEntry:
-    """The side-file entry of the encrypted file ``path`` whose bytes are ``data``."""
+def entry_for(source: str | os.PathLike[str], data: bytes) -> KeyEntry:
+    """The side-file entry of the encrypted file ``source`` whose bytes are ``data``."""
+    text = os.fspath(source)
+    if _guard.uri_scheme(text) is not None:
+        raise DataFormatError(
+            f"{text}: encrypted Parquet in a root in a bucket is not supported yet (the "
+            f"wrapped file keys live in the local folder's {KEYS_NAME}); keep encrypted kinds "
+            "in a local root"
+        )
+    path = Path(text)
     sha = hashlib.sha256(data).hexdigest()
     entry = read_keys(path.parent).get(sha)
     if entry is None:
@@ -278,10 +286,12 @@ def recorded_rows(path: str | os.PathLike[str], data: bytes) -> int:
     entry written under its name, so that ``verify`` reports its sha256 mismatch rather
     than an unreadable file; with no such entry it raises DataFormatError.
     """
-    full = Path(os.fspath(path))
     try:
-        return entry_for(full, data).rows
+        return entry_for(path, data).rows
     except DataFormatError:
+        if _guard.uri_scheme(os.fspath(path)) is not None:
+            raise
+        full = Path(os.fspath(path))
         named = [e for e in read_keys(full.parent).values() if e.name == full.name]
         if len(named) != 1:
             raise
@@ -350,7 +360,9 @@ def encrypt_table(table: pa.Table, *, kms: Kms, key_id: str, source: str) -> tup
     return data, KeyEntry(key_id=key_id, wrapped=wrapped, rows=table.num_rows, name=source)
 
 
-def file_key(path: Path, data: bytes, *, kms: Kms | None = None) -> tuple[bytes, KeyEntry]:
+def file_key(
+    path: str | os.PathLike[str], data: bytes, *, kms: Kms | None = None
+) -> tuple[bytes, KeyEntry]:
     """Unwrap the file key of the encrypted file ``path`` (bytes ``data``) through the KMS.
 
     Raises
@@ -446,9 +458,8 @@ def read_encrypted(path: str | os.PathLike[str], data: bytes) -> pa.Table:
     """Decrypt the encrypted Parquet file ``path`` whose (guarded, checked) bytes are ``data``."""
     import pyarrow as pa
 
-    full = Path(os.fspath(path))
-    key, _entry = file_key(full, data)
-    table = decrypt_table(data, key=key, source=str(full))
+    key, _entry = file_key(path, data)
+    table = decrypt_table(data, key=key, source=os.fspath(path))
     assert not isinstance(table, pa.Schema)
     return table
 

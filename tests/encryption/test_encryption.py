@@ -10,6 +10,8 @@ import base64
 import dataclasses
 import hashlib
 import io
+import json
+import os
 import shutil
 import tomllib
 from collections.abc import Iterator
@@ -164,6 +166,12 @@ def test_read_without_a_kms_raises_key_access_error_naming_file_and_key(
         omr.open_catalog(without_kms.root).load(kind)
     with pytest.raises(KeyAccessError, match=str(path)):
         omr.read(path, kind)
+    # both refusals are in the audit trail as key refusals (the security work's records)
+    log = Path(os.environ["OMNI_AUDIT_LOG"]).read_text().splitlines()
+    refused = [json.loads(line) for line in log]
+    assert [(r["kind"], r["reason"], r["error"]) for r in refused] == [
+        (kind, "key", "KeyAccessError")
+    ] * 2
 
 
 def test_read_with_a_certificate_not_allowed_the_key_raises_key_access_error(

@@ -9,7 +9,7 @@ import pytest
 
 import omni_research as omr
 from omni_research import _crypto
-from omni_research.exceptions import ConfigurationError
+from omni_research.exceptions import ConfigurationError, DataFormatError
 from omni_research.sources import bybit, init_root
 from omni_research.testing._fake_bybit import FakeBybit, make_open_interest
 from tests.sources.conftest import FAST, serve
@@ -71,3 +71,13 @@ def test_a_malformed_encryption_table_is_refused(
         _crypto.read_policy(root)
     with pytest.raises(ConfigurationError, match=problem):  # a writer stops before writing
         omr.encrypt_root(root, key_id="k1", kinds=["orders"])
+
+
+def test_encrypted_object_in_a_bucket_root_is_refused_with_the_reason() -> None:
+    uri = "s3://research/root/test/fills/symbol=BTCUSDT/part-0.parquet"
+    data = b"PARE" + b"\0" * 64 + b"PARE"
+    for call in (_crypto.entry_for, _crypto.recorded_rows, _crypto.read_encrypted):
+        with pytest.raises(
+            DataFormatError, match=f"{uri}: encrypted Parquet in a root in a bucket"
+        ):
+            call(uri, data)
