@@ -206,10 +206,15 @@ def access_table(manifest: Manifest, *, root: Path | str = "") -> AccessTable | 
         An unknown key, role, kind or family, or a value of the wrong type; the message
         names the manifest entry.
     """
+    path = Path(root) / MANIFEST_NAME if root else Path(MANIFEST_NAME)
+    if "access" in manifest.meta:  # a typo must not switch the roles off: fail closed
+        raise ConfigurationError(
+            f"{path}: access is {manifest.meta['access']!r}; expected an [access] table with "
+            "[access.roles], [access.users] and [access.groups]"
+        )
     raw: Any = manifest.tables.get("access")
     if raw is None:
         return None
-    path = Path(root) / MANIFEST_NAME if root else Path(MANIFEST_NAME)
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
         raise ConfigurationError(

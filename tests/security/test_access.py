@@ -194,6 +194,17 @@ def test_a_malformed_access_table_is_a_configuration_error_naming_the_entry(
     assert "omni-data.toml" in str(info.value)
 
 
+def test_an_access_key_that_is_not_a_table_fails_closed(small_root: Path) -> None:
+    manifest = small_root / "omni-data.toml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace('tier = "test"', 'tier = "test"\naccess = ["researcher"]'))
+    catalog = omr.open_catalog(small_root)
+    with pytest.raises(
+        ConfigurationError, match=r"access is \['researcher'\]; expected an \[access\] table"
+    ):
+        catalog.load("ohlcv")
+
+
 def test_families_cover_every_kind_once() -> None:
     kinds = [k for family in FAMILIES.values() for k in family]
     assert sorted(kinds) == sorted(omr.schemas.MODELS)
