@@ -25,7 +25,7 @@ from omni_research._audit import (
     verify_chain,
 )
 from omni_research.cli import main
-from omni_research.exceptions import MissingKeyError, ProductionDataError
+from omni_research.exceptions import KeyAccessError, MissingKeyError, ProductionDataError
 
 
 def _write(path: Path, n: int, **fields: Any) -> list[dict[str, Any]]:
@@ -219,6 +219,30 @@ def test_guard_and_key_refusals_are_recorded_and_the_chain_holds(
     assert records[0]["root"] == str(prod)
     assert "declares tier production" in records[1]["detail"]
     assert records[2]["kind"] == "fills" and records[2]["error"] == "MissingKeyError"
+    assert verify_chain(os.environ["OMNI_AUDIT_LOG"]).ok
+
+
+def test_a_kms_key_refusal_is_recorded_as_a_key_refusal(
+    tmp_path: Path, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omni_research._at_rest import encrypt_root
+    from omni_research._kms import create_local_key
+
+    keys = tmp_path / "keys" / "keys.json"
+    create_local_key(keys, "laptop-1")
+    monkeypatch.setenv("OMNI_KMS", keys.as_uri())
+    encrypt_root(small_root, key_id="laptop-1", kinds=["funding"])
+    catalog = omr.open_catalog(small_root)
+    rows = catalog.load("funding").height  # with the key: read and audited
+    monkeypatch.delenv("OMNI_KMS")  # the key is gone
+    with pytest.raises(KeyAccessError, match="laptop-1"):
+        omr.open_catalog(small_root).load("funding")
+    records = _records()[-2:]
+    assert [(r["event"], r["reason"], r["rows"]) for r in records] == [
+        ("read", None, rows),
+        ("refused", "key", 0),
+    ]
+    assert records[1]["error"] == "KeyAccessError" and records[1]["kind"] == "funding"
     assert verify_chain(os.environ["OMNI_AUDIT_LOG"]).ok
 
 
