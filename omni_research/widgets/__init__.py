@@ -16,6 +16,8 @@ here as ``STRATEGIES``, ``Strategy``, ``strategy_signal``), the signal statistic
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from omni_research._extras import require_extra
 from omni_research._public import publish
 
@@ -26,12 +28,11 @@ from omni_research.backtest import SIGNAL_RULES as RULES
 from omni_research.backtest import signal_stats
 from omni_research.strategies import STRATEGIES, Strategy, strategy_signal
 from omni_research.widgets._backtest import BacktestPanel
-from omni_research.widgets._chart import CandleChart
 from omni_research.widgets._explorer import MarketExplorer
 from omni_research.widgets._lab import IndicatorLab, parse_expression
 from omni_research.widgets._quality import QualityPanel
 
-publish(__name__, BacktestPanel, CandleChart, IndicatorLab, MarketExplorer, QualityPanel)
+publish(__name__, BacktestPanel, IndicatorLab, MarketExplorer, QualityPanel)
 
 __all__ = [
     "RULES",
@@ -46,3 +47,18 @@ __all__ = [
     "signal_stats",
     "strategy_signal",
 ]
+
+if TYPE_CHECKING:
+    from omni_research.widgets._chart import CandleChart
+
+
+def __getattr__(name: str) -> Any:
+    # CandleChart imports anywidget, which imports ipywidgets: only when it is first used,
+    # so importing this package stays light (the widgets import it inside their methods).
+    if name == "CandleChart":
+        from omni_research.widgets._chart import CandleChart
+
+        publish(__name__, CandleChart)
+        globals()["CandleChart"] = CandleChart
+        return CandleChart
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
