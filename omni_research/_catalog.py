@@ -127,12 +127,20 @@ def _parquet_schema(path: Path) -> pl.Schema:
     with _guard.open_guarded(path) as handle:
         try:
             arrow = encrypted if encrypted is not None else pq.read_schema(handle)
-        except (pa.ArrowException, OSError, ValueError) as exc:
+            # no key-value metadata: Polars panics on a key that is not UTF-8, and on a
+            # corrupt time zone name (found by fuzzing the footer)
+            empty = pl.from_arrow(arrow.remove_metadata().empty_table())
+        except (
+            pa.ArrowException,
+            OSError,
+            ValueError,
+            pl.exceptions.PolarsError,
+            pl.exceptions.PanicException,
+        ) as exc:
             raise DataFormatError(
                 f"{path}: unreadable Parquet ({exc}); the file is truncated, corrupt or not "
                 "Parquet. Restore it from the source or re-run the export that wrote it"
             ) from exc
-    empty = pl.from_arrow(arrow.empty_table())
     assert isinstance(empty, pl.DataFrame)
     return empty.schema
 
