@@ -14,7 +14,6 @@ ladder. Screenshots land in the module's tmp folder, and in ``docs/images/`` whe
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
 import os
@@ -51,9 +50,15 @@ CURRENT = """(path) => {
   return !!w && !!w.context && w.context.path === path && !!w.content.widgets
     && w.content.widgets.length > 0 && !!document.querySelector('.jp-Notebook .jp-Cell');
 }"""
+# Close the tab without the save dialog and ask the server to stop its kernel (not awaited:
+# the next notebook opens meanwhile; the lab fixture stops any kernel still running).
 CLOSE = """(path) => {
   for (const w of Array.from(window.jupyterapp.shell.widgets("main"))) {
-    if (w.context && w.context.path === path) { w.context.model.dirty = false; w.close(); }
+    if (w.context && w.context.path === path) {
+      w.context.model.dirty = false;
+      if (w.sessionContext.session) w.sessionContext.session.shutdown();
+      w.close();
+    }
   }
 }"""
 # Outputs of every code cell as nbformat JSON, and which cells never ran.
@@ -169,12 +174,7 @@ class Notebook:
 
     def close(self) -> None:
         """Close the tab (its copy's changes dropped) and stop its kernel."""
-        try:
-            self.page.evaluate(CLOSE, self.name)
-        finally:
-            for session in self.lab.api("/api/sessions") or []:
-                if session.get("path", "").endswith(self.name):
-                    self.lab.api(f"/api/sessions/{session['id']}", method="DELETE")
+        self.page.evaluate(CLOSE, self.name)
 
 
 @pytest.fixture(scope="module")
@@ -223,8 +223,7 @@ def open_notebook(jupyter_lab: Any, page: Any) -> Iterator[Callable[[str, Path |
         yield _open
     finally:
         for nb in opened:
-            with contextlib.suppress(OSError):  # the server may already be gone
-                nb.close()
+            nb.close()
 
 
 # -- the chart ---------------------------------------------------------------------------------
@@ -249,14 +248,20 @@ def _drawn(chart: Any) -> bool:
 
 
 def _after(chart: Any, before: dict[str, Any], action: Callable[[], None]) -> dict[str, Any]:
-    """Do ``action`` and return the chart's state once its range has moved."""
+    """Do ``action`` and return the chart's state once its range has moved and settled (a
+    drag sends a request per frame, one in flight at a time; a wheel step sends one)."""
     action()
     _wait_for(
         lambda: (s := _state(chart))["start"] != before["start"] or s["end"] != before["end"],
         "the chart's range to change",
     )
-    time.sleep(0.3)  # a wheel burst may still be answered
-    return _state(chart)
+    last = _state(chart)
+    while True:
+        time.sleep(0.15)
+        now = _state(chart)
+        if now == last:
+            return now
+        last = now
 
 
 def _canvas(page: Any, chart: Any) -> dict[str, float]:
@@ -589,4 +594,6 @@ def test_ten_million_bars_zoom_through_the_ladder(
     nb.log(f"10M bars: timeframes {seen_frames}; redraw ms {redraw}")
     assert seen_frames[-1] == "1m" and len(seen_frames) >= 6, seen_frames
     assert all(r is not None for r in redraw)
-    print(f"10M bars: median redraw {statistics.median(redraw):.1f} ms over {len(redraw)} zooms")
+    median = statistics.median(redraw)
+    print(f"10M bars: median redraw {median:.1f} ms over {len(redraw)} zooms")
+    assert median < 1000, redraw  # generous: 30-60 ms measured with the machine loaded
