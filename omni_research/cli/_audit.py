@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(report)
         return 0 if report.ok else 1
     records = show(log, user=args.user, kind=args.kind, start=args.start, end=args.end)
-    shown = ("seq", "time", "event", "reason", "user", "tier", "dataset", "rows", "error")
+    shown = ("seq", "time", "event", "reason", "user", "tier", "dataset", "kind", "rows", "error")
     with wide_tables(fmt_str_lengths=60, tbl_cols=-1):
         print(records.select(shown))
     print(f"{records.height} record(s) of {log}")
