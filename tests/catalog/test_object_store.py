@@ -490,3 +490,8 @@ def test_bad_gcs_credentials_are_a_configuration_error_without_the_secret() -> N
     with pytest.raises(ConfigurationError, match="gs://bucket/root: cannot configure") as info:
         ObjectStore("gs://bucket/root", storage_options={"google_service_account_key": key})
     assert "s3cr3t-id-value" not in str(info.value)
+
+
+def test_storage_options_for_a_local_root_are_refused(small_root: Path) -> None:
+    with pytest.raises(ConfigurationError, match="apply to object storage only"):
+        omr.open_catalog(small_root, storage_options={"aws_region": "us-east-1"})

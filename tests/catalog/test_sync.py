@@ -70,7 +70,7 @@ def test_sync_round_trip_bucket_to_local_verifies(
     assert again.copied == ()
 
 
-def test_sync_refuses_a_corrupt_source_file_and_leaves_the_manifest_alone(
+def test_sync_refuses_a_corrupt_source_file_leaves_the_manifest_and_a_rerun_converges(
     seaweed: SeaweedServer, bucket_root: str, small_root: Path
 ) -> None:
     name = sorted(read_manifest(small_root).files)[-1]
@@ -83,6 +83,16 @@ def test_sync_refuses_a_corrupt_source_file_and_leaves_the_manifest_alone(
     store = ObjectStore(bucket_root, storage_options=seaweed.storage_options)
     assert store.get_versioned(MANIFEST_NAME) is None  # data first, manifest never written
     assert name not in {o.key for o in store.list()}
+    # restored, a second run converges: everything recorded, the bucket root verifies
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    again = sync(small_root, bucket_root, storage_options=seaweed.storage_options)
+    assert set(again.copied) == set(read_manifest(small_root).files)
+    import omni_research as omr
+
+    remote = omr.open_catalog(bucket_root, storage_options=seaweed.storage_options)
+    assert remote.verify().is_empty()
+    assert remote.manifest.files == read_manifest(small_root).files
 
 
 @pytest.mark.parametrize("end", ["source", "destination"])
