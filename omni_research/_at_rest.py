@@ -219,9 +219,10 @@ def _encrypt_file(base: Path, path: Path, kind: str, schema: object, kms: Kms, k
     os.close(fd)
     staged = Path(staged_name)
     try:
-        _atomic.write_parquet_atomic(frame, staged)  # encrypted: the kind is in the policy
-        if not _crypto.is_encrypted(_guard.read_guarded(staged)):
+        encrypted = _crypto.encrypt_for_path(frame.to_arrow(), staged, kms=kms)
+        if encrypted is None:
             raise ConfigurationError(f"{base}: {kind} is not in [encryption]; nothing written")
+        _atomic.write_bytes_atomic(staged, encrypted)
         _manifest.write_journal(base, [(staged, target)])
         os.replace(staged, target)
         _manifest.record_files(base, [target])

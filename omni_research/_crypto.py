@@ -481,7 +481,9 @@ def read_encrypted_schema(path: Path) -> pa.Schema | None:
     return schema
 
 
-def encrypt_for_path(table: pa.Table, path: str | os.PathLike[str]) -> bytes | None:
+def encrypt_for_path(
+    table: pa.Table, path: str | os.PathLike[str], *, kms: Kms | None = None
+) -> bytes | None:
     """Encrypted bytes for ``path`` when its root encrypts its kind (entry recorded), else
     None. The side-file entry is written before the caller moves the bytes into place, so
     an encrypted file is never without its key."""
@@ -493,7 +495,8 @@ def encrypt_for_path(table: pa.Table, path: str | os.PathLike[str]) -> bytes | N
     name = full.name
     if name.startswith(".") and name.endswith((".staged", ".tmp")):  # a writer's staging file
         name = name[1:].rsplit(".", 2)[0]
-    data, entry = encrypt_table(table, kms=kms_from_settings(), key_id=key_id, source=name)
+    client = kms if kms is not None else kms_from_settings()
+    data, entry = encrypt_table(table, kms=client, key_id=key_id, source=name)
     with key_store(full.parent) as entries:
         entries[hashlib.sha256(data).hexdigest()] = entry
     return data

@@ -302,3 +302,23 @@ def test_a_scan_and_repeated_loads_unwrap_each_file_key_once(
     _crypto.forget_keys()
     catalog.load("fills")
     assert len(calls) == 2 * len(files)  # forgotten: asked again
+
+
+def test_kinds_under_keys_of_different_clients_read_only_with_their_own_key(
+    encrypted: Encrypted, small_root_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # keys per role: the KMS lets each client certificate use only its own master keys
+    server = encrypted.server
+    alice, bob = server.client_credentials("alice"), server.client_credentials("bob")
+    alice_kms, bob_kms = server.kms(alice), server.kms(bob)
+    monkeypatch.setenv("OMNI_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    root = research_copy(small_root_template, tmp_path / "root")
+    encrypt_root(root, key_id=alice_kms.create_key(), kinds=["orders"], kms=alice_kms)
+    encrypt_root(root, key_id=bob_kms.create_key(), kinds=["posts"], kms=bob_kms)
+    for me, mine, theirs in ((alice, "orders", "posts"), (bob, "posts", "orders")):
+        for name, value in server.environ(me).items():
+            monkeypatch.setenv(name, value)
+        catalog = omr.open_catalog(root)
+        assert catalog.load(mine).equals(encrypted.plain[mine])
+        with pytest.raises(KeyAccessError, match="refused to decrypt"):
+            catalog.load(theirs)
