@@ -6,11 +6,13 @@ import contextlib
 import inspect
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from omni_research._engine import check_engine, map_shards
 from omni_research.backtest import _layout as L
 from omni_research.backtest._engine import (
     _check_options,
@@ -22,6 +24,9 @@ from omni_research.backtest._engine import (
 )
 from omni_research.backtest._shared import SharedEvaluator
 from omni_research.exceptions import ConfigurationError, OmniDataError
+
+if TYPE_CHECKING:
+    from omni_research.backtest._engine import _Options, _Prepared
 
 _RUN_OPTIONS = (
     "cash",
@@ -100,7 +105,14 @@ def sweep(
     **options
         Any keyword option of `run` (cash, fee, slippage, size, units, execution, funding,
         by, sizing, days_per_year), plus ``batch`` (combinations per signal batch, default
-        32; lower it to save memory on long data).
+        32; lower it to save memory on long data), ``engine`` (``"serial"``, the default,
+        ``"process"`` or ``"ray"``: the grid is cut into shards of whole batches run by
+        `omni_research._engine`'s engines, with the same numbers in the same order as
+        ``"serial"``) and ``shards`` (how many, default 8). With ``"process"`` or ``"ray"``
+        the prepared bars go to each worker once (Ray: once into its object store) and each
+        shard simulates with one compiled thread; ``make_signal`` must be picklable (a
+        module-level function for ``"process"``; Ray also takes a lambda). A LazyFrame (a
+        catalog scan) is collected once on the caller first.
 
     Returns
     -------
@@ -118,7 +130,9 @@ def sweep(
     ...     return pl.when(c.rolling_mean(fast) > c.rolling_mean(slow)).then(1.0).otherwise(-1.0)
     >>> sweep(bars, sma_cross, {"fast": [5, 10], "slow": [20, 50]}, fee=0.00055)  # doctest: +SKIP
     """
-    batch = int(options.pop("batch", 32))
+    batch = max(int(options.pop("batch", 32)), 1)
+    engine = check_engine(options.pop("engine", "serial"), where="sweep")
+    shards = int(options.pop("shards", 8))
     unknown = sorted(set(options) - set(_RUN_OPTIONS))
     if unknown:
         raise ConfigurationError(
@@ -142,13 +156,64 @@ def sweep(
         raise ConfigurationError("sweep: the grid is empty")
     prep = _prepare(bars, opt["funding"], opt["by"])
     ppy = periods_per_year(prep.bar_seconds, opts.days_per_year)
+    if engine == "serial":
+        stats = _stats(prep, make_signal, combos, batch, opts, ppy)
+    else:
+        # shards of whole batches: each batch is evaluated exactly as the serial loop does
+        per = -(-len(combos) // max(shards, 1))
+        per = -(-per // batch) * batch
+        parts = [combos[k : k + per] for k in range(0, len(combos), per)]
+        context = _SweepContext(prep=prep, make_signal=make_signal, opts=opts, ppy=ppy, batch=batch)
+        blocks = map_shards(_sweep_shard, parts, context=context, engine=engine, label="sweep")
+        stats = np.concatenate(blocks, axis=0)
+    param_frame = pl.DataFrame(combos)
+    metrics = pl.DataFrame({name: stats[:, i] for i, name in enumerate(L.STAT_NAMES)}).with_columns(
+        pl.col("n_trades", "max_drawdown_duration_bars").cast(pl.Int64),
+        max_drawdown_duration_days=pl.col("max_drawdown_duration_bars")
+        * (prep.bar_seconds / 86_400.0),
+        periods_per_year=pl.lit(ppy),
+        annualisation=pl.lit(annualisation_note(prep.bar_seconds, opts.days_per_year)),
+    )
+    return pl.concat([param_frame, metrics], how="horizontal")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _SweepContext:
+    """What every shard of a sweep shares (sent once per worker)."""
+
+    prep: _Prepared
+    make_signal: Callable[..., pl.Expr | str]
+    opts: _Options
+    ppy: float
+    batch: int
+
+
+def _sweep_shard(context: _SweepContext, combos: list[dict[str, Any]]) -> np.ndarray:
+    """One shard of a sweep on a worker: its combinations' metrics, one compiled thread
+    (the workers already use the machine's cores)."""
+    import numba
+
+    numba.set_num_threads(1)
+    c = context
+    return _stats(c.prep, c.make_signal, combos, c.batch, c.opts, c.ppy)
+
+
+def _stats(
+    prep: _Prepared,
+    make_signal: Callable[..., pl.Expr | str],
+    combos: list[dict[str, Any]],
+    batch: int,
+    opts: _Options,
+    ppy: float,
+) -> np.ndarray:
+    """The metrics block (combinations x STAT_NAMES) of ``combos``, batch by batch."""
     rows: list[np.ndarray] = []
     n, m = prep.close.shape
     from omni_research.backtest import _kernels as K  # numba, imported on first use
 
     evaluator = SharedEvaluator(prep.frame, grouped=m > 1)
-    for start in range(0, len(combos), max(batch, 1)):
-        chunk = combos[start : start + max(batch, 1)]
+    for start in range(0, len(combos), batch):
+        chunk = combos[start : start + batch]
         exprs: list[pl.Expr] = []
         for params in chunk:
             try:
@@ -198,13 +263,4 @@ def sweep(
             )
         except Exception as exc:  # numba raises plain errors; never let them escape bare
             raise OmniDataError(f"sweep: the simulation failed ({exc})") from exc
-    stats = np.concatenate(rows, axis=0)
-    param_frame = pl.DataFrame(combos)
-    metrics = pl.DataFrame({name: stats[:, i] for i, name in enumerate(L.STAT_NAMES)}).with_columns(
-        pl.col("n_trades", "max_drawdown_duration_bars").cast(pl.Int64),
-        max_drawdown_duration_days=pl.col("max_drawdown_duration_bars")
-        * (prep.bar_seconds / 86_400.0),
-        periods_per_year=pl.lit(ppy),
-        annualisation=pl.lit(annualisation_note(prep.bar_seconds, opts.days_per_year)),
-    )
-    return pl.concat([param_frame, metrics], how="horizontal")
+    return np.concatenate(rows, axis=0)

@@ -30,6 +30,7 @@ from omni_research.indicators._all import (
     add_all_ta_features,
     ta_feature_exprs,
 )
+from omni_research.indicators._materialize import materialize
 from omni_research.indicators._momentum import (
     awesome_oscillator,
     kama,
@@ -185,6 +186,7 @@ __all__ = [
     "macd_diff",
     "macd_signal",
     "mass_index",
+    "materialize",
     "money_flow_index",
     "negative_volume_index",
     "on_balance_volume",

@@ -26,8 +26,10 @@ Parquet with a peak RSS of 0.76 GB, 2,000,000 bars with 0.53 GB.
 
 The checks live in ``_checks``, one function each, registered per kind in one table
 (:data:`QUALITY_CHECKS` lists their names); :func:`quality_report` runs the table's
-entries for the kind. The command line's ``omni-research quality`` is in
-``omni_research.cli``: this package never opens a catalog.
+entries for the kind. :func:`quality_catalog` runs it over a whole catalog, one shard per
+dataset and symbol, with ``engine="serial" | "process" | "ray"``; its shards are the only
+code here that opens a catalog (from the root's path they are handed). The command line's
+``omni-research quality`` is in ``omni_research.cli``.
 
 Examples
 --------
@@ -38,6 +40,7 @@ Examples
 ['dataset', 'symbol', 'check', 'severity']
 """
 
+from omni_research.quality._catalog_job import quality_catalog
 from omni_research.quality._checks import CHECKS as _CHECKS
 from omni_research.quality._findings import FINDINGS_SCHEMA, QUALITY_KINDS
 from omni_research.quality._report import quality_report, quality_summary
@@ -53,6 +56,7 @@ __all__ = [
     "FINDINGS_SCHEMA",
     "QUALITY_CHECKS",
     "QUALITY_KINDS",
+    "quality_catalog",
     "quality_report",
     "quality_summary",
 ]

@@ -9,10 +9,20 @@ from omni_research.testing._fake_bybit import FakeBybit, make_instruments, make_
 from omni_research.testing._fake_providers import FakeCoinGecko, FakeNewsAPI, FakeX
 from omni_research.testing._kmip_server import KmipTestServer
 from omni_research.testing._market import SYMBOLS, bars_from_trades, make_market, make_ohlcv
+from omni_research.testing._ray_cluster import RayCluster, ray_cluster, start_ray_cluster
 from omni_research.testing._seaweed import SeaweedServer
 from omni_research.testing._trading import make_trading
 
-publish(__name__, FakeBybit, FakeCoinGecko, FakeNewsAPI, FakeX, KmipTestServer, SeaweedServer)
+publish(
+    __name__,
+    FakeBybit,
+    FakeCoinGecko,
+    FakeNewsAPI,
+    FakeX,
+    KmipTestServer,
+    RayCluster,
+    SeaweedServer,
+)
 
 __all__ = [
     "DEFAULT_SEED",
@@ -22,6 +32,7 @@ __all__ = [
     "FakeNewsAPI",
     "FakeX",
     "KmipTestServer",
+    "RayCluster",
     "SeaweedServer",
     "bars_from_trades",
     "bybit_dump",
@@ -31,4 +42,6 @@ __all__ = [
     "make_open_interest",
     "make_test_data",
     "make_trading",
+    "ray_cluster",
+    "start_ray_cluster",
 ]

@@ -1,0 +1,194 @@
+"""Engines: one function mapped over shards serially, in local processes or on Ray.
+
+A job is a list of small, picklable shard specs (a symbol and a month, a slice of a
+parameter grid) and a pure, module-level function ``func(context, shard)`` that reads its
+shard's data itself and returns something small (a stats block, a file record). The
+``context`` is what every shard shares (a data root's path, an indicator spec, a frame the
+caller already holds): it is sent once per worker, not once per shard.
+
+=========== ==================================================================================
+engine      how the shards run
+=========== ==================================================================================
+``serial``  one after another in this process (the reference: every engine returns the same)
+``process`` a ``ProcessPoolExecutor`` with the ``spawn`` start method (Polars and numba are
+            not fork-safe); the context goes to each worker once through its initializer
+``ray``     Ray tasks; the context is put once in Ray's object store. Connects to the cluster
+            in ``RAY_ADDRESS`` when it is set, otherwise starts (or reuses) a local one.
+            A task whose worker or node dies is retried (``retries``) by Ray
+=========== ==================================================================================
+
+Results come back in shard order. An error the kit raises inside a shard (a
+``DataFormatError`` naming the file, say) is raised again as itself by every engine.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Literal, TypeAlias, TypeVar
+
+from omni_research._extras import require_extra
+from omni_research.exceptions import ConfigurationError, OmniDataError
+
+Engine: TypeAlias = Literal["serial", "process", "ray"]
+ENGINES: tuple[Engine, ...] = ("serial", "process", "ray")
+
+C = TypeVar("C")
+S = TypeVar("S")
+R = TypeVar("R")
+
+_CONTEXT: Any = None  # the context of a process-pool worker, set by its initializer
+
+
+def check_engine(engine: object, *, where: str = "engine") -> Engine:
+    """Return ``engine`` if it is one of :data:`ENGINES`; else raise ConfigurationError.
+
+    Examples
+    --------
+    >>> check_engine("ray")
+    'ray'
+    """
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise ConfigurationError(
+            f"{where}: engine={engine!r} is not an engine; expected one of "
+            f"{', '.join(repr(e) for e in ENGINES)}"
+        )
+    return engine  # type: ignore[return-value]  # narrowed by the membership test
+
+
+def map_shards(
+    func: Callable[[C, S], R],
+    shards: Sequence[S],
+    /,
+    *,
+    context: C,
+    engine: Engine = "serial",
+    workers: int | None = None,
+    retries: int = 3,
+    label: str = "job",
+) -> list[R]:
+    """``[func(context, shard) for shard in shards]``, run by ``engine``.
+
+    Parameters
+    ----------
+    func
+        A module-level function (processes and Ray find it by its import path).
+    shards
+        Small, picklable shard specs; never the data itself.
+    context
+        What every shard shares; sent once per worker (Ray: once per job, through its
+        object store).
+    engine
+        ``"serial"``, ``"process"`` or ``"ray"``.
+    workers
+        Processes of the ``process`` engine (default: the machine's CPUs). Ray schedules
+        one CPU per task on the cluster.
+    retries
+        Ray: times a task is run again after its worker or node died.
+    label
+        Names the job in error messages.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``shards``.
+
+    Raises
+    ------
+    ConfigurationError
+        For an unknown engine, or ``ray`` without the ``[distributed]`` extra.
+    OmniDataError
+        A shard's own error (as raised in the shard), or a Ray task lost after its retries.
+    """
+    kind = check_engine(engine, where=label)
+    if not shards:
+        return []
+    if kind == "serial":
+        return [func(context, shard) for shard in shards]
+    if kind == "process":
+        return _on_processes(func, shards, context, workers or os.cpu_count() or 1)
+    return _on_ray(func, shards, context, retries, label)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _set_context(context: object) -> None:
+    global _CONTEXT
+    _CONTEXT = context
+
+
+def _call_in_process(func: Callable[[Any, Any], Any], shard: object) -> Any:
+    return func(_CONTEXT, shard)
+
+
+def _on_processes(
+    func: Callable[[C, S], R], shards: Sequence[S], context: C, workers: int
+) -> list[R]:
+    spawn = multiprocessing.get_context("spawn")
+    size = max(1, min(workers, len(shards)))
+    with ProcessPoolExecutor(
+        max_workers=size, mp_context=spawn, initializer=_set_context, initargs=(context,)
+    ) as pool:
+        futures = [pool.submit(_call_in_process, func, shard) for shard in shards]
+        return [f.result() for f in futures]
+
+
+# --------------------------------------------------------------------------- ray
+
+
+def ray_connect() -> Any:
+    """The ``ray`` module, connected: to ``RAY_ADDRESS`` when set, else a local cluster.
+
+    An existing connection (``ray.init`` called before, by the user or an earlier job) is
+    reused. A local cluster gets the machine's CPUs and no dashboard.
+    """
+    require_extra("distributed", "engine='ray'")
+    import ray
+
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS") or None
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    return ray
+
+
+def _call_on_ray(func: Callable[[Any, Any], Any], context: object, shard: object) -> Any:
+    return func(context, shard)
+
+
+def _on_ray(
+    func: Callable[[C, S], R], shards: Sequence[S], context: C, retries: int, label: str
+) -> list[R]:
+    ray = ray_connect()
+    from ray.exceptions import RayError, RayTaskError
+
+    task = ray.remote(num_cpus=1, max_retries=retries)(_call_on_ray)
+    shared = ray.put(context)
+    refs = [task.remote(func, shared, shard) for shard in shards]
+    results: list[R] = []
+    for shard, ref in zip(shards, refs, strict=True):
+        try:
+            results.append(ray.get(ref))
+        except RayTaskError as exc:  # the shard raised: give the caller its own error
+            cause = exc.cause
+            for other in refs:
+                ray.cancel(other)
+            if isinstance(cause, OmniDataError):
+                raise cause from None
+            raise OmniDataError(
+                f"{label}: shard {shard!r} failed on Ray: {type(cause).__name__}: {cause}"
+            ) from exc
+        except RayError as exc:  # the worker or node died more often than retries allow
+            for other in refs:
+                ray.cancel(other)
+            raise OmniDataError(
+                f"{label}: shard {shard!r} was lost on Ray after {retries} retries "
+                f"({type(exc).__name__}); check the cluster's nodes (`ray status`) and run the "
+                "job again: shards already done are kept"
+            ) from exc
+    return results

@@ -1,0 +1,174 @@
+"""A real two-node Ray cluster on loopback, for tests of the ``ray`` engine.
+
+Two nodes on this machine: a head (GCS, raylet, agents) and a second raylet that joins it,
+each with its own CPUs, every port bound to 127.0.0.1, token authentication off (nothing
+leaves loopback). The nodes are started through Ray's own ``ray.cluster_utils.Cluster``,
+which runs the same processes as ``ray start --head`` / ``ray start --address`` with the
+node address given as is: Ray 2.60's ``ray start`` rewrites ``--node-ip-address=127.0.0.1``
+of a joining node to the machine's outside interface (measured), which a test must not use.
+
+:meth:`RayCluster.kill_node` kills the second node's raylet (its workers die with it), as a
+crashed machine would; :meth:`RayCluster.stop` ends every process of the cluster.
+
+Examples
+--------
+>>> from omni_research.testing import ray_cluster  # doctest: +SKIP
+>>> with ray_cluster() as cluster:  # doctest: +SKIP
+...     os.environ["RAY_ADDRESS"] = cluster.address
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omni_research._extras import require_extra
+from omni_research.exceptions import ConfigurationError
+
+# Loopback only, no token (a test cluster), and a dead node noticed within ~2 s instead of
+# Ray's default of about 30 s, so a killed node's tasks are retried at once. Ray rewrites a
+# 127.0.0.1 address to the machine's outside interface unless it believes it runs on one
+# machine (its Windows/macOS switch, read at import by this process and by every process
+# the nodes start): with it, drivers and workers reach the GCS on loopback.
+_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_raylet_start_wait_time_s": "120",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+}
+_SYSTEM_CONFIG = {
+    "health_check_period_ms": 500,
+    "health_check_timeout_ms": 1000,
+    "health_check_failure_threshold": 3,
+    "health_check_initial_delay_ms": 0,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ports() -> dict[str, Any]:
+    # fixed agent ports: the raylet then does not wait for the agents to report theirs
+    names = ("metrics_agent_port", "runtime_env_agent_port", "dashboard_agent_listen_port")
+    return {name: _free_port() for name in (*names, "metrics_export_port")}
+
+
+@dataclass(kw_only=True)
+class RayCluster:
+    """A running loopback cluster: ``address`` for ``RAY_ADDRESS`` or ``ray.init``."""
+
+    address: str
+    temp_dir: Path
+    _cluster: Any = field(repr=False)
+    _second: Any = field(repr=False)
+    _saved_env: dict[str, str | None] = field(repr=False, default_factory=dict)
+
+    @property
+    def nodes(self) -> int:
+        """Nodes alive, as the cluster's GCS sees them."""
+        import ray
+
+        nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+        return sum(1 for n in nodes if n["Alive"])
+
+    def kill_node(self) -> int:
+        """Kill the second node's raylet (SIGKILL), as a crash would; return its pid."""
+        raylet = self._second.all_processes["raylet"][0].process
+        raylet.kill()
+        raylet.wait(timeout=30)
+        return int(raylet.pid)
+
+    def stop(self) -> None:
+        """End every process of the cluster and remove its temporary folder."""
+        try:
+            import ray
+
+            if ray.is_initialized():
+                ray.shutdown()
+            self._cluster.shutdown()
+        finally:
+            for key, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def start_ray_cluster(*, cpus_per_node: int = 1) -> RayCluster:
+    """Start a head node and a second node on 127.0.0.1, ``cpus_per_node`` CPUs each.
+
+    The caller must call :meth:`RayCluster.stop` (or use :func:`ray_cluster`).
+    """
+    require_extra("distributed", "omni_research.testing.start_ray_cluster")
+    import ray._private.ray_constants as ray_constants
+    from ray.cluster_utils import Cluster
+
+    saved = {key: os.environ.get(key) for key in (*_ENV, "RAY_ADDRESS")}
+    os.environ.update(_ENV)
+    os.environ.pop("RAY_ADDRESS", None)
+    ray_constants.ENABLE_RAY_CLUSTER = False  # this process imported ray already
+    # a short path: Ray's socket names must fit in 107 bytes
+    temp_dir = Path(tempfile.mkdtemp(prefix="omr", dir="/tmp"))
+    cluster = None
+    try:
+        started = time.monotonic()
+        cluster = Cluster(
+            initialize_head=True,
+            head_node_args={
+                "node_ip_address": "127.0.0.1",
+                "gcs_server_port": _free_port(),
+                "num_cpus": cpus_per_node,
+                "temp_dir": str(temp_dir),
+                "_system_config": _SYSTEM_CONFIG,
+                # fewer processes starting at once: the agents must report within ~15 s
+                "include_dashboard": False,
+                "include_log_monitor": False,
+                **_ports(),
+            },
+        )
+        node_args: dict[str, Any] = {"node_ip_address": "127.0.0.1", "num_cpus": cpus_per_node}
+        second = cluster.add_node(**node_args, **_ports())
+        cluster.wait_for_nodes()
+    except Exception as exc:
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.shutdown()  # type: ignore[no-untyped-call]
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise ConfigurationError(
+            f"the loopback Ray test cluster did not start ({exc}) after "
+            f"{time.monotonic() - started:.0f} s; Ray's agents must start within ~15 s, "
+            "which a heavily loaded machine may not allow: retry when it is quieter"
+        ) from exc
+    return RayCluster(
+        address=str(cluster.address),
+        temp_dir=temp_dir,
+        _cluster=cluster,
+        _second=second,
+        _saved_env=saved,
+    )
+
+
+@contextlib.contextmanager
+def ray_cluster(*, cpus_per_node: int = 1) -> Iterator[RayCluster]:
+    """:func:`start_ray_cluster` as a context manager that always stops the cluster."""
+    cluster = start_ray_cluster(cpus_per_node=cpus_per_node)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
