@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omni_research import _crypto, _guard, _manifest
 from omni_research._kms import Kms, check_key_id, kms_from_settings
@@ -28,6 +29,9 @@ from omni_research.exceptions import ConfigurationError, DataFormatError, KeyAcc
 from omni_research.io import _atomic
 from omni_research.io._readers import file_format, parse_bytes
 from omni_research.schemas import polars_schema
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,7 +182,7 @@ def encrypt_root(
             folders = set()
             for path in _data_files(base, kind):
                 folders.add(path.parent)
-                done = _encrypt_file(base, path, kind, schema, client, wanted[kind])
+                done = _encrypt_file(base, path, kind, schema, client)
                 (encrypted if done else already).append(_relname(base, _target(path)))
                 if done and progress is not None:
                     progress(path)
@@ -190,11 +194,8 @@ def encrypt_root(
     )
 
 
-def _encrypt_file(base: Path, path: Path, kind: str, schema: object, kms: Kms, key_id: str) -> bool:
+def _encrypt_file(base: Path, path: Path, kind: str, schema: pl.Schema, kms: Kms) -> bool:
     """Encrypt one file in place (journaled); False when it was already encrypted."""
-    import polars as pl
-
-    assert isinstance(schema, pl.Schema)
     name = _relname(base, path)
     target = _target(path)
     data = _guard.read_guarded(path)
@@ -206,7 +207,13 @@ def _encrypt_file(base: Path, path: Path, kind: str, schema: object, kms: Kms, k
         # converted and recorded by an interrupted run, which died before removing it
         path.unlink()
         return False
-    if record is not None and hashlib.sha256(data).hexdigest() != record.sha256:
+    if record is None:
+        raise DataFormatError(
+            f"{path}: not in the manifest, so it is not encrypted (that would make a file of "
+            "unknown origin look genuine); run `omni-research verify`, remove the file or "
+            "import it through the kit, then run `omni-research encrypt` again"
+        )
+    if hashlib.sha256(data).hexdigest() != record.sha256:
         raise DataFormatError(
             f"{path}: sha256 differs from the manifest's, so it is not encrypted (that "
             "would make a changed file look genuine); run `omni-research verify` and restore "

@@ -89,16 +89,24 @@ def test_encrypt_cli_interrupted_then_rerun_encrypts_every_file_once(
         assert catalog.load(kind).equals(plain[kind])  # decrypts once: not double-encrypted
 
 
-def test_encrypt_cli_refuses_a_file_that_differs_from_the_manifest(
-    root: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("how", ["changed", "unrecorded"])
+def test_encrypt_cli_refuses_a_file_the_manifest_does_not_vouch_for(
+    root: Path, capsys: pytest.CaptureFixture[str], how: str
 ) -> None:
-    path = sorted(root.glob("test/fills/**/*.parquet"))[0]
-    data = bytearray(path.read_bytes())
-    data[200] ^= 1
-    path.write_bytes(bytes(data))
+    source = sorted(root.glob("test/fills/**/*.parquet"))[0]
+    if how == "changed":
+        path = source
+        data = bytearray(path.read_bytes())
+        data[200] ^= 1
+        path.write_bytes(bytes(data))
+        problem = "sha256 differs from the manifest's, so it is not encrypted"
+    else:
+        path = root / "test/fills/symbol=XRPUSDT/date=2025-01-06/part-0.parquet"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(source.read_bytes())
+        problem = "not in the manifest, so it is not encrypted"
     assert main(["encrypt", "--root", str(root), "--key-id", "laptop-1", "--kinds", "fills"]) == 2
-    err = capsys.readouterr().err
-    assert f"{path}: sha256 differs from the manifest's, so it is not encrypted" in err
+    assert f"{path}: {problem}" in capsys.readouterr().err
     assert not _crypto.is_encrypted(path.read_bytes())
 
 
