@@ -1,9 +1,10 @@
 // CandleChart's view: a small canvas renderer for omni_research (bundled, no CDN, no build).
 //
 // The browser owns the view: wheel zooms around the cursor, drag pans, keys +/-/arrows/Home.
-// Each change redraws the candles it has, rescaled, in the same animation frame; once per
-// frame (at most two requests in flight) it asks the kernel for the candles of the new range,
-// which Python re-aggregates exactly (omni_research/_zoom.py) and sends as one float64 buffer.
+// Each change redraws the candles it has, rescaled, in the next animation frame, and asks the
+// kernel for the candles of the new range at once (at most once per frame, at most two
+// requests in flight), which Python re-aggregates exactly (omni_research/_zoom.py) and sends
+// as one float64 buffer.
 //
 // DOM contract (read by the browser tests): the root has class "omni-candle-chart", holds a
 // <canvas>, and after each redraw with new candles carries data-start / data-end (ISO UTC of
@@ -128,6 +129,7 @@ function render({ model, el }) {
   let pendingSince = null;
   const sentAt = new Map();
   let raf = 0;
+  let sentThisFrame = false;
   let layout = null;
 
   function panelsOf() {
@@ -390,6 +392,7 @@ function render({ model, el }) {
 
   function frame() {
     raf = 0;
+    sentThisFrame = false;
     draw();
     if (dirty && canSend()) send();
   }
@@ -403,6 +406,7 @@ function render({ model, el }) {
 
   function send(type = "zoom") {
     dirty = false;
+    sentThisFrame = true;
     seq += 1;
     inflight.set(seq, performance.now());
     sentAt.set(seq, pendingSince ?? performance.now());
@@ -413,6 +417,7 @@ function render({ model, el }) {
   function changed() {
     if (pendingSince === null) pendingSince = performance.now();
     dirty = true;
+    if (!sentThisFrame && canSend()) send(); // the kernel starts now, the frame redraws
     schedule();
   }
 
