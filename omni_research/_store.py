@@ -127,10 +127,14 @@ def _endpoints(scheme: str, options: Mapping[str, object]) -> list[str]:
 
 
 def _scrubber(options: Mapping[str, object]) -> Callable[[str], str]:
-    """Remove every secret-looking option value from a text (store errors echo requests)."""
+    """Remove every secret-looking option or ``AWS_*``/``GOOGLE_*``/``AZURE_*`` environment
+    value from a text (store errors echo parts of requests)."""
+    named = [*options.items()] + [
+        (k, v) for k, v in os.environ.items() if k.startswith(("AWS_", "GOOGLE_", "AZURE_"))
+    ]
     secrets = [
         str(v)
-        for k, v in options.items()
+        for k, v in named
         if any(w in str(k).lower() for w in _SECRET_WORDS) and len(str(v)) >= 4
     ]
 
