@@ -678,8 +678,9 @@ class Catalog:
         """Check every file against the manifest: one row per problem (empty when all is well).
 
         Problems: ``not in manifest``, ``missing``, ``sha256 mismatch``, ``rows mismatch``,
-        and ``refused: ...`` when the guard refuses a file (a symlink into production, say):
-        nothing is hashed before the guard has passed it.
+        ``not encrypted: ...`` for a plain file of a kind the root's ``[encryption]`` table
+        names, and ``refused: ...`` when the guard refuses a file (a symlink into production,
+        say): nothing is hashed before the guard has passed it.
         """
         if self.store is not None:
             return self._verify_store(self.store)
@@ -692,6 +693,15 @@ class Catalog:
                     rows.append((f.relpath, "not in manifest", ""))
                 else:
                     rows += _file_problems(Path(f.path), f.relpath, record.sha256, record.rows)
+        rows += _crypto.unencrypted(  # a plaintext file of a kind the root encrypts
+            Path(self.root),
+            self.manifest.tables,
+            [
+                (f.relpath, ds.kind, Path(f.path))
+                for ds in self._datasets.values()
+                for f in ds.files
+            ],
+        )
         for name, record in recorded.items():
             path = Path(self.root) / name  # read_manifest proved name a plain relative path
             if not os.path.lexists(path):

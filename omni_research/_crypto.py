@@ -50,6 +50,7 @@ from omni_research.exceptions import (
     ConfigurationError,
     DataFormatError,
     KeyAccessError,
+    OmniDataError,
 )
 
 if TYPE_CHECKING:
@@ -500,6 +501,36 @@ def encrypt_for_path(
     with key_store(full.parent) as entries:
         entries[hashlib.sha256(data).hexdigest()] = entry
     return data
+
+
+def unencrypted(
+    root: Path, tables: dict[str, Any], files: list[tuple[str, str, Path]]
+) -> list[tuple[str, str, str]]:
+    """``verify``'s rows for files of a kind the ``[encryption]`` table names that are not
+    encrypted Parquet (``files``: relative path, kind, path). Reads 4 bytes of each."""
+    try:
+        kinds = read_policy(root, tables).kinds
+    except ConfigurationError as exc:
+        return [(MANIFEST_NAME, f"malformed [encryption] table: {exc}", "")]
+    rows = []
+    for name, kind, path in files:
+        if kind not in kinds:
+            continue
+        try:
+            with _guard.open_guarded(path) as handle:
+                head = handle.read(len(MAGIC))
+        except (OmniDataError, OSError):
+            continue  # refused or unreadable: verify's other checks name it
+        if head != MAGIC:
+            rows.append(
+                (
+                    name,
+                    f"not encrypted: {kind} is encrypted in this root (master key "
+                    f"{kinds[kind]!r}); run `omni-research encrypt --root {root}`",
+                    "",
+                )
+            )
+    return rows
 
 
 def prune_keys(folder: Path) -> int:
