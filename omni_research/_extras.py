@@ -18,6 +18,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "notebook": (
         "matplotlib",
         "ipywidgets",
+        "anywidget",
         "jupyterlab",
         "ipykernel",
         "nbclient",
@@ -38,7 +39,6 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "cloud": ("obstore",),
     "distributed": ("ray",),
     "security": ("kmip", "cryptography"),
-    "interactive": ("anywidget",),
 }
 
 

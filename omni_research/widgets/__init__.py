@@ -22,7 +22,7 @@ from omni_research._extras import require_extra
 from omni_research._public import publish
 
 require_extra("notebook", "omni_research.widgets")
-require_extra("interactive", "omni_research.widgets")
+
 
 from omni_research.backtest import SIGNAL_RULES as RULES
 from omni_research.backtest import signal_stats
