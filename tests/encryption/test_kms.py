@@ -212,3 +212,28 @@ def test_kmip_unreachable_server_raises_key_access_error(kmip_server: KmipTestSe
         KeyAccessError, match=f"cannot reach the key manager at kmip://127.0.0.1:{port}"
     ):
         client.wrap(os.urandom(32), "1")
+
+
+@pytest.mark.xdist_group("kms")
+def test_kmip_operations_share_one_connection_and_survive_a_broken_one(
+    kmip_server: KmipTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kms = kmip_server.kms()
+    kms._drop()  # an earlier test of this worker may have left this identity's connection
+    opened: list[object] = []
+    real_open = KmipKms._open
+
+    def counting(self: KmipKms) -> object:
+        client = real_open(self)
+        opened.append(client)
+        return client
+
+    monkeypatch.setattr(KmipKms, "_open", counting)
+    key_id = kms.create_key()
+    keys = [os.urandom(32) for _ in range(5)]
+    wrapped = [kms.wrap(key, key_id) for key in keys]
+    assert [kms.unwrap(w, key_id) for w in wrapped] == keys
+    assert len(opened) == 1  # eleven operations, one TLS connection
+    opened[0].close()  # type: ignore[attr-defined]  # the connection breaks under us
+    assert kms.unwrap(wrapped[0], key_id) == keys[0]
+    assert len(opened) == 2  # dropped and opened again, once
