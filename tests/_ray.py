@@ -15,13 +15,24 @@ import pytest
 from omni_research.testing import RayCluster, start_ray_cluster
 
 _CLUSTER: list[RayCluster] = []
+_FAILED: list[BaseException] = []
 
 
 def shared_ray_cluster(config: pytest.Config) -> RayCluster:
-    """The running shared cluster (started on first use), with ``RAY_ADDRESS`` set to it."""
+    """The running shared cluster (started on first use), with ``RAY_ADDRESS`` set to it.
+
+    A cluster that failed to start fails every later test at once with the same error
+    rather than trying again for each.
+    """
     pytest.importorskip("ray")
+    if _FAILED:
+        raise _FAILED[0]
     if not _CLUSTER:
-        _CLUSTER.append(start_ray_cluster(cpus_per_node=1))
+        try:
+            _CLUSTER.append(start_ray_cluster(cpus_per_node=1))
+        except BaseException as exc:
+            _FAILED.append(exc)
+            raise
 
         def stop() -> None:
             _CLUSTER.pop().stop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import tempfile
@@ -57,10 +58,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _ports() -> dict[str, Any]:
-    # fixed agent ports: the raylet then does not wait for the agents to report theirs
-    names = ("metrics_agent_port", "runtime_env_agent_port", "dashboard_agent_listen_port")
-    return {name: _free_port() for name in (*names, "metrics_export_port")}
+def _node_args(session_dir: Path) -> dict[str, Any]:
+    """A node's fixed identity and ports, with its agents' port files written beforehand.
+
+    A raylet waits at most ~15 s for its agents to write their port files and aborts after
+    that; on a busy 2-core machine the agents (Python processes importing Ray) take longer.
+    Without ``ray[default]`` the dashboard agent runs minimal and reports ``-1`` (no
+    metrics, no HTTP listener): those files are written here first, with the same ``-1``,
+    and the runtime-env agent's port is given, so the raylet starts without waiting.
+    """
+    node_id = secrets.token_hex(28)
+    session_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("metrics_agent_port", "metrics_export_port", "dashboard_agent_listen_port"):
+        (session_dir / f"{name}_{node_id}").write_text("-1")
+    return {
+        "node_ip_address": "127.0.0.1",
+        "node_id": node_id,
+        "runtime_env_agent_port": _free_port(),
+    }
 
 
 @dataclass(kw_only=True)
@@ -105,11 +120,23 @@ class RayCluster:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_ray_cluster(*, cpus_per_node: int = 1) -> RayCluster:
+def start_ray_cluster(*, cpus_per_node: int = 1, attempts: int = 2) -> RayCluster:
     """Start a head node and a second node on 127.0.0.1, ``cpus_per_node`` CPUs each.
 
-    The caller must call :meth:`RayCluster.stop` (or use :func:`ray_cluster`).
+    Ray gives a node 30 s to register, which a busy machine can miss: a failed start is
+    cleaned up and tried again, ``attempts`` times in all. The caller must call
+    :meth:`RayCluster.stop` (or use :func:`ray_cluster`).
     """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start(cpus_per_node)
+        except ConfigurationError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(cpus_per_node: int) -> RayCluster:
     require_extra("distributed", "omni_research.testing.start_ray_cluster")
     import ray._private.ray_constants as ray_constants
     from ray.cluster_utils import Cluster
@@ -120,25 +147,23 @@ def start_ray_cluster(*, cpus_per_node: int = 1) -> RayCluster:
     ray_constants.ENABLE_RAY_CLUSTER = False  # this process imported ray already
     # a short path: Ray's socket names must fit in 107 bytes
     temp_dir = Path(tempfile.mkdtemp(prefix="omr", dir="/tmp"))
+    session = f"session_omni_{os.getpid()}_{secrets.token_hex(4)}"
     cluster = None
+    started = time.monotonic()
     try:
-        started = time.monotonic()
         cluster = Cluster(
             initialize_head=True,
             head_node_args={
-                "node_ip_address": "127.0.0.1",
+                **_node_args(temp_dir / session),
+                "session_name": session,
                 "gcs_server_port": _free_port(),
                 "num_cpus": cpus_per_node,
                 "temp_dir": str(temp_dir),
                 "_system_config": _SYSTEM_CONFIG,
-                # fewer processes starting at once: the agents must report within ~15 s
                 "include_dashboard": False,
-                "include_log_monitor": False,
-                **_ports(),
             },
         )
-        node_args: dict[str, Any] = {"node_ip_address": "127.0.0.1", "num_cpus": cpus_per_node}
-        second = cluster.add_node(**node_args, **_ports())
+        second = cluster.add_node(**_node_args(temp_dir / session), num_cpus=cpus_per_node)
         cluster.wait_for_nodes()
     except Exception as exc:
         if cluster is not None:
@@ -152,8 +177,8 @@ def start_ray_cluster(*, cpus_per_node: int = 1) -> RayCluster:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise ConfigurationError(
             f"the loopback Ray test cluster did not start ({exc}) after "
-            f"{time.monotonic() - started:.0f} s; Ray's agents must start within ~15 s, "
-            "which a heavily loaded machine may not allow: retry when it is quieter"
+            f"{time.monotonic() - started:.0f} s; expected a head and a second node on "
+            "127.0.0.1 within Ray's start-up timeouts: retry when the machine is less loaded"
         ) from exc
     return RayCluster(
         address=str(cluster.address),
