@@ -22,7 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-_SERVER = "from kmip.services.server.server import main; main()"
+# The server, with a watchdog: when the process that started it is gone (a test run killed
+# before its fixture could stop it), the server's whole process group ends itself.
+_SERVER = """
+import os, signal, sys, threading, time
+parent = int(sys.argv.pop(1))
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+threading.Thread(target=watch, daemon=True).start()
+from kmip.services.server.server import main
+main()
+"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,6 +216,7 @@ class KmipTestServer:
             sys.executable,
             "-c",
             _SERVER,
+            str(os.getpid()),
             f"--config_path={conf}",
             f"--log_path={self.folder / 'server.log'}",
         ]
