@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_chart.py --browser
 	$(BIN)/python benchmarks/bench_object_store.py
 	$(BIN)/python benchmarks/bench_encryption.py
+	$(BIN)/python benchmarks/bench_engines.py
 
 # A long fuzz of the readers and the manifest parser (the test command runs a short one):
 # mutated real files must end in a frame or the kit's own error. FUZZ_EXAMPLES=200000 for more.

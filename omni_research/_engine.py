@@ -153,7 +153,14 @@ def ray_connect() -> Any:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+            # "local": always a new instance of our own, never a cluster another process
+            # left running on this machine (which a bare ray.init() would attach to)
+            ray.init(
+                address="local",
+                num_cpus=os.cpu_count() or 1,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
     return ray
 
 
