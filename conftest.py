@@ -13,6 +13,9 @@ import doctest
 import inspect
 from types import ModuleType
 
+import pytest
+from _pytest.nodeid import NodeId
+
 _from_module = doctest.DocTestFinder._from_module
 
 
@@ -25,3 +28,19 @@ def _defined_in(self: doctest.DocTestFinder, module: ModuleType | None, obj: obj
 
 
 doctest.DocTestFinder._from_module = _defined_in  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep ``--dist loadgroup`` grouping under pytest 9.2.
+
+    pytest-xdist 3.8 marks an ``xdist_group`` by setting ``item._nodeid`` to
+    ``"<nodeid>@<group>"``, but pytest 9.2 reads a node's id from ``item._id`` (a structured
+    ``NodeId``), so the suffix was lost and every group was split across the workers (each
+    worker then started its own servers and clusters). Copy the suffixed id where pytest
+    reads it.
+    """
+    for item in items:
+        marked = item.__dict__.get("_nodeid")
+        if isinstance(marked, str) and marked != item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(marked)
