@@ -92,7 +92,13 @@ class _Local:
     def get(self, relpath: str) -> bytes:
         return _guard.read_guarded(inside(self.root, relpath))
 
-    def holds(self, relpath: str, record: FileRecord, known: FileRecord | None) -> bool:
+    def size(self, relpath: str) -> int | None:
+        path = self.root / relpath
+        return path.stat().st_size if path.is_file() else None
+
+    def holds(
+        self, relpath: str, record: FileRecord, known: FileRecord | None, size: int | None
+    ) -> bool:
         path = self.root / relpath
         if known != record or not path.is_file():
             return False
@@ -127,10 +133,18 @@ class _Bucket:
     def get(self, relpath: str) -> bytes:
         return self.store.get(relpath)
 
-    def holds(self, relpath: str, record: FileRecord, known: FileRecord | None) -> bool:
+    def size(self, relpath: str) -> int | None:
         if self.sizes is None:
             self.sizes = {o.key: o.size for o in self.store.list()}
-        return known == record and relpath in self.sizes
+        return self.sizes.get(relpath)
+
+    def holds(
+        self, relpath: str, record: FileRecord, known: FileRecord | None, size: int | None
+    ) -> bool:
+        # the destination manifest's record, and an object of the source's size: an object
+        # replaced or cut short behind the manifest's back is copied again
+        held = self.size(relpath)
+        return known == record and held is not None and (size is None or held == size)
 
     def put(self, relpath: str, data: bytes) -> None:
         self.store.put(relpath, data)
@@ -237,7 +251,8 @@ def sync(
     skipped: list[str] = []
     for name in sorted(manifest.files):
         record = manifest.files[name]
-        (skipped if dest.holds(name, record, known.get(name)) else todo).append(name)
+        held = dest.holds(name, record, known.get(name), src.size(name))
+        (skipped if held else todo).append(name)
 
     def copy(name: str) -> int:
         data = src.get(name)

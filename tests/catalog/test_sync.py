@@ -120,3 +120,17 @@ def test_sync_refuses_an_encrypted_root_rather_than_publish_unreadable_objects(
         sync(small_root, bucket_root, storage_options=seaweed.storage_options)
     store = ObjectStore(bucket_root, storage_options=seaweed.storage_options)
     assert store.list() == []
+
+
+def test_sync_copies_again_an_object_cut_short_behind_the_manifests_back(
+    seaweed: SeaweedServer, bucket_root: str, small_root: Path
+) -> None:
+    opts = seaweed.storage_options
+    sync(small_root, bucket_root, storage_options=opts)
+    store = ObjectStore(bucket_root, storage_options=opts)
+    name = next(n for n in sorted(read_manifest(small_root).files) if n.endswith(".parquet"))
+    whole = store.get(name)
+    store.put(name, whole[: len(whole) // 2])  # the manifest still lists the whole file
+    again = sync(small_root, bucket_root, storage_options=opts)
+    assert again.copied == (name,)
+    assert store.get(name) == whole
