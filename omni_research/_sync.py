@@ -1,8 +1,9 @@
 """``sync``: publish a research root to a bucket and back, incrementally by sha256.
 
 The source's manifest says what a root holds. Every file it lists is copied unless the
-destination already holds the same bytes (by sha256: the destination's manifest record
-and, for a local destination, the file itself); every copied file is hashed on the way and
+destination already holds the same bytes (by sha256: the destination's manifest record,
+and the file itself hashed for a local destination, or an object of the source file's size
+in a bucket, where hashing would mean downloading it); every copied file is hashed on the way and
 must match the source manifest (corrupt data is never published). Data first, manifest
 last: the destination's manifest is merged (its own other files are kept) and written with
 a conditional PUT on a bucket (on a conflict with another writer it is re-read and merged
