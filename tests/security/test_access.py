@@ -325,36 +325,37 @@ def test_widgets_stop_at_a_kind_outside_the_roles(small_root: Path) -> None:
     assert records and {(r["event"], r["reason"]) for r in records} == {("refused", "role")}
 
 
-@pytest.mark.xdist_group("ray")
-def test_a_ray_worker_is_refused_like_the_driver_and_audits_it(small_root: Path) -> None:
-    ray = pytest.importorskip("ray")
-    _set_access(small_root, {"roles": ROLES, "users": {ME: ["researcher"]}})
-    # the worker inherits this process's environment: OMNI_AUDIT_LOG of this test (one log
-    # per node: flock does not span machines)
-    log = Path(os.environ["OMNI_AUDIT_LOG"])
-    expected = omr.open_catalog(small_root).datasets().filter(name="historical/funding")
-
-    def load_on_worker(root: str, kind: str) -> int:
-        import omni_research as omr
-
-        return omr.open_catalog(root).load(kind).height
-
-    os.environ.pop("RAY_ADDRESS", None)
-    for attempt in (1, 2):  # Ray gives its raylet 30 s to start: a loaded machine may need two
-        try:
-            ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-            break
-        except Exception as exc:
-            ray.shutdown()
-            if attempt == 2 or "timed out during startup" not in str(exc):
-                raise
+def _load_on_worker(context: dict[str, str], kind: str) -> tuple[int, str]:
+    """A Ray shard: open the catalog on the worker and load ``kind``; its audit log is the
+    one the test names (each node keeps its own log: flock does not span machines)."""
+    before = os.environ.get("OMNI_AUDIT_LOG")
+    os.environ["OMNI_AUDIT_LOG"] = context["log"]
     try:
-        task = ray.remote(load_on_worker)
-        assert ray.get(task.remote(str(small_root), "funding")) == expected["rows"].item()
-        with pytest.raises(AccessDeniedError, match=f"user {ME!r}.*'fills'"):
-            ray.get(task.remote(str(small_root), "fills"))
+        return omr.open_catalog(context["root"]).load(kind).height, str(os.getpid())
     finally:
-        ray.shutdown()
+        if before is None:
+            os.environ.pop("OMNI_AUDIT_LOG", None)
+        else:
+            os.environ["OMNI_AUDIT_LOG"] = before
+
+
+@pytest.mark.xdist_group("ray")
+def test_a_ray_worker_is_refused_like_the_driver_and_audits_it(
+    small_root: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from omni_research._engine import map_shards
+    from tests._ray import shared_ray_cluster
+
+    shared_ray_cluster(request.config)  # the suite's loopback cluster, through RAY_ADDRESS
+    _set_access(small_root, {"roles": ROLES, "users": {ME: ["researcher"]}})
+    expected = omr.open_catalog(small_root).datasets().filter(name="historical/funding")
+    context = {"root": str(small_root), "log": str(tmp_path / "worker-audit.jsonl")}
+    [(rows, pid)] = map_shards(_load_on_worker, ["funding"], context=context, engine="ray")
+    assert rows == expected["rows"].item()
+    assert pid != str(os.getpid())  # it ran in a Ray worker, not here
+    with pytest.raises(AccessDeniedError, match=f"user {ME!r}.*'fills'"):
+        map_shards(_load_on_worker, ["fills"], context=context, engine="ray")
+    log = Path(context["log"])
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["event"], r["reason"], r["kind"]) for r in records] == [
         ("read", None, "funding"),
