@@ -26,6 +26,10 @@ Writes are safe together and after crashes:
 * before moving files into place it writes a journal (``.omni-journal.json``); if it dies
   before the manifest is written, the next writer (or ``omni-research verify --repair``)
   records the journaled files from their data (:func:`omni_research._manifest.repair`).
+* a root in a bucket (``s3://bucket/prefix``, ``storage_options=``) has no lock: each
+  partition object is replaced by a conditional PUT over the version merged (a conflict
+  means read and merge again), then the manifest is updated by a conditional PUT
+  (:mod:`omni_research._root_writer`).
 
 Trade dumps carry epoch seconds with a fraction (``1735689600.0974``, derivatives) or
 integer epoch milliseconds (``1735689600097``, as Bybit's spot files do): the unit is
@@ -51,6 +55,7 @@ from typing import Any, TextIO
 import polars as pl
 
 from omni_research import _guard, _layout
+from omni_research._store import ObjectStore, is_uri
 from omni_research._typing import Kind
 from omni_research._writelock import write_lock
 from omni_research.exceptions import (
@@ -124,9 +129,11 @@ class ImportSummary:
     rejected : int
         Rows refused, each listed in ``rejects`` with its reason.
     files : tuple of Path
-        Partition files written (created or extended).
+        Partition files written (created or extended) in a local root.
     rejects : pl.DataFrame
         ``location`` (line number or JSON position), ``reason`` and ``raw`` text.
+    objects : tuple of str
+        Partition objects written (their URIs) when the root is in a bucket.
     repaired : tuple of str
         Files of an earlier interrupted write that this import found in the root's journal
         and recorded in the manifest before importing (see
@@ -144,12 +151,13 @@ class ImportSummary:
         default_factory=lambda: pl.DataFrame(schema=_REJECTS_SCHEMA), compare=False
     )
     repaired: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         text = (
             f"bybit {self.kind} import of {self.source}: read {self.rows_read}, imported "
             f"{self.imported}, duplicate {self.duplicates}, rejected {self.rejected}, "
-            f"{len(self.files)} file(s) written"
+            f"{len(self.files) + len(self.objects)} file(s) written"
         )
         if self.repaired:
             text += (
@@ -162,8 +170,20 @@ class ImportSummary:
 # --------------------------------------------------------------------------- root handling
 
 
-def _research_root(root: str | os.PathLike[str]) -> Path:
-    """Guard the target root and make sure it is a research-tier data root."""
+def _research_root(
+    root: str | os.PathLike[str], storage_options: Mapping[str, object] | None = None
+) -> Path | ObjectStore:
+    """Guard the target root and make sure it is a research-tier data root (a local folder,
+    or a root in a bucket: :func:`omni_research._root_writer.open_research_bucket`)."""
+    if isinstance(root, str) and is_uri(root):
+        from omni_research._root_writer import open_research_bucket
+
+        return open_research_bucket(root, storage_options=storage_options, what="Bybit imports")
+    if storage_options is not None:
+        raise ConfigurationError(
+            f"storage_options given for the local root {root!r}; they apply to object "
+            "storage roots (s3://bucket/prefix) only"
+        )
     _guard.check_path(root)
     path = Path(root)
     from omni_research.config import MANIFEST_NAME
@@ -189,24 +209,42 @@ class _Written:
     duplicates: int
     files: tuple[Path, ...]
     repaired: tuple[str, ...]
+    objects: tuple[str, ...] = ()
 
 
 def _write_partitions(
-    root: Path,
+    root: Path | ObjectStore,
     kind: Kind,
     new: pl.DataFrame,
     *,
     key: list[str],
-    partition: Callable[[dict[str, Any]], Path],
+    partition: Callable[[dict[str, Any]], str],
     partition_cols: list[str],
     lock_timeout: float | None,
 ) -> _Written:
-    """Merge ``new`` into the root's partitions under the root's write lock."""
+    """Merge ``new`` into the root's partitions under the root's write lock (in a bucket:
+    conditional PUTs, then the manifest, :func:`omni_research._root_writer.merge_into_bucket`).
+    ``partition`` maps partition values to the file's path relative to the root."""
     from omni_research import _manifest
 
     before = new.height
     new = new.unique(subset=key, keep="first", maintain_order=True)
     duplicates = before - new.height
+    if isinstance(root, ObjectStore):
+        from omni_research._root_writer import merge_into_bucket
+
+        if new.is_empty():
+            return _Written(imported=0, duplicates=duplicates, files=(), repaired=())
+        done = merge_into_bucket(
+            root, kind, new, key=key, partition=partition, partition_cols=partition_cols
+        )
+        return _Written(
+            imported=done.imported,
+            duplicates=duplicates + done.duplicates,
+            files=(),
+            repaired=done.repaired,
+            objects=done.files,
+        )
     with write_lock(root, timeout=lock_timeout):
         # an earlier writer may have died between its replaces and its manifest write
         report = _manifest.repair(root)
@@ -227,7 +265,7 @@ def _merge_under_lock(
     new: pl.DataFrame,
     *,
     key: list[str],
-    partition: Callable[[dict[str, Any]], Path],
+    partition: Callable[[dict[str, Any]], str],
     partition_cols: list[str],
 ) -> tuple[int, int, tuple[Path, ...]]:
     from omni_research import _manifest
@@ -242,7 +280,7 @@ def _merge_under_lock(
             [*partition_cols, "_date"], maintain_order=True
         ):
             values = dict(zip([*partition_cols, "date"], keys, strict=True))
-            target = partition(values)  # every part checked, proven inside the root
+            target = _layout.inside(root, partition(values))  # checked, proven inside the root
             _guard.check_path(target)
             part = part.drop("_date")
             if target.exists():
@@ -313,6 +351,7 @@ def _finish(
         files=written.files,
         rejects=rejects,
         repaired=written.repaired,
+        objects=written.objects,
     )
     log.info("%s", summary)
     if rejects.height:
@@ -405,6 +444,7 @@ def import_bybit_trades(
     *,
     symbol: str | None = None,
     lock_timeout: float | None = None,
+    storage_options: Mapping[str, object] | None = None,
 ) -> ImportSummary:
     """Import one Bybit public trading-history dump into ``<root>/historical/trades``.
 
@@ -414,12 +454,18 @@ def import_bybit_trades(
         A ``<SYMBOL><date>.csv.gz`` file from Bybit's public trading history (plain CSV
         is accepted too).
     root
-        A research-tier data root (``omni-data.toml`` with ``tier = "research"``).
+        A research-tier data root (``omni-data.toml`` with ``tier = "research"``): a local
+        folder, or a URI string (``s3://bucket/prefix``).
     symbol
         If given, rows of another symbol are rejected.
     lock_timeout
         Seconds to wait for another writer of ``root`` (default
         :data:`omni_research._writelock.DEFAULT_TIMEOUT`).
+    storage_options
+        Credentials and settings when ``root`` is in a bucket (``s3://bucket/prefix``;
+        Polars' names); unset ones come from the environment (``AWS_ACCESS_KEY_ID``, ...).
+        A bucket root is written object by object, then its manifest with a conditional
+        PUT (:mod:`omni_research._root_writer`).
 
     Returns
     -------
@@ -453,7 +499,7 @@ def import_bybit_trades(
     if symbol is not None:
         _layout.check_part("symbol", symbol)
     _guard.check_path(source)
-    target_root = _research_root(root)
+    target_root = _research_root(root, storage_options)
     raw = _read_gzip_csv(source)
     rows_read = raw.height
     if _timestamp_unit(raw) == "ms":
@@ -516,9 +562,7 @@ def import_bybit_trades(
         "trades",
         good,
         key=["trade_id"],
-        partition=lambda v: _layout.path_for(
-            target_root, "trades", symbol=v["symbol"], date=v["date"]
-        ),
+        partition=lambda v: _layout.relpath_for("trades", symbol=v["symbol"], date=v["date"]),
         partition_cols=["symbol"],
         lock_timeout=lock_timeout,
     )
@@ -605,6 +649,7 @@ def import_bybit_klines(
     symbol: str | None = None,
     interval: str = "1",
     lock_timeout: float | None = None,
+    storage_options: Mapping[str, object] | None = None,
 ) -> ImportSummary:
     """Import Bybit v5 kline responses into ``<root>/historical/ohlcv``.
 
@@ -623,6 +668,8 @@ def import_bybit_klines(
         response does not repeat it.
     lock_timeout
         Seconds to wait for another writer of ``root``.
+    storage_options
+        As for :func:`import_bybit_trades` (a root in a bucket).
 
     Returns
     -------
@@ -653,7 +700,7 @@ def import_bybit_klines(
         _layout.check_part("symbol", symbol)
     timeframe = BYBIT_INTERVALS[interval]
     step_ms = timeframe_duration_us(timeframe) // 1000
-    target_root = _research_root(root)
+    target_root = _research_root(root, storage_options)
     label, responses = _load_json(source)
     rows: list[dict[str, Any]] = []
     rejects: list[tuple[str, str, str]] = []
@@ -734,8 +781,8 @@ def import_bybit_klines(
         "ohlcv",
         good,
         key=["symbol", "timeframe", "timestamp"],
-        partition=lambda v: _layout.path_for(
-            target_root, "ohlcv", symbol=v["symbol"], timeframe=v["timeframe"], date=v["date"]
+        partition=lambda v: _layout.relpath_for(
+            "ohlcv", symbol=v["symbol"], timeframe=v["timeframe"], date=v["date"]
         ),
         partition_cols=["symbol", "timeframe"],
         lock_timeout=lock_timeout,
@@ -770,6 +817,7 @@ def import_bybit_orderbook(
     *,
     symbol: str | None = None,
     lock_timeout: float | None = None,
+    storage_options: Mapping[str, object] | None = None,
 ) -> ImportSummary:
     """Import Bybit v5 order-book snapshot responses into ``<root>/historical/orderbook``.
 
@@ -784,6 +832,8 @@ def import_bybit_orderbook(
         If given, snapshots of another symbol are rejected.
     lock_timeout
         Seconds to wait for another writer of ``root``.
+    storage_options
+        As for :func:`import_bybit_trades` (a root in a bucket).
 
     Returns
     -------
@@ -802,7 +852,7 @@ def import_bybit_orderbook(
     """
     if symbol is not None:
         _layout.check_part("symbol", symbol)
-    target_root = _research_root(root)
+    target_root = _research_root(root, storage_options)
     label, responses = _load_json(source)
     rows: list[dict[str, Any]] = []
     rejects: list[tuple[str, str, str]] = []
@@ -860,9 +910,7 @@ def import_bybit_orderbook(
         "orderbook",
         good,
         key=["symbol", "timestamp"],
-        partition=lambda v: _layout.path_for(
-            target_root, "orderbook", symbol=v["symbol"], date=v["date"]
-        ),
+        partition=lambda v: _layout.relpath_for("orderbook", symbol=v["symbol"], date=v["date"]),
         partition_cols=["symbol"],
         lock_timeout=lock_timeout,
     )

@@ -1,0 +1,185 @@
+"""Writes into a root in a bucket (a real SeaweedFS on loopback): the Bybit importer and the
+report export. Data objects first, the manifest last, by conditional PUT."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+import omni_research as omr
+from omni_research import _root_writer
+from omni_research._manifest import read_manifest, read_remote_manifest
+from omni_research._store import ObjectStore
+from omni_research.config import MANIFEST_NAME
+from omni_research.exceptions import ProductionDataError, StorageError
+from omni_research.io.bybit import import_bybit_trades
+from omni_research.testing import SeaweedServer
+from omni_research.testing._fake_bybit_dumps import make_trades, trade_dump
+
+pytestmark = pytest.mark.xdist_group("objectstore")
+
+RESEARCH = b'tier = "research"\nschema_version = "1.0"\n'
+
+
+def _bucket_root(seaweed: SeaweedServer, uri: str, manifest: bytes = RESEARCH) -> ObjectStore:
+    store = ObjectStore(uri, storage_options=seaweed.storage_options)
+    store.put(MANIFEST_NAME, manifest)
+    return store
+
+
+def _dump(tmp_path: Path, symbol: str, day: str, *, seed: int = 7, n: int = 300) -> tuple[
+    Path, pl.DataFrame
+]:  # fmt: skip
+    """A Bybit trade dump file and the rows it holds (the generator's own frame)."""
+    frame, text = make_trades(symbol, day, n=n, seed=seed)
+    path = tmp_path / f"{symbol}{day}-{seed}.csv.gz"
+    path.write_bytes(trade_dump(symbol, text))
+    return path, frame
+
+
+def _sorted(df: pl.DataFrame) -> pl.DataFrame:
+    return df.sort("symbol", "timestamp", "trade_id")
+
+
+def _local_root(path: Path) -> Path:
+    path.mkdir()
+    (path / MANIFEST_NAME).write_bytes(RESEARCH)
+    return path
+
+
+def test_import_into_a_bucket_root_loads_the_rows_a_local_import_holds(
+    seaweed: SeaweedServer, bucket_root: str, tmp_path: Path
+) -> None:
+    opts = seaweed.storage_options
+    store = _bucket_root(seaweed, bucket_root)
+    local = _local_root(tmp_path / "local")
+    dumps = [
+        _dump(tmp_path, "BTCUSDT", "2025-01-06"),
+        _dump(tmp_path, "BTCUSDT", "2025-01-07"),
+        _dump(tmp_path, "ETHUSDT", "2025-01-06"),
+    ]
+    for path, _ in dumps:
+        remote = import_bybit_trades(path, bucket_root, storage_options=opts)
+        here = import_bybit_trades(path, local)
+        assert (remote.imported, remote.duplicates, remote.rejected) == (300, 0, 0)
+        assert remote.files == ()
+        assert [Path(u.removeprefix(bucket_root + "/")) for u in remote.objects] == [
+            Path(f).relative_to(local) for f in here.files
+        ]
+    catalog = omr.open_catalog(bucket_root, storage_options=opts)
+    remote_rows = _sorted(catalog.load("trades"))
+    local_rows = _sorted(omr.open_catalog(local).load("trades"))
+    reference = _sorted(pl.concat([frame for _, frame in dumps]))
+    assert remote_rows.height == 900
+    assert remote_rows.equals(local_rows)
+    assert remote_rows.equals(reference.select(remote_rows.columns))
+    assert catalog.verify().is_empty()
+    # the manifest records what the local import records: the same bytes, row for row
+    assert read_remote_manifest(store)[0].files == read_manifest(local).files
+
+    # a second import of the same dump writes nothing: every row is a duplicate
+    before = {o.key: o.e_tag for o in store.list()}
+    again = import_bybit_trades(dumps[0][0], bucket_root, storage_options=opts)
+    assert (again.imported, again.duplicates, again.objects) == (0, 300, ())
+    assert {o.key: o.e_tag for o in store.list()} == before
+
+
+def test_two_concurrent_importers_lose_neither_files_nor_rows(
+    seaweed: SeaweedServer, bucket_root: str, tmp_path: Path
+) -> None:
+    opts = seaweed.storage_options
+    store = _bucket_root(seaweed, bucket_root)
+    # two symbols (two files), and two dumps of one partition (one file, merged by both)
+    jobs = [
+        _dump(tmp_path, "BTCUSDT", "2025-01-06", seed=1),
+        _dump(tmp_path, "ETHUSDT", "2025-01-06", seed=2),
+        _dump(tmp_path, "SOLUSDT", "2025-01-06", seed=3),
+        _dump(tmp_path, "SOLUSDT", "2025-01-06", seed=4),
+    ]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(jobs))
+
+    def run(path: Path) -> None:
+        try:
+            start.wait()
+            import_bybit_trades(path, bucket_root, storage_options=opts)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(path,)) for path, _ in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    files = read_remote_manifest(store)[0].files
+    assert sorted(files) == [
+        f"historical/trades/symbol={s}/date=2025-01-06/part-0.parquet"
+        for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+    ]
+    sol = files["historical/trades/symbol=SOLUSDT/date=2025-01-06/part-0.parquet"]
+    assert sol.rows == 600  # both writers' rows of the shared partition
+    catalog = omr.open_catalog(bucket_root, storage_options=opts)
+    assert catalog.verify().is_empty()
+    loaded = _sorted(catalog.load("trades"))
+    reference = _sorted(pl.concat([frame for _, frame in jobs]))
+    assert loaded.equals(reference.select(loaded.columns))
+
+
+def test_a_failure_between_the_objects_and_the_manifest_converges_on_a_rerun(
+    seaweed: SeaweedServer, bucket_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opts = seaweed.storage_options
+    store = _bucket_root(seaweed, bucket_root)
+    path, frame = _dump(tmp_path, "BTCUSDT", "2025-01-06")
+    name = "historical/trades/symbol=BTCUSDT/date=2025-01-06/part-0.parquet"
+
+    def cut(*args: object, **kwargs: object) -> None:
+        raise StorageError(f"{bucket_root}/{MANIFEST_NAME}: connection dropped (injected)")
+
+    monkeypatch.setattr(_root_writer, "write_remote_manifest", cut)
+    with pytest.raises(StorageError, match="injected"):
+        import_bybit_trades(path, bucket_root, storage_options=opts)
+    monkeypatch.undo()
+    # the object is up, the manifest does not know it yet
+    assert name in {o.key for o in store.list()}
+    assert read_remote_manifest(store)[0].files == {}
+
+    rerun = import_bybit_trades(path, bucket_root, storage_options=opts)
+    assert (rerun.imported, rerun.duplicates, rerun.repaired) == (0, 300, (name,))
+    catalog = omr.open_catalog(bucket_root, storage_options=opts)
+    assert catalog.verify().is_empty()
+    loaded = _sorted(catalog.load("trades"))
+    assert loaded.equals(_sorted(frame).select(loaded.columns))  # nothing duplicated
+    third = import_bybit_trades(path, bucket_root, storage_options=opts)
+    assert (third.imported, third.repaired) == (0, ())
+
+
+def test_a_production_bucket_is_refused_before_any_put(
+    seaweed: SeaweedServer, bucket_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opts = seaweed.storage_options
+    # the root itself is research, but the prefix above it declares production
+    parent = ObjectStore(bucket_root, storage_options=opts)
+    parent.put(MANIFEST_NAME, b'tier = "production"\nschema_version = "1.0"\n')
+    root = f"{bucket_root}/research"
+    _bucket_root(seaweed, root)
+    before = {o.key: o.e_tag for o in parent.list()}
+    puts: list[str] = []
+    for method in ("put", "put_if"):
+        real = getattr(ObjectStore, method)
+
+        def counted(self: ObjectStore, relpath: str, *a: Any, _real: Any = real, **k: Any) -> Any:
+            puts.append(relpath)
+            return _real(self, relpath, *a, **k)
+
+        monkeypatch.setattr(ObjectStore, method, counted)
+    path, _ = _dump(tmp_path, "BTCUSDT", "2025-01-06")
+    with pytest.raises(ProductionDataError, match="declares tier production"):
+        import_bybit_trades(path, root, storage_options=opts)
+    assert puts == []
+    assert {o.key: o.e_tag for o in parent.list()} == before
