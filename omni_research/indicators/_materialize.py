@@ -281,8 +281,9 @@ def materialize(
     Parameters
     ----------
     catalog : Catalog
-        An open catalog (:func:`omni_research.open_catalog`); its root is written to, and
-        each shard opens it again from the root's path on its worker.
+        An open catalog of a local root (:func:`omni_research.open_catalog`); its root is
+        written to, and each shard opens it again from the root's path on its worker. A
+        root in object storage is refused (its writes do not go through the store yet).
     indicators : list of str or dict
         Registry names (``["rsi", "macd", "bollinger"]``), or names with parameters
         (``{"rsi": {"window": 21}, "macd": {}}``). Cumulative indicators (:data:`CUMULATIVE`)
@@ -323,6 +324,12 @@ def materialize(
     kind = check_engine(engine, where="materialize")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ConfigurationError(f"materialize: warmup={warmup!r}; expected bars, >= 0")
+    if getattr(catalog, "store", None) is not None or not isinstance(catalog.root, Path):
+        raise ConfigurationError(
+            f"materialize: {catalog.root} is a root in object storage; materialize writes "
+            "and records its files in a local root only (for now). Run it on a local copy "
+            "(omni-research sync) or read the bucket with quality_catalog"
+        )
     spec = _normalise(indicators)
     table = _spec_table(spec, _columns(spec), warmup)
     root = Path(catalog.root)

@@ -244,3 +244,18 @@ def test_a_killed_node_loses_and_duplicates_no_shard(
     leftovers = [p for p in out.rglob(".*") if p.is_file()]
     assert report["rows"].sum() == 2 * 38 * 1440
     assert all(p.name.endswith(".tmp") for p in leftovers)
+
+
+def test_materialize_refuses_a_root_in_object_storage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the catalog's shape for a bucket root: a URI string and a store; nothing may be
+    # written to a local folder named after the URI
+    class BucketCatalog:
+        root = "s3://research/omni"
+        store = object()
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match=r"s3://research/omni is a root in object"):
+        materialize(BucketCatalog(), ["rsi"])
+    assert list(tmp_path.iterdir()) == []
