@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,11 @@ from polars.testing import assert_frame_equal
 import omni_research as omr
 from omni_research._engine import Engine
 from omni_research._manifest import record_files
+from omni_research._sync import sync
 from omni_research.exceptions import UnknownKindError
 from omni_research.io._atomic import write_parquet_atomic
 from omni_research.quality import quality_catalog, quality_report
+from omni_research.testing import SeaweedServer
 from tests._ray import shared_ray_cluster
 
 ORDER = ["dataset", "check", "symbol", "first_timestamp"]
@@ -84,3 +88,29 @@ def test_quality_catalog_on_every_engine_equals_serial(
     serial = quality_catalog(omr.open_catalog(flawed_root))
     got = quality_catalog(omr.open_catalog(flawed_root), engine=engine)
     assert_frame_equal(_comparable(got), _comparable(serial))
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[SeaweedServer]:
+    """A real S3 server (SeaweedFS) on loopback for this module; stopped by its pid."""
+    server = SeaweedServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.xdist_group("objectstore")
+def test_quality_catalog_shards_read_a_bucket_root_themselves(
+    flawed_root: Path, s3: SeaweedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"s3://{s3.bucket}/q-{secrets.token_hex(4)}"
+    sync(flawed_root, uri, storage_options=s3.storage_options)
+    local = quality_catalog(omr.open_catalog(flawed_root), kinds=["ohlcv", "orderbook"])
+    # the workers find the credentials where any S3 client does: their environment
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    remote = quality_catalog(omr.open_catalog(uri), kinds=["ohlcv", "orderbook"], engine="process")
+    assert remote.height == local.height > 0
+    assert_frame_equal(_comparable(remote), _comparable(local))
