@@ -35,6 +35,7 @@ from typing import Any
 
 import polars as pl
 
+from omni_research._layout import relpath_problem
 from omni_research._manifest import (
     FileRecord,
     Manifest,
@@ -53,6 +54,7 @@ __all__ = [
     "open_research_bucket",
     "parquet_bytes",
     "upload",
+    "upload_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,40 @@ def open_research_bucket(
             "local root and publish a plain one with `omni-research sync`"
         )
     return store
+
+
+def upload_files(
+    folder: str,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    storage_options: Mapping[str, object] | None,
+) -> list[str]:
+    """Upload files that are not catalog data (report exports) under the ``folder`` URI, in
+    order, one PUT each (atomic), and return their URIs. No manifest records them (a local
+    export is not recorded either).
+
+    The guard runs first: a production URI, or a manifest at or above ``folder`` declaring
+    production, is refused before any PUT.
+
+    Raises
+    ------
+    ProductionDataError
+        As above.
+    StorageError
+        If the store refuses or fails (naming the object's URI); files uploaded before it
+        stay whole, the one that failed is not there or is the previous version.
+    """
+    store = ObjectStore(folder, storage_options=storage_options)
+    store.check_tiers()
+    for name, _ in files:
+        problem = relpath_problem(name)
+        if problem:
+            raise ConfigurationError(f"{store.uri_of(name)}: not a plain file name: {problem}")
+    out = []
+    for name, data in files:
+        store.put(name, data)
+        out.append(store.uri_of(name))
+    return out
 
 
 def parquet_bytes(df: pl.DataFrame) -> bytes:

@@ -473,28 +473,38 @@ class Report:
         out: str | Path | None = None,
         name: str | None = None,
         formats: Sequence[ExportFormat] = ("html", "pdf"),
-    ) -> dict[str, Path]:
+        storage_options: Mapping[str, object] | None = None,
+    ) -> dict[str, Path | str]:
         """Write the report under ``<root>/exports/reports/`` (or ``out``) in each format.
 
         Parameters
         ----------
         root
-            The data root; defaults to the lineage's catalog root.
+            The data root; defaults to the lineage's catalog root. A URI string
+            (``s3://bucket/prefix``) writes into the bucket.
         out
-            An explicit output folder, used instead of the root's ``exports/reports``.
+            An explicit output folder, used instead of the root's ``exports/reports``; a
+            URI string (``s3://bucket/exports/...``) writes objects there.
         name
             File stem; defaults to :meth:`file_stem`.
         formats
             Any of ``"html"`` and ``"pdf"``.
+        storage_options
+            Credentials and settings for a bucket target (Polars' names); unset ones come
+            from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...).
 
         Returns
         -------
         dict
-            Format -> written path, and ``"lineage"`` -> ``<name>.lineage.json``: beside the
-            HTML/PDF, the lineage the HTML shows (:meth:`lineage_record`), when the report
-            has one.
+            Format -> written path (an object's URI string in a bucket), and ``"lineage"``
+            -> ``<name>.lineage.json``: beside the HTML/PDF, the lineage the HTML shows
+            (:meth:`lineage_record`), when the report has one. In a bucket each file is
+            rendered to a local temporary file and uploaded in one PUT (atomic), the
+            lineage last.
         """
-        return export_document(self, root=root, out=out, name=name, formats=formats)
+        return export_document(
+            self, root=root, out=out, name=name, formats=formats, storage_options=storage_options
+        )
 
 
 def _param_text(value: Any) -> str:
@@ -533,8 +543,10 @@ def export_document(
     out: str | Path | None,
     name: str | None,
     formats: Sequence[ExportFormat],
-) -> dict[str, Path]:
+    storage_options: Mapping[str, object] | None = None,
+) -> dict[str, Path | str]:
     """Shared export logic of reports and exported notebooks."""
+    from omni_research._store import is_uri
     from omni_research.reports._lineage import guard_paths
 
     bad = [f for f in formats if f not in ("html", "pdf")]
@@ -543,6 +555,24 @@ def export_document(
             f"export formats must be a non-empty selection of 'html' and 'pdf', got {list(formats)}"
         )
     lineage: Lineage | None = getattr(doc, "lineage", None)
+    target = out
+    if target is None:
+        target = root if root is not None else (lineage.catalog_root if lineage else None)
+        if isinstance(target, str) and is_uri(target):
+            target = f"{target.rstrip('/')}/exports/reports"
+        else:
+            target = None
+    if isinstance(target, str) and is_uri(target):
+        if lineage is not None:
+            guard_paths(lineage.catalog_root, lineage.tier)
+        return _export_to_bucket(
+            doc, target, name=name, formats=formats, storage_options=storage_options
+        )
+    if storage_options is not None:
+        raise ConfigurationError(
+            "storage_options given for a local export; they apply to object-storage targets "
+            "(s3://bucket/prefix) only"
+        )
     if out is not None:
         folder = Path(out)
     else:
@@ -560,7 +590,7 @@ def export_document(
             guard_paths(base, lineage.tier)
         folder = exports_dir(base)
     stem = name or doc.file_stem()
-    written: dict[str, Path] = {}
+    written: dict[str, Path | str] = {}
     for fmt in dict.fromkeys(formats):
         path = folder / f"{stem}.{fmt}"
         written[fmt] = doc.write_html(path) if fmt == "html" else doc.write_pdf(path)
@@ -572,3 +602,32 @@ def export_document(
         # atomic and guarded like every other write (write_text_atomic checks the target)
         written["lineage"] = write_text_atomic(folder / f"{stem}.lineage.json", text)
     return written
+
+
+def _export_to_bucket(
+    doc: Any,
+    folder: str,
+    *,
+    name: str | None,
+    formats: Sequence[ExportFormat],
+    storage_options: Mapping[str, object] | None,
+) -> dict[str, Path | str]:
+    """Render each format into a local temporary folder, then upload the files in one PUT
+    each (the lineage last) under the ``folder`` URI, after the guard refused production."""
+    import tempfile
+
+    from omni_research._root_writer import upload_files
+
+    stem = name or doc.file_stem()
+    files: dict[str, tuple[str, bytes]] = {}
+    with tempfile.TemporaryDirectory(prefix="omni-export-") as tmp:
+        for fmt in dict.fromkeys(formats):
+            path = Path(tmp) / f"{stem}.{fmt}"
+            _ = doc.write_html(path) if fmt == "html" else doc.write_pdf(path)
+            files[fmt] = (path.name, path.read_bytes())
+    lineage_json = getattr(doc, "lineage_json", None)
+    text = lineage_json() if callable(lineage_json) else None
+    if text is not None:
+        files["lineage"] = (f"{stem}.lineage.json", text.encode("utf-8"))
+    uris = upload_files(folder, list(files.values()), storage_options=storage_options)
+    return dict(zip(files, uris, strict=True))

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omni_research._manifest import measure
 from omni_research._typing import Tier
 from omni_research.exceptions import ConfigurationError, DataFormatError, ProductionDataError
+
+if TYPE_CHECKING:
+    from omni_research._store import ObjectStore
 
 ALLOWED_TIERS: tuple[Tier, ...] = ("test", "research")
 """Tiers a report may be made from. Production data never reaches a report."""
@@ -165,17 +168,54 @@ def guard_paths(root: str | Path, tier: str | None, paths: Iterable[str | Path] 
     ProductionDataError
         When the guard refuses a path or the tier is not ``test``/``research``.
     """
-    from omni_research import _guard
-
-    _guard.check_path(Path(root))
-    for p in paths:
-        _guard.check_path(Path(p))
+    for p in (root, *paths):
+        _check(p)
     if tier not in ALLOWED_TIERS:
         raise ProductionDataError(
             f"report refused: data root {root} has tier {tier!r}; reports are made only from "
             f"{' or '.join(ALLOWED_TIERS)} tier data. Copy the data into a research root "
             "(tier = 'research' in its omni-data.toml) and report from there."
         )
+
+
+def _is_uri(path: object) -> bool:
+    from omni_research._store import is_uri
+
+    return is_uri(path)
+
+
+def _check(path: str | Path) -> None:
+    """The guard on a local path, or on an object's URI (a string such as ``s3://b/k``)."""
+    from omni_research import _guard
+
+    if _is_uri(path):
+        _guard.check_uri(str(path))
+    else:
+        _guard.check_path(Path(path))
+
+
+def _object_record(store: ObjectStore, uri: str, *, root: str, dataset: str) -> FileRecord:
+    """Hash and count one object of a root in a bucket (read once, through the guard)."""
+    import hashlib
+
+    from omni_research._manifest import rows_in
+
+    rel = uri.removeprefix(root.rstrip("/") + "/")
+    if rel == uri:
+        raise DataFormatError(
+            f"lineage: {uri} is not under the catalog root {root}; expected one of its objects"
+        )
+    data = store.get(rel)
+    if not dataset:
+        parts = rel.split("/")
+        dataset = "/".join(parts[:2]) if len(parts) > 2 else ""
+    return FileRecord(
+        path=rel,
+        dataset=dataset,
+        rows=rows_in(data, rel),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+    )
 
 
 def file_record(path: str | Path, *, root: str | Path, dataset: str = "") -> FileRecord:
@@ -251,13 +291,15 @@ def collect_lineage(
     parameters: Mapping[str, Any] | None = None,
     schema_versions: Mapping[str, str] | None = None,
     time_range: Mapping[str, str | None] | None = None,
+    store: ObjectStore | None = None,
 ) -> Lineage:
     """Collect the lineage of a report, refusing anything but test or research data.
 
     Parameters
     ----------
     root
-        The data root the report reads.
+        The data root the report reads: a local path, or a URI string of a root in a
+        bucket (then ``files`` are its objects' URIs, read through ``store``).
     tier
         The root's tier; anything but ``"test"`` or ``"research"`` is refused.
     files
@@ -269,6 +311,8 @@ def collect_lineage(
     time_range
         The span read, ``{"start": ..., "end": ...}`` (ISO strings; None: the ``start`` and
         ``end`` parameters stand for it).
+    store
+        The catalog's object store when ``root`` is in a bucket (``Catalog.store``).
 
     Returns
     -------
@@ -286,25 +330,40 @@ def collect_lineage(
     >>> lin.tier  # doctest: +SKIP
     'test'
     """
-    pairs: list[tuple[Path, str]] = []
-    for item in files:
-        if isinstance(item, tuple):
-            pairs.append((Path(item[0]), item[1]))
-        else:
-            pairs.append((Path(item), ""))
-    guard_paths(root, tier, [p for p, _ in pairs])
-    seen: set[Path] = set()
-    records = []
-    for p, ds in pairs:
-        key = p.resolve()
-        if key in seen:
-            continue
-        seen.add(key)
-        records.append(file_record(p, root=root, dataset=ds))
+    records: list[FileRecord] = []
+    if _is_uri(root):
+        if store is None:
+            raise ConfigurationError(
+                f"lineage of {root}: a root in a bucket needs its store (store=catalog.store)"
+            )
+        items = [(str(i[0]), i[1]) if isinstance(i, tuple) else (str(i), "") for i in files]
+        guard_paths(root, tier, [uri for uri, _ in items])
+        seen_uris: set[str] = set()
+        for uri, ds in items:
+            if uri not in seen_uris:
+                seen_uris.add(uri)
+                records.append(_object_record(store, uri, root=str(root), dataset=ds))
+        catalog_root = str(root).rstrip("/")
+    else:
+        pairs: list[tuple[Path, str]] = []
+        for item in files:
+            if isinstance(item, tuple):
+                pairs.append((Path(item[0]), item[1]))
+            else:
+                pairs.append((Path(item), ""))
+        guard_paths(root, tier, [p for p, _ in pairs])
+        seen: set[Path] = set()
+        for p, ds in pairs:
+            key = p.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            records.append(file_record(p, root=root, dataset=ds))
+        catalog_root = str(Path(root).resolve())
     if tier not in ALLOWED_TIERS:  # guard_paths has refused it already; narrows for mypy
         raise ConfigurationError(f"lineage: tier {tier!r} is not one of {ALLOWED_TIERS}")
     return Lineage(
-        catalog_root=str(Path(root).resolve()),
+        catalog_root=catalog_root,
         tier=tier,
         files=tuple(records),
         schema_versions=dict(schema_versions or {}),

@@ -212,7 +212,7 @@ def export_notebook(
     parameters: Mapping[str, Any] | None = None,
     timeout: float = 600.0,
     kernel_name: str = "python3",
-) -> dict[str, Path]:
+) -> dict[str, Path | str]:
     """Export a notebook to the report's HTML/PDF style (code hidden unless ``show_code``).
 
     Parameters

@@ -59,7 +59,7 @@ class ResearchRun:
     symbols: list[str]
     timeframe: str
     span: TimeRange
-    root: Path
+    root: Path | str
     tier: str
     dataset_name: str
     minute: pl.DataFrame
@@ -226,7 +226,8 @@ def run_research(
     t0, t1 = span.start, span.end
 
     cat = _open(catalog)
-    root = Path(cat.root)
+    # a root in a bucket stays a URI string (Path would fold its '//')
+    root: Path | str = cat.root if cat.store is not None else Path(cat.root)
     tier = str(cat.tier)
     guard_paths(root, tier)
 
@@ -325,6 +326,7 @@ def run_research(
         schema_versions=_schema_versions(
             cat, ["ohlcv", "funding"] if funding is not None else ["ohlcv"]
         ),
+        store=cat.store,
     )
     return ResearchRun(
         strategy=strat,

@@ -3,6 +3,7 @@ report export. Data objects first, the manifest last, by conditional PUT."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from omni_research._store import ObjectStore
 from omni_research.config import MANIFEST_NAME
 from omni_research.exceptions import ProductionDataError, StorageError
 from omni_research.io.bybit import import_bybit_trades
+from omni_research.reports import Report
 from omni_research.testing import SeaweedServer
 from omni_research.testing._fake_bybit_dumps import make_trades, trade_dump
 
@@ -183,3 +185,102 @@ def test_a_production_bucket_is_refused_before_any_put(
         import_bybit_trades(path, root, storage_options=opts)
     assert puts == []
     assert {o.key: o.e_tag for o in parent.list()} == before
+
+
+def test_the_import_cli_writes_into_a_bucket_root_with_credentials_from_the_environment(
+    seaweed: SeaweedServer, bucket_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from omni_research.cli._main import main
+
+    store = _bucket_root(seaweed, bucket_root)
+    for key, value in seaweed.env.items():
+        monkeypatch.setenv(key, value)
+    path, frame = _dump(tmp_path, "BTCUSDT", "2025-01-06")
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    assert main(["import-bybit", str(path), "--root", bucket_root]) == 0
+    assert "imported 300" in out.getvalue() and "1 file(s) written" in out.getvalue()
+    assert seaweed.secret_key not in out.getvalue()
+    name = "historical/trades/symbol=BTCUSDT/date=2025-01-06/part-0.parquet"
+    assert read_remote_manifest(store)[0].files[name].rows == frame.height
+
+
+@pytest.fixture
+def bucket_report(seaweed: SeaweedServer, bucket_root: str, small_root: Path) -> tuple[str, Report]:
+    """A 2-day test root published to the bucket, and a report built from the bucket."""
+    from omni_research._sync import sync
+    from omni_research.reports import build_research_report
+
+    sync(small_root, bucket_root, storage_options=seaweed.storage_options)
+    catalog = omr.open_catalog(bucket_root, storage_options=seaweed.storage_options)
+    return bucket_root, build_research_report(catalog, symbols=["BTCUSDT"], timeframe="1h")
+
+
+def test_a_report_exports_into_the_bucket_with_a_lineage_naming_the_bucket_root(
+    seaweed: SeaweedServer, bucket_report: tuple[str, Report], small_root: Path
+) -> None:
+    root, report = bucket_report
+    opts = seaweed.storage_options
+    store = ObjectStore(root, storage_options=opts)
+    stem = report.file_stem()
+    # by default under <root>/exports/reports, as a local root
+    written = report.export(formats=["html"], storage_options=opts)
+    assert written == {
+        "html": f"{root}/exports/reports/{stem}.html",
+        "lineage": f"{root}/exports/reports/{stem}.lineage.json",
+    }
+    assert store.get(f"exports/reports/{stem}.html") == report.to_html().encode("utf-8")
+    lineage = json.loads(store.get(f"exports/reports/{stem}.lineage.json"))
+    assert lineage["catalog_root"] == root
+    published = read_manifest(small_root).files  # what the local root records, by sha256
+    assert lineage["files"] and all(
+        published[f["path"]].sha256 == f["sha256"] and published[f["path"]].rows == f["rows"]
+        for f in lineage["files"]
+    )
+    # an explicit out= folder in the bucket
+    custom = f"{root}/exports/custom"
+    again = report.export(out=custom, name="r1", formats=["html"], storage_options=opts)
+    assert again == {"html": f"{custom}/r1.html", "lineage": f"{custom}/r1.lineage.json"}
+    keys = {o.key for o in store.list()}
+    assert {"exports/custom/r1.html", "exports/custom/r1.lineage.json"} <= keys
+
+
+def test_a_report_export_under_a_production_prefix_is_refused_before_any_put(
+    seaweed: SeaweedServer, bucket_report: tuple[str, Report]
+) -> None:
+    root, report = bucket_report
+    opts = seaweed.storage_options
+    prod = ObjectStore(f"{root}/prod", storage_options=opts)
+    prod.put(MANIFEST_NAME, b'tier = "production"\nschema_version = "1.0"\n')
+    with pytest.raises(ProductionDataError, match="declares tier production"):
+        report.export(out=f"{root}/prod/exports", formats=["html"], storage_options=opts)
+    assert [o.key for o in prod.list()] == [MANIFEST_NAME]
+
+
+def test_the_report_cli_writes_to_an_out_uri(
+    seaweed: SeaweedServer,
+    bucket_report: tuple[str, Report],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from omni_research.cli._report import report_main
+
+    root, _ = bucket_report
+    for key, value in seaweed.env.items():
+        monkeypatch.setenv(key, value)
+    out = f"{root}/exports/cli"
+    code = report_main(
+        root=root, out=out, symbols=["BTCUSDT"], start=None, end=None, timeframe="1h",
+        strategy="sma_cross", fmt=["html"],
+    )  # fmt: skip
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    lines = printed.out.splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == ["html", "lineage"]
+    store = ObjectStore(root, storage_options=seaweed.storage_options)
+    for line in lines:
+        uri = line.split(": ", 1)[1]
+        assert uri.startswith(out + "/")
+        assert store.get(uri.removeprefix(root + "/"))  # the object exists and is not empty
