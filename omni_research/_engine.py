@@ -27,7 +27,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 
 from omni_research._extras import require_extra
 from omni_research.exceptions import ConfigurationError, OmniDataError
@@ -40,6 +40,7 @@ S = TypeVar("S")
 R = TypeVar("R")
 
 _CONTEXT: Any = None  # the context of a process-pool worker, set by its initializer
+_KEPT: dict[str, tuple[object, Any]] = {}  # worker_cache: key -> (stamp, value)
 
 
 def check_engine(engine: object, *, where: str = "engine") -> Engine:
@@ -110,6 +111,24 @@ def map_shards(
     if kind == "process":
         return _on_processes(func, shards, context, workers or os.cpu_count() or 1)
     return _on_ray(func, shards, context, retries, label)
+
+
+def worker_cache(key: str, stamp: object, make: Callable[[], R]) -> R:
+    """``make()``, kept in this process for ``key`` while ``stamp`` stays the same.
+
+    Shards of one job run one after another in a worker process (a pool's process, a Ray
+    worker); what each would build again (a catalog opened from a root's path: a listing and
+    a manifest read) is built once per process. ``stamp`` says when it is stale (the
+    manifest's size and modification time, say); ``None`` never keeps anything.
+    """
+    if stamp is not None:
+        kept = _KEPT.get(key)
+        if kept is not None and kept[0] == stamp:
+            return cast(R, kept[1])
+    value = make()
+    if stamp is not None:
+        _KEPT[key] = (stamp, value)
+    return value
 
 
 # --------------------------------------------------------------------------- processes

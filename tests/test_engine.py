@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from omni_research._engine import ENGINES, Engine, check_engine, map_shards
+from omni_research._engine import ENGINES, Engine, check_engine, map_shards, worker_cache
 from omni_research.exceptions import ConfigurationError, DataFormatError, OmniDataError
 from tests._ray import shared_ray_cluster
 
@@ -80,3 +80,19 @@ def test_a_plain_error_on_ray_becomes_the_kits_error_naming_the_shard(ray_addres
         OmniDataError, match=r"myjob: shard 0 failed on Ray: KeyError: .no key for 0"
     ):
         map_shards(_raises_plain, [0], context=None, engine="ray", label="myjob")
+
+
+def test_worker_cache_keeps_a_value_while_its_stamp_holds() -> None:
+    made: list[int] = []
+
+    def make() -> int:
+        made.append(len(made))
+        return len(made)
+
+    key = f"test:{os.getpid()}:{id(made)}"
+    assert worker_cache(key, ("v", 1), make) == 1
+    assert worker_cache(key, ("v", 1), make) == 1  # kept
+    assert worker_cache(key, ("v", 2), make) == 2  # stale: made again
+    assert worker_cache(key, None, make) == 3  # no stamp: never kept
+    assert worker_cache(key, None, make) == 4
+    assert made == [0, 1, 2, 3]
