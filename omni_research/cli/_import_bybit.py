@@ -10,7 +10,11 @@ HELP = "import Bybit dumps/responses into a research root"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+")
-    parser.add_argument("--root", required=True, help="a research-tier data root")
+    parser.add_argument(
+        "--root",
+        required=True,
+        help="a research-tier data root: a folder, or s3://bucket/prefix (credentials from AWS_*)",
+    )
     parser.add_argument("--kind", choices=["trades", "klines", "orderbook"], default=None)
     parser.add_argument("--symbol", default=None)
     parser.add_argument("--interval", default="1")

@@ -21,7 +21,9 @@ HELP = "build the research report (HTML and PDF) into exports/"
 def configure(parser: argparse.ArgumentParser) -> None:
     add_root(parser)
     parser.add_argument(
-        "--out", default=None, help="output folder (default: <root>/exports/reports)"
+        "--out",
+        default=None,
+        help="output folder or s3://bucket/prefix (default: <root>/exports/reports)",
     )
     parser.add_argument("--symbols", nargs="*", default=None)
     parser.add_argument("--start", default=None, help="first day or time, inclusive (UTC)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,12 @@ from omni_research._manifest import read_manifest, read_remote_manifest
 from omni_research._store import ObjectStore
 from omni_research.config import MANIFEST_NAME
 from omni_research.exceptions import ProductionDataError, StorageError
-from omni_research.io.bybit import import_bybit_trades
+from omni_research.io.bybit import (
+    ImportSummary,
+    import_bybit_klines,
+    import_bybit_orderbook,
+    import_bybit_trades,
+)
 from omni_research.reports import Report
 from omni_research.testing import SeaweedServer
 from omni_research.testing._fake_bybit_dumps import make_trades, trade_dump
@@ -88,6 +94,36 @@ def test_import_into_a_bucket_root_loads_the_rows_a_local_import_holds(
     again = import_bybit_trades(dumps[0][0], bucket_root, storage_options=opts)
     assert (again.imported, again.duplicates, again.objects) == (0, 300, ())
     assert {o.key: o.e_tag for o in store.list()} == before
+
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "bybit"
+
+
+@pytest.mark.parametrize(
+    ("importer", "source", "kind"),
+    [
+        (import_bybit_klines, "kline_BTCUSDT_1.json", "ohlcv"),
+        (import_bybit_orderbook, "orderbook_BTCUSDT.jsonl", "orderbook"),
+    ],
+)
+def test_kline_and_orderbook_imports_into_a_bucket_match_the_local_ones(
+    seaweed: SeaweedServer,
+    bucket_root: str,
+    tmp_path: Path,
+    importer: Callable[..., ImportSummary],
+    source: str,
+    kind: str,
+) -> None:
+    opts = seaweed.storage_options
+    store = _bucket_root(seaweed, bucket_root)
+    local = _local_root(tmp_path / "local")
+    remote = importer(DATA / source, bucket_root, storage_options=opts)
+    here = importer(DATA / source, local)
+    assert remote.imported == here.imported > 0
+    assert (remote.duplicates, remote.rejected) == (here.duplicates, here.rejected)
+    assert read_remote_manifest(store)[0].files == read_manifest(local).files
+    loaded = omr.open_catalog(bucket_root, storage_options=opts).load(kind)
+    assert loaded.equals(omr.open_catalog(local).load(kind))
 
 
 def test_two_concurrent_importers_lose_neither_files_nor_rows(
