@@ -17,7 +17,7 @@ from omni_research import _root_writer
 from omni_research._manifest import read_manifest, read_remote_manifest
 from omni_research._store import ObjectStore
 from omni_research.config import MANIFEST_NAME
-from omni_research.exceptions import ProductionDataError, StorageError
+from omni_research.exceptions import ConfigurationError, ProductionDataError, StorageError
 from omni_research.io.bybit import (
     ImportSummary,
     import_bybit_klines,
@@ -124,6 +124,31 @@ def test_kline_and_orderbook_imports_into_a_bucket_match_the_local_ones(
     assert read_remote_manifest(store)[0].files == read_manifest(local).files
     loaded = omr.open_catalog(bucket_root, storage_options=opts).load(kind)
     assert loaded.equals(omr.open_catalog(local).load(kind))
+
+
+@pytest.mark.parametrize(
+    ("manifest", "error", "match"),
+    [
+        (b'tier = "test"\nschema_version = "1.0"\n', ConfigurationError, "'test'-tier root"),
+        (None, ConfigurationError, "is not a data root"),
+    ],
+)
+def test_an_import_into_a_bucket_prefix_that_is_not_a_research_root_writes_nothing(
+    seaweed: SeaweedServer,
+    bucket_root: str,
+    tmp_path: Path,
+    manifest: bytes | None,
+    error: type[Exception],
+    match: str,
+) -> None:
+    store = ObjectStore(bucket_root, storage_options=seaweed.storage_options)
+    if manifest is not None:
+        store.put(MANIFEST_NAME, manifest)
+    path, _ = _dump(tmp_path, "BTCUSDT", "2025-01-06")
+    with pytest.raises(error, match=match) as caught:
+        import_bybit_trades(path, bucket_root, storage_options=seaweed.storage_options)
+    assert seaweed.secret_key not in str(caught.value)
+    assert [o.key for o in store.list()] == ([MANIFEST_NAME] if manifest else [])
 
 
 def test_two_concurrent_importers_lose_neither_files_nor_rows(
