@@ -169,17 +169,26 @@ def ray_connect() -> Any:
 
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS") or None
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            # "local": always a new instance of our own, never a cluster another process
-            # left running on this machine (which a bare ray.init() would attach to)
-            ray.init(
-                address="local",
-                num_cpus=os.cpu_count() or 1,
-                include_dashboard=False,
-                log_to_driver=False,
-            )
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                # "local": always a new instance of our own, never a cluster another process
+                # left running on this machine (which a bare ray.init() would attach to)
+                ray.init(
+                    address="local",
+                    num_cpus=os.cpu_count() or 1,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                )
+        except Exception as exc:  # Ray raises plain errors (a timeout, a refused address)
+            where = f"the cluster at RAY_ADDRESS={address}" if address else "a local Ray"
+            raise ConfigurationError(
+                f"engine='ray': could not start or reach {where} ({type(exc).__name__}: "
+                f"{exc}); expected a running cluster at RAY_ADDRESS (`ray status` there), or, "
+                "for a local one, a machine quiet enough for Ray's processes to start within "
+                "its timeouts. Use engine='process' meanwhile"
+            ) from exc
     return ray
 
 

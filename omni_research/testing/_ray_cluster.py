@@ -78,6 +78,26 @@ def _node_args(session_dir: Path) -> dict[str, Any]:
     }
 
 
+def _end_processes_under(temp_dir: Path) -> None:
+    """Kill what is left of a cluster: the processes whose command line names its temporary
+    folder (GCS, raylets, monitors) and their children (agents, workers). The folder's name
+    is unique to this cluster, so only processes this helper started match."""
+    import psutil  # type: ignore[import-untyped]  # installed with ray; no stubs
+
+    marker, me = str(temp_dir), os.getpid()
+    found: list[Any] = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.pid != me and any(marker in part for part in proc.info["cmdline"] or ()):
+            found.append(proc)
+            with contextlib.suppress(psutil.Error):
+                found += proc.children(recursive=True)
+    for proc in found:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(found, timeout=10)
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
 @dataclass(kw_only=True)
 class RayCluster:
     """A running loopback cluster: ``address`` for ``RAY_ADDRESS`` or ``ray.init``."""
@@ -117,7 +137,7 @@ class RayCluster:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            _end_processes_under(self.temp_dir)
 
 
 def start_ray_cluster(*, cpus_per_node: int = 1, attempts: int = 2) -> RayCluster:
@@ -174,7 +194,7 @@ def _start(cpus_per_node: int) -> RayCluster:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        _end_processes_under(temp_dir)  # a node that half-started
         raise ConfigurationError(
             f"the loopback Ray test cluster did not start ({exc}) after "
             f"{time.monotonic() - started:.0f} s; expected a head and a second node on "
