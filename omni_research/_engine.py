@@ -69,6 +69,7 @@ def map_shards(
     workers: int | None = None,
     retries: int = 3,
     label: str = "job",
+    on_result: Callable[[S, R], object] | None = None,
 ) -> list[R]:
     """``[func(context, shard) for shard in shards]``, run by ``engine``.
 
@@ -90,6 +91,10 @@ def map_shards(
         Ray: times a task is run again after its worker or node died.
     label
         Names the job in error messages.
+    on_result
+        Called on the caller's side with ``(shard, result)`` as each result arrives, in
+        shard order (a ledger records finished shards as the job goes, so a job killed
+        half-way keeps what it finished).
 
     Returns
     -------
@@ -106,11 +111,20 @@ def map_shards(
     kind = check_engine(engine, where=label)
     if not shards:
         return []
+    done = on_result or _ignore
     if kind == "serial":
-        return [func(context, shard) for shard in shards]
+        results = []
+        for shard in shards:
+            results.append(func(context, shard))
+            done(shard, results[-1])
+        return results
     if kind == "process":
-        return _on_processes(func, shards, context, workers or os.cpu_count() or 1)
-    return _on_ray(func, shards, context, retries, label)
+        return _on_processes(func, shards, context, workers or os.cpu_count() or 1, done)
+    return _on_ray(func, shards, context, retries, label, done)
+
+
+def _ignore(shard: object, result: object) -> None:
+    return None
 
 
 def worker_cache(key: str, stamp: object, make: Callable[[], R]) -> R:
@@ -144,7 +158,11 @@ def _call_in_process(func: Callable[[Any, Any], Any], shard: object) -> Any:
 
 
 def _on_processes(
-    func: Callable[[C, S], R], shards: Sequence[S], context: C, workers: int
+    func: Callable[[C, S], R],
+    shards: Sequence[S],
+    context: C,
+    workers: int,
+    done: Callable[[S, R], object],
 ) -> list[R]:
     spawn = multiprocessing.get_context("spawn")
     size = max(1, min(workers, len(shards)))
@@ -152,7 +170,11 @@ def _on_processes(
         max_workers=size, mp_context=spawn, initializer=_set_context, initargs=(context,)
     ) as pool:
         futures = [pool.submit(_call_in_process, func, shard) for shard in shards]
-        return [f.result() for f in futures]
+        results: list[R] = []
+        for shard, future in zip(shards, futures, strict=True):
+            results.append(future.result())
+            done(shard, results[-1])
+        return results
 
 
 # --------------------------------------------------------------------------- ray
@@ -197,7 +219,12 @@ def _call_on_ray(func: Callable[[Any, Any], Any], context: object, shard: object
 
 
 def _on_ray(
-    func: Callable[[C, S], R], shards: Sequence[S], context: C, retries: int, label: str
+    func: Callable[[C, S], R],
+    shards: Sequence[S],
+    context: C,
+    retries: int,
+    label: str,
+    done: Callable[[S, R], object],
 ) -> list[R]:
     ray = ray_connect()
     from ray.exceptions import RayError, RayTaskError
@@ -227,6 +254,7 @@ def _on_ray(
                 f"({type(exc).__name__}); check the cluster's nodes (`ray status`) and run the "
                 "job again: shards already done are kept"
             ) from exc
+        done(shard, results[-1])
     return results
 
 

@@ -10,8 +10,9 @@ indicators and writes one Parquet file per day, atomically, laid out like ``ohlc
     historical/indicators/symbol=<S>/timeframe=<TF>/date=<YYYY-MM-DD>/part-0.parquet
 
 and returns the files' names, sha256 and row counts (never data). The ledger: the driver
-records those in the root's manifest under its write lock; a shard whose every file is
-recorded and present is skipped on the next run, so a killed job resumes where it stopped.
+records those in the root's manifest under its write lock as results arrive (in batches,
+and whatever finished when a shard fails); a shard whose every file is recorded and present
+is skipped on the next run, so a stopped job resumes where it stopped.
 A task that dies half-way leaves no partial file (atomic writes), and one run again by Ray
 writes the same bytes to the same names: no shard is lost or written twice.
 
@@ -34,6 +35,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,6 +277,28 @@ def _record(
         write_manifest(root, dataclasses.replace(manifest, files=files, tables=tables))
 
 
+class _Ledger:
+    """Records finished shards' files as results arrive: every ``every`` shards or
+    ``seconds``, and at the end (also when a later shard fails), so a job stopped half-way
+    keeps what it finished without rewriting the manifest once per shard."""
+
+    def __init__(self, root: Path, timeframe: str, table: dict[str, Any]) -> None:
+        self.root, self.timeframe, self.table = root, timeframe, table
+        self.pending: list[tuple[str, str, int]] = []
+        self.shards, self.last = 0, time.monotonic()
+
+    def add(self, shard: _Shard, records: list[tuple[str, str, int]]) -> None:
+        self.pending += records
+        self.shards += 1
+        if self.shards >= 32 or time.monotonic() - self.last > 30.0:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            _record(self.root, self.timeframe, self.table, self.pending)
+        self.pending, self.shards, self.last = [], 0, time.monotonic()
+
+
 def materialize(
     catalog: Any,
     indicators: Sequence[str] | Mapping[str, Mapping[str, Any]],
@@ -357,10 +381,13 @@ def materialize(
         start=span.start,
         end=span.end,
     )
-    results = map_shards(_run_shard, todo, context=job, engine=kind, label="materialize")
-    records = [r for shard_records in results for r in shard_records]
-    if records:
-        _record(root, timeframe, table, records)
+    ledger = _Ledger(root, timeframe, table)
+    try:
+        results = map_shards(
+            _run_shard, todo, context=job, engine=kind, label="materialize", on_result=ledger.add
+        )
+    finally:
+        ledger.flush()  # what finished is recorded even when a later shard failed
     written = {(s.symbol, s.month): rs for s, rs in zip(todo, results, strict=True)}
     rows = []
     for s in shards:

@@ -17,7 +17,7 @@ import omni_research as omr
 from omni_research._engine import Engine
 from omni_research._layout import path_for
 from omni_research._manifest import Manifest, read_manifest, record_files, write_manifest
-from omni_research.exceptions import ConfigurationError, UnknownKindError
+from omni_research.exceptions import ConfigurationError, DataFormatError, UnknownKindError
 from omni_research.indicators import get_indicator, materialize
 from omni_research.io._atomic import write_parquet_atomic
 from omni_research.testing import make_ohlcv
@@ -259,3 +259,21 @@ def test_materialize_refuses_a_root_in_object_storage(
     with pytest.raises(ConfigurationError, match=r"s3://research/omni is a root in object"):
         materialize(BucketCatalog(), ["rsi"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_shard_keeps_the_shards_finished_before_it(root: Path) -> None:
+    # ETHUSDT's February shard (the last of four, serial order) meets a corrupt file: the
+    # catalog refuses it; the three shards before it stay recorded and are not redone
+    bad = root / "historical/ohlcv/symbol=ETHUSDT/timeframe=1m/date=2025-02-03/part-0.parquet"
+    good = bad.read_bytes()
+    bad.write_bytes(good[:-8] + b"\0" * 8)
+    with pytest.raises(DataFormatError, match=r"date=2025-02-03.*unreadable Parquet"):
+        materialize(omr.open_catalog(root), ["rsi"])
+    recorded = [k for k in read_manifest(root).files if k.startswith("historical/indicators/")]
+    assert len(recorded) == 7 + 5 + 7  # BTCUSDT January and February, ETHUSDT January
+    assert not any("symbol=ETHUSDT/timeframe=1m/date=2025-02" in k for k in recorded)
+    bad.write_bytes(good)
+    again = materialize(omr.open_catalog(root), ["rsi"])
+    assert again.filter(pl.col("status") == "written").select("symbol", "month").rows() == [
+        ("ETHUSDT", dt.date(2025, 2, 1))
+    ]
