@@ -28,10 +28,11 @@ import dataclasses
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -41,18 +42,24 @@ from omni_research._manifest import (
     Manifest,
     read_remote_manifest,
     rows_in,
+    write_manifest,
     write_remote_manifest,
 )
 from omni_research._store import ObjectStore
+
+if TYPE_CHECKING:
+    from omni_research._sync import SyncReport
 from omni_research.exceptions import ConfigurationError, DataFormatError, WriteConflictError
 
 __all__ = [
     "BucketMerge",
+    "Staged",
     "Upload",
     "commit",
     "merge_into_bucket",
     "open_research_bucket",
     "parquet_bytes",
+    "staged_root",
     "upload",
     "upload_files",
 ]
@@ -312,3 +319,46 @@ def merge_into_bucket(
         files=written,
         repaired=tuple(repaired),
     )
+
+
+@dataclass(kw_only=True)
+class Staged:
+    """A local research root staged for a bucket root, and what was published from it."""
+
+    path: Path
+    uri: str
+    published: SyncReport | None = None
+
+
+@contextmanager
+def staged_root(
+    uri: str, *, storage_options: Mapping[str, object] | None = None
+) -> Iterator[Staged]:
+    """A temporary local research root whose files are published to the bucket root ``uri``
+    when the block ends (also when it raises: what was committed is kept).
+
+    For writers that work on local paths (the downloads): they write into the staged root
+    as into any research root, then :func:`omni_research._sync.sync` uploads each file
+    (skipping objects the bucket already holds with the same sha256) and records them with
+    the conditional manifest PUT, data first. The bucket is guarded and checked to be a
+    research root before the block runs, so nothing is requested from a provider for a
+    production or non-research bucket. The limit: the block does not see what the bucket
+    already holds, so a download re-fetches it (the upload then skips equal objects).
+
+    Raises
+    ------
+    ProductionDataError, ConfigurationError, StorageError
+        As :func:`open_research_bucket`, before the block runs.
+    """
+    from omni_research._sync import sync
+
+    open_research_bucket(uri, storage_options=storage_options, what="downloads")
+    with tempfile.TemporaryDirectory(prefix="omni-stage-") as tmp:
+        staged = Staged(path=Path(tmp) / "root", uri=uri)
+        staged.path.mkdir()
+        write_manifest(staged.path, Manifest(tier="research", meta={"staged_for": uri}))
+        try:
+            yield staged
+        finally:
+            staged.published = sync(staged.path, uri, storage_options=storage_options)
+            log.info("%s", staged.published)

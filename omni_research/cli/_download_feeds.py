@@ -33,7 +33,29 @@ def run_download(
     **options: Any,
 ) -> int:
     """Run one source's ``download`` with the shared progress display, print its summary,
-    then ``quality`` (the report on what came in); 0 when it ended."""
+    then ``quality`` (the report on what came in); 0 when it ended.
+
+    A bucket root (``s3://bucket/prefix``, credentials from ``AWS_*``) is guarded first,
+    then filled through a staged local root whose files are published when the download
+    ends or stops (:func:`omni_research._root_writer.staged_root`)."""
+    from omni_research._store import is_uri
+
+    if is_uri(root):
+        from omni_research._root_writer import staged_root
+
+        with staged_root(root) as staged:
+            code = _download_and_report(download, str(staged.path), quality, options)
+        print(staged.published)
+        return code
+    return _download_and_report(download, root, quality, options)
+
+
+def _download_and_report(
+    download: Callable[..., DownloadSummary],
+    root: str,
+    quality: Callable[[DownloadSummary], None] | None,
+    options: dict[str, Any],
+) -> int:
     from omni_research.sources import progress_display
 
     show = progress_display()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from omni_research.io.bybit import (
 )
 from omni_research.reports import Report
 from omni_research.testing import SeaweedServer
+from omni_research.testing._fake_bybit import FakeBybit
 from omni_research.testing._fake_bybit_dumps import make_trades, trade_dump
 
 pytestmark = pytest.mark.xdist_group("objectstore")
@@ -345,3 +346,73 @@ def test_the_report_cli_writes_to_an_out_uri(
         uri = line.split(": ", 1)[1]
         assert uri.startswith(out + "/")
         assert store.get(uri.removeprefix(root + "/"))  # the object exists and is not empty
+
+
+@pytest.fixture
+def fake_bybit(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBybit]:
+    """A fake Bybit v5 API on 127.0.0.1 (one symbol, two days); always stopped."""
+    fake = FakeBybit(symbols=("BTCUSDT",), start="2025-01-06", days=2)
+    fake.start_server()
+    try:
+        monkeypatch.setenv("OMNI_BYBIT_API_URL", fake.url)
+        yield fake
+    finally:
+        fake.stop()
+
+
+DOWNLOAD = [
+    "bybit", "--symbols", "BTCUSDT", "--start", "2025-01-06", "--end", "2025-01-07",
+    "--kinds", "ohlcv,funding", "--no-quality",
+]  # fmt: skip
+
+
+def test_the_download_cli_fills_a_bucket_root_as_it_fills_a_local_one(
+    seaweed: SeaweedServer,
+    bucket_root: str,
+    fake_bybit: FakeBybit,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from omni_research.cli._main import main
+    from omni_research.sources import init_root
+
+    store = _bucket_root(seaweed, bucket_root)
+    for key, value in seaweed.env.items():
+        monkeypatch.setenv(key, value)
+    local = init_root(tmp_path / "local")
+    assert main(["download", *DOWNLOAD[:1], "--root", str(local), *DOWNLOAD[1:]]) == 0
+    assert main(["download", *DOWNLOAD[:1], "--root", bucket_root, *DOWNLOAD[1:]]) == 0
+    out = capsys.readouterr().out
+    assert f"-> {bucket_root}: copied" in out
+    expected = read_manifest(local).files
+    assert len(expected) == 8  # funding and last/mark/index klines, two days each
+    assert read_remote_manifest(store)[0].files == expected
+    catalog = omr.open_catalog(bucket_root, storage_options=seaweed.storage_options)
+    assert catalog.verify().is_empty()
+    assert catalog.load("ohlcv").equals(omr.open_catalog(local).load("ohlcv"))
+    # a second run re-fetches (the limit) but uploads nothing: every object is equal
+    before = {o.key: o.e_tag for o in store.list()}
+    assert main(["download", *DOWNLOAD[:1], "--root", bucket_root, *DOWNLOAD[1:]]) == 0
+    assert "copied 0 file(s)" in capsys.readouterr().out
+    assert {o.key: o.e_tag for o in store.list()} == before
+
+
+def test_a_download_into_a_production_bucket_sends_no_request(
+    seaweed: SeaweedServer,
+    bucket_root: str,
+    fake_bybit: FakeBybit,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from omni_research.cli._main import main
+
+    store = _bucket_root(seaweed, bucket_root, b'tier = "production"\nschema_version = "1.0"\n')
+    for key, value in seaweed.env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["download", *DOWNLOAD[:1], "--root", bucket_root, *DOWNLOAD[1:]]) == 2
+    err = capsys.readouterr().err
+    assert "ProductionDataError" in err and "declares tier production" in err
+    assert seaweed.secret_key not in err
+    assert fake_bybit.count() == 0
+    assert [o.key for o in store.list()] == [MANIFEST_NAME]
