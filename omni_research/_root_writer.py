@@ -49,7 +49,12 @@ from omni_research._store import ObjectStore
 
 if TYPE_CHECKING:
     from omni_research._sync import SyncReport
-from omni_research.exceptions import ConfigurationError, DataFormatError, WriteConflictError
+from omni_research.exceptions import (
+    ConfigurationError,
+    DataFormatError,
+    OmniDataError,
+    WriteConflictError,
+)
 
 __all__ = [
     "BucketMerge",
@@ -359,6 +364,13 @@ def staged_root(
         write_manifest(staged.path, Manifest(tier="research", meta={"staged_for": uri}))
         try:
             yield staged
-        finally:
-            staged.published = sync(staged.path, uri, storage_options=storage_options)
-            log.info("%s", staged.published)
+        except BaseException:
+            # what the block committed before it stopped is published; the block's own error
+            # is the one raised (a failed publish is logged: a rerun publishes again)
+            try:
+                staged.published = sync(staged.path, uri, storage_options=storage_options)
+            except OmniDataError as exc:
+                log.warning("%s: could not publish the staged files (%s)", uri, exc)
+            raise
+        staged.published = sync(staged.path, uri, storage_options=storage_options)
+        log.info("%s", staged.published)

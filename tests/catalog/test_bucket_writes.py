@@ -416,3 +416,27 @@ def test_a_download_into_a_production_bucket_sends_no_request(
     assert seaweed.secret_key not in err
     assert fake_bybit.count() == 0
     assert [o.key for o in store.list()] == [MANIFEST_NAME]
+
+
+def test_a_staged_root_publishes_what_was_committed_before_its_block_failed(
+    seaweed: SeaweedServer, bucket_root: str
+) -> None:
+    from omni_research._manifest import record_files
+
+    store = _bucket_root(seaweed, bucket_root)
+    frame, _ = make_trades("BTCUSDT", "2025-01-06", n=50)
+    name = "historical/trades/symbol=BTCUSDT/date=2025-01-06/part-0.parquet"
+    with (
+        pytest.raises(RuntimeError, match="stopped"),
+        _root_writer.staged_root(bucket_root, storage_options=seaweed.storage_options) as staged,
+    ):
+        target = staged.path / name
+        target.parent.mkdir(parents=True)
+        frame.write_parquet(target)
+        record_files(staged.path, [target])
+        raise RuntimeError("stopped half-way")
+    assert staged.published is not None and staged.published.copied == (name,)
+    assert not staged.path.exists()  # the staging folder is removed
+    assert read_remote_manifest(store)[0].files[name].rows == 50
+    catalog = omr.open_catalog(bucket_root, storage_options=seaweed.storage_options)
+    assert catalog.verify().is_empty()
