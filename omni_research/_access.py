@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from omni_research._layout import DERIVED_KINDS
 from omni_research._manifest import Manifest
 from omni_research._typing import KINDS
 from omni_research.config import MANIFEST_NAME, settings
@@ -67,13 +68,14 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "news",
         "sentiment",
         "posts",
+        "indicators",
     ),
     "trading": ("orders", "fills", "positions", "pnl"),
     "agent": ("agent_metrics", "decisions"),
 }
 """Kind families a role may name instead of single kinds."""
 
-assert sorted(k for kinds in FAMILIES.values() for k in kinds) == sorted(KINDS)
+assert sorted(k for kinds in FAMILIES.values() for k in kinds) == sorted((*KINDS, *DERIVED_KINDS))
 
 _KEYS = ("roles", "users", "groups", "service_accounts")
 
@@ -234,7 +236,7 @@ def access_table(manifest: Manifest, *, root: Path | str = "") -> AccessTable | 
         for name in _names(entries, where, "kind or family"):
             if name in FAMILIES:
                 kinds |= set(FAMILIES[name])
-            elif name in KINDS:
+            elif name in KINDS or name in DERIVED_KINDS:
                 kinds.add(name)
             else:
                 raise ConfigurationError(

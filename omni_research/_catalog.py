@@ -44,6 +44,7 @@ ACCOUNT_KINDS = ("orders", "fills", "positions", "pnl")
 _DIGITS = re.compile(r"(\d+)")
 DATA_TEST = data_test_root()
 _FETCHES = 8  # objects fetched from a bucket at once
+DATASET_KINDS = (*KINDS, *_layout.DERIVED_KINDS)  # the dataset folders a root may hold
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +146,20 @@ def _parquet_schema(path: Path) -> pl.Schema:
     return empty.schema
 
 
+def _check_footer(ds: Dataset, f: DataFile, actual: pl.Schema, expected: pl.Schema) -> None:
+    """A file's columns against the dataset's; for a derived dataset a file that differs from
+    the manifest's table is a format problem (DataFormatError naming file and column)."""
+    try:
+        check_columns(actual, expected, ds.kind, source=str(f.path))
+    except DataValidationError as exc:
+        if ds.kind not in _layout.DERIVED_KINDS:
+            raise
+        raise DataFormatError(
+            f"{exc} (the columns the manifest's [{ds.kind}.<timeframe>] table records). "
+            f"Re-run indicators.materialize for this file's symbol and month"
+        ) from None
+
+
 def _check_partitions(df: pl.DataFrame, f: DataFile) -> None:
     """Every row of a file must carry the partition values of its folders."""
     checks: list[tuple[str, pl.Expr, str | dt.date]] = []
@@ -214,7 +229,7 @@ class Catalog:
             if not base.is_dir():
                 continue
             for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-                if folder.name not in KINDS:
+                if folder.name not in DATASET_KINDS:
                     continue
                 files = self._files(folder)
                 if not files:
@@ -258,7 +273,7 @@ class Catalog:
         folders: dict[tuple[str, str], list[DataFile]] = {}
         for obj in store.list():
             parts = obj.key.split("/")
-            if len(parts) < 3 or parts[0] not in DATA_AREAS or parts[1] not in KINDS:
+            if len(parts) < 3 or parts[0] not in DATA_AREAS or parts[1] not in DATASET_KINDS:
                 continue
             if parts[-1].startswith("."):
                 continue
@@ -341,9 +356,9 @@ class Catalog:
         if len(matches) > 1:
             names = ", ".join(ds.name for ds in matches)
             raise UnknownKindError(f"kind {kind!r} is in several datasets ({names}); name one")
-        if kind not in KINDS:
+        if kind not in DATASET_KINDS:
             raise UnknownKindError(
-                f"unknown data kind {kind!r}; expected one of: {', '.join(KINDS)}"
+                f"unknown data kind {kind!r}; expected one of: {', '.join(DATASET_KINDS)}"
             )
         raise UnknownKindError(
             f"{self.root} has no {kind!r} dataset; it has: {', '.join(self._datasets) or 'none'}"
@@ -424,10 +439,10 @@ class Catalog:
             wanted = _symbols(symbols)
             span = parse_range(start, end, where=f"Catalog.scan({kind!r})")
             chosen = self._prune(ds, wanted, span, timeframe)
-            expected = polars_schema(ds.kind)
+            expected = self._expected(ds, chosen)
             if ds.format == "parquet":
                 for f, schema in zip(chosen, self._schemas(chosen), strict=True):
-                    check_columns(schema, expected, ds.kind, source=str(f.path))
+                    _check_footer(ds, f, schema, expected)
             else:
                 for f in chosen:
                     self._check(f.path)
@@ -440,6 +455,38 @@ class Catalog:
         )
         self._remember(ds, chosen, None, filters)
         return frame, ds, chosen
+
+    def _expected(self, ds: Dataset, chosen: list[DataFile]) -> pl.Schema:
+        """The columns every chosen file must have: the kind's schema, or for a derived
+        dataset (``indicators``) its base columns plus the Float64 columns the manifest's
+        ``[<kind>.<timeframe>]`` table records for the timeframes read."""
+        base = polars_schema(ds.kind)
+        if ds.kind not in _layout.DERIVED_KINDS:
+            return base
+        recorded = self.manifest.tables.get(ds.kind)
+        layouts: dict[tuple[str, ...], list[str]] = {}
+        for tf in sorted({f.partitions.get("timeframe", "") for f in chosen}):
+            entry = recorded.get(tf) if isinstance(recorded, dict) else None
+            columns = entry.get("columns") if isinstance(entry, dict) else None
+            if (
+                not isinstance(columns, list)
+                or not all(isinstance(c, str) for c in columns)
+                or columns[: len(base)] != base.names()
+            ):
+                raise DataFormatError(
+                    f"{self.root}/{ds.name}: the manifest's [{ds.kind}.{tf or '?'}] table "
+                    f"does not list the columns (got {columns!r}); expected {base.names()} "
+                    "then the indicator columns. Re-run indicators.materialize on this root"
+                )
+            layouts.setdefault(tuple(columns), []).append(tf)
+        if len(layouts) > 1:
+            found = "; ".join(f"{', '.join(tfs)}: {list(c)}" for c, tfs in layouts.items())
+            raise ConfigurationError(
+                f"{self.root}/{ds.name}: the timeframes read hold different columns ({found}); "
+                "pass timeframe= to read one of them"
+            )
+        columns = next(iter(layouts), tuple(base.names()))
+        return pl.Schema({c: base.get(c, pl.Float64) for c in columns})
 
     def _reader(self, ds: Dataset) -> str:
         """Who reads ``ds``; AccessDeniedError (audited) unless the root's roles allow it."""
@@ -560,11 +607,9 @@ class Catalog:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _read_file(self, f: DataFile, kind: str) -> pl.DataFrame:
-        """One file as ``kind`` (exact columns and dtypes), not checked against the manifest."""
-        if self.store is None:
-            return read_file(f.path, kind)
-        return parse_bytes(self._bytes(f), str(f.path), kind, polars_schema(kind))
+    def _read_file(self, f: DataFile, ds: Dataset) -> pl.DataFrame:
+        """One file of ``ds`` (exact columns and dtypes), not checked against the manifest."""
+        return parse_bytes(self._bytes(f), str(f.path), ds.kind, self._expected(ds, [f]))
 
     def _predicates(
         self, kind: str, wanted: tuple[str, ...] | None, span: TimeRange, timeframe: str | None
@@ -637,7 +682,7 @@ class Catalog:
         messages, cases = [], []
         for f in chosen:
             try:
-                validate(self._read_file(f, ds.kind), ds.kind, source=str(f.path))
+                validate(self._read_file(f, ds), ds.kind, source=str(f.path))
             except DataValidationError as exc:
                 messages.append(str(exc))
                 cases.append(exc.failure_cases.with_columns(file=pl.lit(f.relpath)))

@@ -27,6 +27,11 @@ from omni_research.exceptions import ConfigurationError
 AREAS: tuple[str, ...] = ("historical", "test")
 """The data areas of a root (``real_time/`` is production and never part of the layout)."""
 
+DERIVED_KINDS: tuple[str, ...] = ("indicators",)
+"""Datasets the kit writes from other datasets (``indicators.materialize``). Laid out and read
+like a kind; their columns beyond the base schema are the ones the manifest's
+``[<kind>.<timeframe>]`` table records, so they are not in :data:`KINDS`."""
+
 PARTITION_KEYS: tuple[str, ...] = ("symbol", "timeframe", "date")
 """Hive partition keys, in the order they nest."""
 
@@ -38,7 +43,7 @@ PATTERNS: dict[str, str] = {
     "symbol": SYMBOL_PATTERN,
     "timeframe": "^(" + "|".join(TIMEFRAMES) + ")$",
     "date": DATE_PATTERN,
-    "kind": "^(" + "|".join(KINDS) + ")$",
+    "kind": "^(" + "|".join((*KINDS, *DERIVED_KINDS)) + ")$",
     "area": "^(" + "|".join(AREAS) + ")$",
     "name": NAME_PATTERN,
 }

@@ -199,3 +199,28 @@ class Coins(pa.DataFrameModel):
     @pa.dataframe_check(name="unique (coin_id, timestamp)")
     def _unique(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(_rules.unique("coin_id", "timestamp"))
+
+
+class Indicators(pa.DataFrameModel):
+    """The ``indicators`` dataset (``indicators.materialize``): its base columns.
+
+    Its other columns, all Float64, are the ones the manifest's ``[indicators.<timeframe>]``
+    table records; the catalog checks every file has exactly those (the model is not strict
+    for that reason). Indicator values are not range-checked: warm-up rows may hold NaN.
+    """
+
+    timestamp: UTC
+    symbol: pl.String
+    timeframe: pl.String = pa.Field(isin=list(TIMEFRAMES))
+
+    class Config:
+        strict = False
+        coerce = False
+
+    @pa.check("symbol", name="not_blank")
+    def _symbol(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return not_blank(data)
+
+    @pa.dataframe_check(name="unique and sorted by (symbol, timeframe, timestamp)")
+    def _sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_rules.strictly_increasing("symbol", "timeframe", "timestamp"))

@@ -10,11 +10,12 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
+from omni_research._layout import DERIVED_KINDS
 from omni_research._typing import KINDS
 from omni_research.exceptions import DataValidationError, UnknownKindError
 from omni_research.schemas._agents import AgentMetrics, Decisions
 from omni_research.schemas._exchange import Instruments, OpenInterest
-from omni_research.schemas._market import OHLCV, Coins, Funding, OrderBook, Trades
+from omni_research.schemas._market import OHLCV, Coins, Funding, Indicators, OrderBook, Trades
 from omni_research.schemas._news import News, Sentiment
 from omni_research.schemas._social import Posts
 from omni_research.schemas._trading import Fills, Orders, PnL, Positions
@@ -38,16 +39,19 @@ MODELS: dict[str, type[pa.DataFrameModel]] = {
     "decisions": Decisions,
 }
 assert set(MODELS) == set(KINDS)
+DERIVED: dict[str, type[pa.DataFrameModel]] = {"indicators": Indicators}
+"""Models of the derived datasets: their base columns (the rest are in the manifest)."""
+assert set(DERIVED) == set(DERIVED_KINDS)
 
 
 def schema_for(kind: str) -> type[pa.DataFrameModel]:
     """The Pandera DataFrameModel of ``kind``; raises UnknownKindError for an unknown kind."""
-    try:
-        return MODELS[kind]
-    except KeyError:
+    model = MODELS.get(kind) or DERIVED.get(kind)
+    if model is None:
         raise UnknownKindError(
-            f"unknown data kind {kind!r}; expected one of: {', '.join(MODELS)}"
-        ) from None
+            f"unknown data kind {kind!r}; expected one of: {', '.join((*MODELS, *DERIVED))}"
+        )
+    return model
 
 
 def polars_schema(kind: str) -> pl.Schema:

@@ -22,6 +22,7 @@ import pytest
 import omni_research as omr
 from omni_research import _guard
 from omni_research._access import FAMILIES, access_table, current_identity
+from omni_research._layout import DERIVED_KINDS
 from omni_research._manifest import read_manifest, write_manifest
 from omni_research.cli import main
 from omni_research.exceptions import AccessDeniedError, ConfigurationError, OmniDataError
@@ -207,7 +208,8 @@ def test_an_access_key_that_is_not_a_table_fails_closed(small_root: Path) -> Non
 
 def test_families_cover_every_kind_once() -> None:
     kinds = [k for family in FAMILIES.values() for k in family]
-    assert sorted(kinds) == sorted(omr.schemas.MODELS)
+    # the kinds, and the derived datasets (indicators) that roles cover like kinds
+    assert sorted(kinds) == sorted([*omr.schemas.MODELS, *DERIVED_KINDS])
     assert len(kinds) == len(set(kinds))
 
 
