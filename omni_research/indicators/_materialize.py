@@ -16,11 +16,14 @@ is skipped on the next run, so a stopped job resumes where it stopped.
 A task that dies half-way leaves no partial file (atomic writes), and one run again by Ray
 writes the same bytes to the same names: no shard is lost or written twice.
 
-``indicators`` is a derived dataset, not one of the catalog's kinds: its columns depend on
-the indicators asked for (``timestamp``, ``symbol``, ``timeframe``, then one Float64 column
-per indicator output, named as `Indicator.exprs` names them). The manifest's
-``[indicators.<timeframe>]`` table records those columns; a run asking for other
-indicators at the same timeframe is refused rather than mixing files of two layouts.
+``indicators`` is a derived dataset: its columns depend on the indicators asked for
+(``timestamp``, ``symbol``, ``timeframe``, then one Float64 column per indicator output,
+named as `Indicator.exprs` names them). The manifest's ``[indicators.<timeframe>]`` table
+records those columns; a run asking for other indicators at the same timeframe is refused
+rather than mixing files of two layouts. The catalog reads it like a kind
+(``catalog.load("indicators", symbols=..., start=..., end=...)``: guard, checksums,
+partition checks, roles of the market family, audit), checking every file's columns
+against that table.
 
 This module is the one place of ``indicators`` that opens a catalog: its workers must
 (they are handed a root's path, never data); tests/test_architecture.py lists it as the
@@ -354,7 +357,7 @@ def materialize(
     >>> import omni_research as omr
     >>> from omni_research.indicators import materialize
     >>> report = materialize(omr.open_catalog(root), ["rsi", "macd"])  # doctest: +SKIP
-    >>> pl.scan_parquet(f"{root}/historical/indicators/**/*.parquet")  # doctest: +SKIP
+    >>> omr.open_catalog(root).load("indicators", symbols="BTCUSDT")  # doctest: +SKIP
     """
     kind = check_engine(engine, where="materialize")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
