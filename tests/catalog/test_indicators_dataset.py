@@ -17,9 +17,15 @@ from polars.testing import assert_frame_equal
 
 import omni_research as omr
 from omni_research import _guard
-from omni_research._manifest import read_manifest, write_manifest
-from omni_research.exceptions import AccessDeniedError, DataFormatError
+from omni_research._manifest import read_manifest, record_files, write_manifest
+from omni_research.exceptions import (
+    AccessDeniedError,
+    ConfigurationError,
+    DataFormatError,
+    DataValidationError,
+)
 from omni_research.indicators import materialize
+from omni_research.io._atomic import write_parquet_atomic
 from tests.indicators.test_materialize import _write_root
 
 INDICATORS = ["rsi", "sma"]
@@ -153,3 +159,36 @@ def test_roles_cover_indicators_through_the_market_family(
         catalog.load("indicators", symbols="BTCUSDT")
     lines = _audit()[before:]
     assert len(lines) == 1 and lines[0]["kind"] == "indicators"
+
+
+def test_timeframes_with_other_columns_must_be_read_one_at_a_time(root: Path) -> None:
+    src = root / BASE / "symbol=BTCUSDT/timeframe=1m/date=2025-01-27/part-0.parquet"
+    other = root / BASE / "symbol=BTCUSDT/timeframe=5m/date=2025-01-27/part-0.parquet"
+    other.parent.mkdir(parents=True)
+    shutil.copyfile(src, other)
+    manifest = read_manifest(root)
+    tables = json.loads(json.dumps(manifest.tables))
+    write_manifest(root, dataclasses.replace(manifest, tables=tables))
+    catalog = omr.open_catalog(root)
+    with pytest.raises(DataFormatError, match=r"\[indicators\.5m\] table does not list"):
+        catalog.scan("indicators", symbols="BTCUSDT")
+    tables["indicators"]["5m"] = {"columns": ["timestamp", "symbol", "timeframe", "rsi"]}
+    write_manifest(root, dataclasses.replace(manifest, tables=tables))
+    catalog = omr.open_catalog(root)
+    with pytest.raises(ConfigurationError, match=r"different columns .*pass timeframe="):
+        catalog.scan("indicators", symbols="BTCUSDT")
+    assert catalog.load("indicators", symbols="BTCUSDT", timeframe="1m").height == 3 * 1440
+
+
+def test_load_validates_rows_and_names_the_file_that_breaks_a_rule(root: Path) -> None:
+    victim = root / BASE / "symbol=ETHUSDT/timeframe=1m/date=2025-01-26/part-0.parquet"
+    df = pl.read_parquet(victim)
+    write_parquet_atomic(pl.concat([df.head(10), df.slice(9)]), victim)  # row 9 twice
+    record_files(root, [victim])  # the manifest agrees: only the rule can catch it
+    catalog = omr.open_catalog(root)
+    with pytest.raises(DataValidationError, match="unique and sorted by") as info:
+        catalog.load("indicators", symbols="ETHUSDT")
+    assert str(victim) in str(info.value)
+    assert info.value.failure_cases["file"].unique().to_list() == [
+        victim.relative_to(root).as_posix()
+    ]
