@@ -110,9 +110,11 @@ class RayCluster:
 
     @property
     def nodes(self) -> int:
-        """Nodes alive, as the cluster's GCS sees them."""
+        """Nodes alive, as the cluster's GCS sees them (connecting this process first)."""
         import ray
 
+        if not ray.is_initialized():
+            ray.init(address=self.address, log_to_driver=False)
         nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
         return sum(1 for n in nodes if n["Alive"])
 
