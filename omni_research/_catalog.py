@@ -895,6 +895,23 @@ def open_catalog(
         return Catalog(resolved, read_manifest(resolved))
 
 
+def worker_catalog(root: str) -> Catalog:
+    """``open_catalog(root)`` for a job's worker, kept per process while the manifest stays.
+
+    Shards of one job run one after another in a worker process; each would list the root
+    and read its manifest again. The catalog is kept while the manifest's inode, size and
+    modification time stay the same; a root in a bucket is opened for every shard.
+    """
+    from omni_research._engine import worker_cache
+
+    try:
+        st = os.stat(os.path.join(root, MANIFEST_NAME))
+        stamp: object = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:  # a root in a bucket, or none: open it for every shard
+        stamp = None
+    return worker_cache(f"catalog:{root}", stamp, lambda: open_catalog(root))
+
+
 def read(path: str | os.PathLike[str], kind: str) -> pl.DataFrame:
     """Read one file of any supported format and validate it against ``kind``'s schema.
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from omni_research import _guard
 from omni_research._kms import Kms, check_key_id, data_root_of, kms_from_settings
-from omni_research.config import MANIFEST_NAME
+from omni_research.config import MANIFEST_NAME, PARQUET_WRITE_OPTIONS
 from omni_research.exceptions import (
     ConfigurationError,
     DataFormatError,
@@ -351,10 +351,7 @@ def encrypt_table(table: pa.Table, *, kms: Kms, key_id: str, source: str) -> tup
     pq.write_table(
         table,
         sink,
-        compression="zstd",
-        compression_level=9,
-        write_page_checksum=True,
-        write_statistics=True,
+        **PARQUET_WRITE_OPTIONS,
         encryption_properties=properties,
     )
     data: bytes = sink.getvalue().to_pybytes()

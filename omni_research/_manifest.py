@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -287,8 +288,28 @@ def record_remote(
     """
     for name, record in records.items():
         _check_entry(store.uri_of(MANIFEST_NAME), name, dataclasses.asdict(record))
+    return update_remote_manifest(store, lambda _manifest: records, retries=retries)
+
+
+def update_remote_manifest(
+    store: ObjectStore,
+    additions: Callable[[Manifest], dict[str, FileRecord] | None],
+    *,
+    retries: int,
+) -> Manifest:
+    """Merge ``additions(manifest)`` into a bucket root's manifest by a conditional write.
+
+    The one read-merge-write loop of bucket manifests: the manifest is read with its
+    version, ``additions`` says which records to add to it (``None``: nothing to write,
+    the manifest read is returned), and the write succeeds only over the version read;
+    when another writer won in between, the loop reads and merges again (``retries``
+    times), so neither writer's files are lost.
+    """
     for attempt in range(retries + 1):
         manifest, tag = read_remote_manifest(store)
+        records = additions(manifest)
+        if records is None:
+            return manifest
         updated = dataclasses.replace(manifest, files={**manifest.files, **records})
         try:
             write_remote_manifest(store, updated, e_tag=tag)

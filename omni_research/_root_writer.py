@@ -24,7 +24,6 @@ A local root keeps its own path (:mod:`omni_research.io._atomic`, the root's wri
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import tempfile
@@ -42,8 +41,8 @@ from omni_research._manifest import (
     Manifest,
     read_remote_manifest,
     rows_in,
+    update_remote_manifest,
     write_manifest,
-    write_remote_manifest,
 )
 from omni_research._store import ObjectStore
 
@@ -213,24 +212,18 @@ def commit(store: ObjectStore, uploads: Sequence[Upload], *, retries: int = RETR
         If other writers replaced the manifest through every retry (nothing was lost: the
         objects are up; run the write again to record them).
     """
-    for attempt in range(retries + 1):
-        manifest, tag = read_remote_manifest(store)
+
+    def still_ours(manifest: Manifest) -> dict[str, FileRecord] | None:
         keep: dict[str, FileRecord] = {}
         for item in uploads:
             got = store.get_versioned(item.relpath)
             if got is not None and hashlib.sha256(got[0]).hexdigest() == item.record.sha256:
                 keep[item.relpath] = item.record
         if all(manifest.files.get(name) == rec for name, rec in keep.items()):
-            return manifest
-        updated = dataclasses.replace(manifest, files={**manifest.files, **keep})
-        try:
-            write_remote_manifest(store, updated, e_tag=tag)
-        except WriteConflictError:
-            if attempt == retries:
-                raise
-            continue
-        return updated
-    raise AssertionError("unreachable")  # pragma: no cover
+            return None
+        return keep
+
+    return update_remote_manifest(store, still_ours, retries=retries)
 
 
 def merge_into_bucket(

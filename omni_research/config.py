@@ -11,6 +11,14 @@ from omni_research.exceptions import MissingKeyError
 
 SCHEMA_VERSION = "1.0"
 MANIFEST_NAME = "omni-data.toml"
+# how every Parquet file the kit writes is written (plain or encrypted): zstd, with page
+# checksums so a flipped byte is an error on read, and statistics for predicate pushdown
+PARQUET_WRITE_OPTIONS: dict[str, object] = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "write_page_checksum": True,
+    "write_statistics": True,
+}
 
 
 def data_test_root() -> Path:

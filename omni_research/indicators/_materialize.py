@@ -46,12 +46,12 @@ from typing import Any
 
 import polars as pl
 
-from omni_research._engine import Engine, check_engine, map_shards, worker_cache
+from omni_research._engine import Engine, check_engine, map_shards
 from omni_research._layout import check_part, inside
 from omni_research._manifest import FileRecord, read_manifest, write_manifest
 from omni_research._time import parse_range, timeframe_duration_us
 from omni_research._writelock import write_lock
-from omni_research.config import MANIFEST_NAME
+from omni_research.config import PARQUET_WRITE_OPTIONS
 from omni_research.exceptions import ConfigurationError
 from omni_research.indicators._registry import get_indicator
 from omni_research.io._atomic import write_bytes_atomic
@@ -175,32 +175,15 @@ def _parquet_bytes(df: pl.DataFrame) -> bytes:
     import pyarrow.parquet as pq
 
     buffer = io.BytesIO()
-    pq.write_table(
-        df.to_arrow(),
-        buffer,
-        compression="zstd",
-        compression_level=9,
-        write_page_checksum=True,
-        write_statistics=True,
-    )
+    pq.write_table(df.to_arrow(), buffer, **PARQUET_WRITE_OPTIONS)
     return buffer.getvalue()
-
-
-def _open(root: str) -> Any:
-    """The root's catalog, opened by this worker process once per manifest version."""
-    from omni_research._catalog import open_catalog  # workers open the root themselves
-
-    try:
-        st = os.stat(os.path.join(root, MANIFEST_NAME))
-        stamp: object = (st.st_ino, st.st_size, st.st_mtime_ns)
-    except OSError:  # a root in a bucket, or none: open it for every shard
-        stamp = None
-    return worker_cache(f"catalog:{root}", stamp, lambda: open_catalog(root))
 
 
 def _run_shard(job: _Job, shard: _Shard) -> list[tuple[str, str, int]]:
     """One symbol-month on a worker: read through the catalog, compute, write, report."""
-    catalog = _open(job.root)
+    from omni_research._catalog import worker_catalog  # workers open the root themselves
+
+    catalog = worker_catalog(job.root)
     begin = max(_at(shard.month), job.start) if job.start else _at(shard.month)
     stop = _at(_next_month(shard.month))
     stop = min(stop, job.end) if job.end else stop

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from omni_research import _guard
+from omni_research.config import PARQUET_WRITE_OPTIONS
 from omni_research.exceptions import ConfigurationError, DataWriteError
 
 
@@ -108,14 +109,7 @@ def write_parquet_atomic(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path
         return write_bytes_atomic(path, encrypted)
 
     def _write(tmp: Path) -> None:
-        pq.write_table(
-            df.to_arrow(),
-            tmp,
-            compression="zstd",
-            compression_level=9,
-            write_page_checksum=True,
-            write_statistics=True,
-        )
+        pq.write_table(df.to_arrow(), tmp, **PARQUET_WRITE_OPTIONS)
 
     return write_with_atomic(path, _write)
 

@@ -17,15 +17,13 @@ handed a path, never data.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from omni_research._engine import Engine, check_engine, map_shards, worker_cache
-from omni_research.config import MANIFEST_NAME
+from omni_research._engine import Engine, check_engine, map_shards
 from omni_research.exceptions import UnknownKindError
 from omni_research.quality._findings import FINDINGS_SCHEMA, QUALITY_KINDS, SEVERITY_ORDER
 from omni_research.quality._report import quality_report
@@ -45,20 +43,10 @@ class _Shard:
     symbol: str | None  # None: a dataset without symbol partitions, checked whole
 
 
-def _open(root: str) -> Any:
-    """The root's catalog, opened by this worker process once per manifest version."""
-    from omni_research._catalog import open_catalog  # workers open the root themselves
-
-    try:
-        st = os.stat(os.path.join(root, MANIFEST_NAME))
-        stamp: object = (st.st_ino, st.st_size, st.st_mtime_ns)
-    except OSError:  # a root in a bucket, or none: open it for every shard
-        stamp = None
-    return worker_cache(f"catalog:{root}", stamp, lambda: open_catalog(root))
-
-
 def _run_shard(job: _Job, shard: _Shard) -> pl.DataFrame:
-    catalog = _open(job.root)
+    from omni_research._catalog import worker_catalog  # workers open the root themselves
+
+    catalog = worker_catalog(job.root)
     lf = catalog.scan(shard.dataset, symbols=shard.symbol)
     extra: dict[str, Any] = {}
     if shard.kind == "ohlcv" and job.trades is not None:

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 import omni_research as omr
-from omni_research import _root_writer
+from omni_research import _manifest, _root_writer
 from omni_research._manifest import read_manifest, read_remote_manifest
 from omni_research._store import ObjectStore
 from omni_research.config import MANIFEST_NAME
@@ -205,7 +205,8 @@ def test_a_failure_between_the_objects_and_the_manifest_converges_on_a_rerun(
     def cut(*args: object, **kwargs: object) -> None:
         raise StorageError(f"{bucket_root}/{MANIFEST_NAME}: connection dropped (injected)")
 
-    monkeypatch.setattr(_root_writer, "write_remote_manifest", cut)
+    # the manifest's one conditional write (every bucket manifest update goes through it)
+    monkeypatch.setattr(_manifest, "write_remote_manifest", cut)
     with pytest.raises(StorageError, match="injected"):
         import_bybit_trades(path, bucket_root, storage_options=opts)
     monkeypatch.undo()
